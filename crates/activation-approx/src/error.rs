@@ -1,0 +1,60 @@
+//! The one error type of this crate. Every variant names the offending value and, where there is one, the way out.
+
+use thiserror::Error;
+
+/// Everything that can go wrong when building, fitting, evaluating or loading an approximation.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum ApproxError {
+    /// An activation name that is not registered.
+    #[error("unknown activation '{name}'; known: {known}")]
+    UnknownActivation {
+        /// The name asked for.
+        name: String,
+        /// Comma-separated registered names.
+        known: String,
+    },
+    /// An activation registered twice under one name.
+    #[error("activation '{0}' is already registered; pick another name")]
+    DuplicateActivation(String),
+    /// A value that does not fit the fixed-point encoding.
+    #[error("value {value} does not fit fixed point with {frac_bits} fractional bits in the 64-bit ring (|x| must be < {limit})")]
+    FixedPointOverflow {
+        /// The value.
+        value: f64,
+        /// Fractional bits in use.
+        frac_bits: u32,
+        /// The largest magnitude that fits.
+        limit: f64,
+    },
+    /// Fractional bits outside the supported range.
+    #[error("fractional bits {0} out of range; use 1..=30")]
+    BadFracBits(u32),
+    /// A polynomial degree that would overflow the ring on the given range.
+    #[error("degree {degree} on |x| ≤ {max_abs} overflows the 64-bit ring with {frac_bits} fractional bits (needs {needed_bits} bits); lower the degree or narrow the range")]
+    DegreeOverflow {
+        /// The degree.
+        degree: usize,
+        /// Largest |x| of the range.
+        max_abs: f64,
+        /// Fractional bits.
+        frac_bits: u32,
+        /// Bits an intermediate would need.
+        needed_bits: u32,
+    },
+    /// A structurally invalid piecewise polynomial.
+    #[error("invalid piecewise polynomial: {0}")]
+    InvalidPiecewise(String),
+    /// Any other invalid parameter, with its name and value.
+    #[error("invalid {name} = {value}: {hint}")]
+    InvalidParameter {
+        /// Parameter name, as the user spells it.
+        name: &'static str,
+        /// The rejected value, printed.
+        value: String,
+        /// What would be accepted.
+        hint: &'static str,
+    },
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T> = std::result::Result<T, ApproxError>;

@@ -1,0 +1,27 @@
+//! # activation-approx
+//!
+//! Plain f64 mathematics for MPC-friendly activation functions, after Compact (Islam et al., PoPETs 2024):
+//! an activation catalogue, input densities, piecewise polynomials with tails, Chebyshev fitting, the annealing
+//! search, baselines, error metrics and a versioned JSON format. Secure evaluation lives in the sibling crate
+//! `mpc-sim`, which reproduces this crate's fixed-point emulation ([`fixed`], [`piecewise`]) on secret shares;
+//! no candle and no MPC here.
+//!
+//! Modules:
+//! - [`activation`]: the [`Activation`] trait, the built-ins ([`Builtin`]) and the name registry.
+//! - [`poly`], [`piecewise`]: monomial polynomials and piecewise polynomials with tails.
+//! - [`fixed`]: fixed-point encoding, the truncation rule and the power tree MPC uses.
+//! - [`cost`]: the per-element two-party cost model.
+
+pub mod activation;
+pub mod cost;
+pub mod error;
+pub mod fixed;
+pub mod piecewise;
+pub mod poly;
+
+pub use activation::{Activation, ActivationRegistry, Builtin, Tail};
+pub use cost::{Cost, CostModel, Truncation, TwoPartyCostModel};
+pub use error::{ApproxError, Result};
+pub use fixed::FixedPoint;
+pub use piecewise::{EncodedPiecewise, PiecewisePoly};
+pub use poly::Polynomial;

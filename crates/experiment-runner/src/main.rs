@@ -1,0 +1,41 @@
+//! `compact`: the project's one command-line entry point.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Compact: MPC-friendly approximations of activation functions, their baselines and experiments.
+#[derive(Debug, Parser)]
+#[command(name = "compact", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the activation catalogue.
+    List,
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::List => {
+            for name in activation_approx::ActivationRegistry::builtin().names() {
+                println!("{name}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
