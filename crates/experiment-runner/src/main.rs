@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cmd_fit;
+
 /// Compact: MPC-friendly approximations of activation functions, their baselines and experiments.
 #[derive(Debug, Parser)]
 #[command(name = "compact", version, about)]
@@ -16,6 +18,8 @@ struct Cli {
 enum Command {
     /// List the activation catalogue.
     List,
+    /// Fit an MPC-friendly approximation of an activation (annealing search) and write its JSON.
+    Fit(cmd_fit::FitArgs),
 }
 
 fn run() -> anyhow::Result<ExitCode> {
@@ -26,6 +30,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 println!("{name}");
             }
         }
+        Command::Fit(args) => cmd_fit::run(args)?,
     }
     Ok(ExitCode::SUCCESS)
 }
