@@ -18,6 +18,8 @@
 //! - [`search`]: simulated annealing and the exhaustive reference search over structures.
 //! - [`quad`]: Gauss–Legendre quadrature.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod activation;
 pub mod chebyshev;
 pub mod cost;

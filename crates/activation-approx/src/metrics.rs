@@ -24,7 +24,7 @@ const GRID_PER_SEGMENT: usize = 64;
 
 /// max_{x ∈ [lo, hi]} |f(x) − p(x)|, with p and f smooth between the sorted `kinks` (see the module docs).
 pub fn max_abs_error_fn(f: &dyn Fn(f64) -> f64, p: &dyn Fn(f64) -> f64, lo: f64, hi: f64, kinks: &[f64]) -> f64 {
-    if !(hi >= lo) {
+    if hi.is_nan() || lo.is_nan() || hi < lo {
         return f64::NAN;
     }
     let err = |x: f64| (f(x) - p(x)).abs();
@@ -102,7 +102,7 @@ const SIGN_SCAN_PER_SEGMENT: usize = 24;
 /// inside one cell that cancel out are missed; their contribution to ∫|g| is of the order of the cell's integral.
 pub fn error_sign_changes(g: &dyn Fn(f64) -> f64, kinks: &[f64], lo: f64, hi: f64) -> Vec<f64> {
     let mut zeros = Vec::new();
-    if !(lo < hi) || !lo.is_finite() || !hi.is_finite() {
+    if !lo.is_finite() || !hi.is_finite() || lo >= hi {
         return zeros;
     }
     let mut s = lo;
@@ -266,8 +266,7 @@ pub fn fixed_point_error_bound(p: &PiecewisePoly, fx: &FixedPoint, x: i64) -> (u
         e[k] = xr.powi(pk as i32) * e[q] + xr.powi(q as i32) * e[pk] + e[pk] * e[q] + u;
     }
     let mut bound = u;
-    for j in 0..=d {
-        let c = seg.coeffs[j];
+    for (j, &c) in seg.coeffs.iter().enumerate().take(d + 1) {
         let c_hat = fx.encode(c).map(|v| fx.decode(v)).unwrap_or(c);
         bound += 0.5 * u * xr.powi(j as i32) + c_hat.abs() * e[j] + 1e-12 * c.abs() * xr.powi(j as i32);
     }

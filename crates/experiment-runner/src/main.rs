@@ -19,7 +19,7 @@ enum Command {
     /// List the activation catalogue.
     List,
     /// Fit an MPC-friendly approximation of an activation (annealing search) and write its JSON.
-    Fit(cmd_fit::FitArgs),
+    Fit(Box<cmd_fit::FitArgs>),
 }
 
 fn run() -> anyhow::Result<ExitCode> {
@@ -30,7 +30,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 println!("{name}");
             }
         }
-        Command::Fit(args) => cmd_fit::run(args)?,
+        Command::Fit(args) => cmd_fit::run(*args)?,
     }
     Ok(ExitCode::SUCCESS)
 }
