@@ -29,7 +29,7 @@ use crate::poly::Polynomial;
 /// Default limit on κ: evaluation in f64 keeps ≥ 8 significant digits.
 pub const DEFAULT_CONDITION_LIMIT: f64 = 1e8;
 
-/// A Chebyshev series on [a, b]: p(x) = Σ_k coeffs[k]·T_k((2x − a − b)/(b − a)).
+/// A Chebyshev series on [a, b]: p(x) = Σ_k coeffs_k·T_k((2x − a − b)/(b − a)).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChebSeries {
     /// Interval start.
