@@ -679,6 +679,21 @@ mod tests {
     }
 
     #[test]
+    fn result_does_not_depend_on_thread_count() {
+        let crit = Criterion::weighted(DensitySpec::standard_normal(), 1e-3, None).unwrap();
+        let model = TwoPartyCostModel::default();
+        let fit = Fitter::new(&Builtin::Mish, &crit, &model);
+        let cfg = AnnealConfig { iterations: 300, restarts: 4, seed: 11, ..Default::default() };
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| anneal(&fit, &cfg).unwrap())
+        };
+        let (one, three) = (run(1), run(3));
+        assert_eq!(one.best.pp, three.best.pp);
+        assert_eq!(one.evaluations, three.evaluations);
+    }
+
+    #[test]
     fn bad_tolerances_are_rejected() {
         for tol in [0.0, -1e-3, f64::NAN, f64::INFINITY] {
             let e = Criterion::weighted(DensitySpec::standard_normal(), tol, None).unwrap_err().to_string();
