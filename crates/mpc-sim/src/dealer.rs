@@ -24,7 +24,7 @@ use crate::share::Pair;
 pub const CHUNK: usize = 4096;
 
 /// A fixed-width unsigned word for XOR sharing (u8, u16, u32, u64).
-pub trait Word: Copy + Send + Sync + Default + std::fmt::Debug + 'static {
+pub trait Word: crate::meter::WireElem + Copy + Send + Sync + Default + std::fmt::Debug + 'static {
     /// Bits in the word.
     const BITS: u32;
     /// The low `BITS` bits of a u64.

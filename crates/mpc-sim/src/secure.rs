@@ -93,6 +93,11 @@ impl Session {
         &self.chan
     }
 
+    /// The channel, mutably (to start transcript recording).
+    pub fn channel_mut(&mut self) -> &mut Channel {
+        &mut self.chan
+    }
+
     /// Totals so far.
     pub fn total(&self) -> Stats {
         self.chan.total()

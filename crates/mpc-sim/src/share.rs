@@ -53,7 +53,9 @@ impl PartyView {
     }
 }
 
-/// One `T` per party; each half is readable only through that party's [`PartyView`].
+/// One `T` per party; each half is readable only through that party's [`PartyView`] (or, explicitly, by corrupting a
+/// party with [`Pair::corrupt`] in a security test). [`Pair::build`] takes an `Fn` closure, so party code cannot carry
+/// one party's data into the other's run without interior mutability.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pair<T> {
     halves: [T; 2],
@@ -61,14 +63,14 @@ pub struct Pair<T> {
 
 impl<T> Pair<T> {
     /// Runs `f` as party 0 then as party 1 and keeps each result as that party's half.
-    pub fn build(mut f: impl FnMut(PartyView) -> T) -> Pair<T> {
+    pub fn build(f: impl Fn(PartyView) -> T) -> Pair<T> {
         let a = f(PartyView { id: Party::P0 });
         let b = f(PartyView { id: Party::P1 });
         Pair { halves: [a, b] }
     }
 
     /// Fallible [`Pair::build`].
-    pub fn try_build(mut f: impl FnMut(PartyView) -> Result<T>) -> Result<Pair<T>> {
+    pub fn try_build(f: impl Fn(PartyView) -> Result<T>) -> Result<Pair<T>> {
         let a = f(PartyView { id: Party::P0 })?;
         let b = f(PartyView { id: Party::P1 })?;
         Ok(Pair { halves: [a, b] })
@@ -96,10 +98,10 @@ impl<T> Pair<T> {
         &self.halves
     }
 
-    /// Maps each half independently (a local step of each party).
-    pub fn map<U>(self, mut f: impl FnMut(Party, T) -> U) -> Pair<U> {
-        let [a, b] = self.halves;
-        Pair { halves: [f(Party::P0, a), f(Party::P1, b)] }
+    /// The adversary's view: the half of a *corrupted* party `p`, for security tests and audits. Protocol code never
+    /// calls this; it reads halves only through [`PartyView::own`].
+    pub fn corrupt(&self, p: Party) -> &T {
+        &self.halves[p.index()]
     }
 }
 
