@@ -30,7 +30,7 @@ use crate::share::Meta;
 /// A fixed-point arithmetic back end (secure, plaintext or cost-only). See the module docs for scales and costs.
 pub trait Evaluator {
     /// A (shared, plaintext or symbolic) tensor.
-    type Value: Clone + Send + Sync;
+    type Value: Clone + Send + Sync + std::fmt::Debug;
 
     /// The evaluator's fixed-point setting.
     fn fixed_point(&self) -> FixedPoint;
@@ -223,7 +223,7 @@ pub fn encode_at(fx: FixedPoint, c: f64, scale: u32) -> Result<i64> {
 
 /// Checks the operands of a matrix product; returns (m, k, n).
 pub fn matmul_dims(a: &Meta, b: &Meta) -> Result<(usize, usize, usize)> {
-    a.check_fx("matmul", &b.fx)?;
+    b.check_fx("matmul", &a.fx)?;
     match (a.shape.as_slice(), b.shape.as_slice()) {
         ([m, k], [k2, n]) if k == k2 => Ok((*m, *k, *n)),
         _ => Err(MpcError::ShapeMismatch { op: "matmul (needs m×k and k×n)", left: a.shape.clone(), right: b.shape.clone() }),
@@ -283,7 +283,7 @@ pub fn check_matmul_public(a: &Meta, w_len: usize, n: usize) -> Result<(usize, u
 
 /// Meta of a product of a and b (elementwise): shapes equal, settings equal, scales add.
 pub fn product_meta(op: &'static str, a: &Meta, b: &Meta) -> Result<Meta> {
-    a.check_fx(op, &b.fx)?;
+    b.check_fx(op, &a.fx)?;
     if a.shape != b.shape {
         return Err(MpcError::ShapeMismatch { op, left: a.shape.clone(), right: b.shape.clone() });
     }

@@ -130,7 +130,7 @@ impl Meta {
 
     /// Checks that `other` has the same fixed-point setting, scale and shape.
     pub fn check_same(&self, op: &'static str, other: &Meta) -> Result<()> {
-        self.check_fx(op, &other.fx)?;
+        other.check_fx(op, &self.fx)?;
         if self.scale != other.scale {
             return Err(MpcError::ScaleMismatch { op, left: self.scale, right: other.scale });
         }
@@ -140,7 +140,7 @@ impl Meta {
         Ok(())
     }
 
-    /// Checks the fixed-point setting against `fx`.
+    /// Checks the fixed-point setting against `fx` (the error names `fx` first, then this value's f).
     pub fn check_fx(&self, op: &'static str, fx: &FixedPoint) -> Result<()> {
         if self.fx != *fx {
             return Err(MpcError::FixedPointMismatch { op, left: fx.frac_bits, right: self.fx.frac_bits });
