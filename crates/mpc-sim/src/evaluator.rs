@@ -141,6 +141,19 @@ pub trait Evaluator {
         self.mul_const_raw(a, k, 0)
     }
 
+    /// Σ_i k_i·v_i + c for public ring elements k_i carrying `k_scale` fractional bits (result scale: the terms'
+    /// scale + k_scale; c already at that scale, added once). Local; the secure session fuses it into one pass.
+    fn lincomb_raw(&mut self, terms: &[(&Self::Value, i64)], k_scale: u32, constant: i64) -> Result<Self::Value> {
+        let metas: Vec<&Meta> = terms.iter().map(|(v, _)| Self::meta(v)).collect();
+        check_lincomb(&metas)?;
+        let mut acc = self.mul_const_raw(terms[0].0, terms[0].1, k_scale)?;
+        for (v, k) in &terms[1..] {
+            let t = self.mul_const_raw(v, *k, k_scale)?;
+            acc = self.add(&acc, &t)?;
+        }
+        self.add_const_raw(&acc, constant)
+    }
+
     /// Fixed-point product: [`Evaluator::mul_raw`] then [`Evaluator::truncate`].
     fn mul(&mut self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value> {
         let p = self.mul_raw(a, b)?;
@@ -241,6 +254,17 @@ pub fn check_gather(src_len: usize, idx: &[Option<usize>], shape: &[usize]) -> R
         });
     }
     Ok(())
+}
+
+/// Checks the terms of a linear combination (non-empty, one setting, scale and shape); returns the first meta.
+pub fn check_lincomb<'a>(metas: &[&'a Meta]) -> Result<&'a Meta> {
+    let Some(first) = metas.first() else {
+        return Err(MpcError::InvalidParameter { name: "lincomb terms", value: "0".into(), hint: "pass at least one term" });
+    };
+    for m in &metas[1..] {
+        first.check_same("lincomb", m)?;
+    }
+    Ok(first)
 }
 
 /// Checks split sizes against the length.

@@ -42,19 +42,18 @@ pub fn powers<E: Evaluator>(ev: &mut E, x: &E::Value, degree: usize) -> Result<V
     Ok(pows)
 }
 
-/// Σ_j enc(c_j)·x^j at scale 2f (the constant as enc(c_0)·2^f), from x^1 … x^d; local.
+/// Σ_j enc(c_j)·x^j at scale 2f (the constant as enc(c_0)·2^f), from x^1 … x^d; local (one fused pass).
 pub fn combine_raw<E: Evaluator>(ev: &mut E, x: &E::Value, pows: &[E::Value], coeffs: &[i64]) -> Result<E::Value> {
     let f = ev.fixed_point().frac_bits;
     let c1 = coeffs.get(1).copied().unwrap_or(0);
-    let mut acc = ev.mul_const_raw(x, c1, f)?;
+    let mut terms: Vec<(&E::Value, i64)> = vec![(x, c1)];
     for (j, &c) in coeffs.iter().enumerate().skip(2) {
         if c != 0 {
-            let t = ev.mul_const_raw(&pows[j - 1], c, f)?;
-            acc = ev.add(&acc, &t)?;
+            terms.push((&pows[j - 1], c));
         }
     }
     let c0 = coeffs.first().copied().unwrap_or(0).wrapping_mul(1i64 << f);
-    ev.add_const_raw(&acc, c0)
+    ev.lincomb_raw(&terms, f, c0)
 }
 
 /// A polynomial Σ c_j x^j with real coefficients: power tree, coefficients applied locally at scale 2f, one
@@ -100,10 +99,18 @@ pub fn piecewise<E: Evaluator>(ev: &mut E, x: &E::Value, pw: &EncodedPiecewise) 
     })?;
     let pows = branches.pop().unwrap_or_default();
     let bits = branches.pop().and_then(|mut v| v.pop());
-    let ys = pw.segments.iter().map(|c| combine_raw(ev, x, &pows, c)).collect::<Result<Vec<_>>>()?;
-    let mut y = ys[0].clone();
+    // Y_0, and the differences Y_{i+1} − Y_i formed directly from the coefficient differences (same ring values).
+    let mut y = combine_raw(ev, x, &pows, &pw.segments[0])?;
     if let Some(bits) = bits {
-        let diffs = (1..ys.len()).map(|i| ev.sub(&ys[i], &ys[i - 1])).collect::<Result<Vec<_>>>()?;
+        let diffs = (1..pw.segments.len())
+            .map(|i| {
+                let (hi, lo) = (&pw.segments[i], &pw.segments[i - 1]);
+                let d: Vec<i64> = (0..hi.len().max(lo.len()))
+                    .map(|j| hi.get(j).copied().unwrap_or(0).wrapping_sub(lo.get(j).copied().unwrap_or(0)))
+                    .collect();
+                combine_raw(ev, x, &pows, &d)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let flat = diffs.iter().map(|d| ev.reshape(d, &[n])).collect::<Result<Vec<_>>>()?;
         let cat = ev.concat(&flat.iter().collect::<Vec<_>>())?;
         let prod = ev.mul_raw(&bits, &cat)?;

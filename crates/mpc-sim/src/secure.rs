@@ -188,12 +188,12 @@ impl Session {
     fn carry_level<W: Word>(&mut self, st: &Pair<Vec<[u64; 2]>>, w: u32) -> Pair<Vec<[u64; 2]>> {
         let n = st.halves()[0].len();
         let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
-        let t = self.deal(|d| d.and_triples::<W>(2 * n));
+        let t = self.deal(|d| d.and_triple_pairs::<W>(n));
         let out: Pair<Vec<[W; 4]>> = Pair::build(|v| {
             v.own(st)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&t).par_chunks(2))
+                .zip(v.own(&t))
                 .map(|(&[g, p], t)| {
                     let (glo, phi, plo) = (g & mask, (p >> w) & mask, p & mask);
                     [
@@ -212,7 +212,7 @@ impl Session {
                 .par_iter()
                 .with_min_len(MIN_LEN)
                 .zip(v.own(&out).par_iter().zip(v.own(&inc)))
-                .zip(v.own(&t).par_chunks(2))
+                .zip(v.own(&t))
                 .map(|((&[g, _], (o, i)), t)| {
                     let [d1, e1, d2, e2] = [0, 1, 2, 3].map(|j| o[j].to_u64() ^ i[j].to_u64());
                     let and = |d: u64, e: u64, tr: &[W; 3]| {
@@ -420,6 +420,30 @@ impl Evaluator for Session {
         let wu: Vec<u64> = w.iter().map(|&x| x as u64).collect();
         let shares = Pair::build(|p| crate::ring::matmul(p.own(&a.shares).as_slice(), &wu, m, k, n));
         Ok(Shared { meta: Meta { fx: self.cfg.fx, scale, shape: vec![m, n] }, shares })
+    }
+
+    fn lincomb_raw(&mut self, terms: &[(&Shared, i64)], k_scale: u32, constant: i64) -> Result<Shared> {
+        let first = evaluator::check_lincomb(&terms.iter().map(|(v, _)| &v.meta).collect::<Vec<_>>())?;
+        self.check("lincomb", first)?;
+        let meta = first.with_scale(Meta::product_scale("lincomb", first.scale, k_scale)?);
+        let n = first.len();
+        let shares = Pair::build(|v| {
+            let add_c = v.party().is_first();
+            let srcs: Vec<(&[u64], u64)> = terms.iter().map(|(x, k)| (v.own(&x.shares).as_slice(), *k as u64)).collect();
+            let mut out = vec![0u64; n];
+            out.par_chunks_mut(MIN_LEN).enumerate().for_each(|(ci, chunk)| {
+                let base = ci * MIN_LEN;
+                let len = chunk.len();
+                chunk.fill(if add_c { constant as u64 } else { 0 });
+                for (src, k) in &srcs {
+                    for (o, &x) in chunk.iter_mut().zip(&src[base..base + len]) {
+                        *o = o.wrapping_add(x.wrapping_mul(*k));
+                    }
+                }
+            });
+            out
+        });
+        Ok(Shared { meta, shares })
     }
 
     fn mul_raw(&mut self, a: &Shared, b: &Shared) -> Result<Shared> {
