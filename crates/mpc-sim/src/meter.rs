@@ -67,6 +67,12 @@ impl<T: WireElem> Wire for Vec<T> {
     }
 }
 
+/// A delivered exchange: party p reads the message the other party sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a, M> {
+    pub(crate) sent: &'a Pair<M>,
+}
+
 /// Cost of a (sub-)protocol as counted by the meter or predicted by [`crate::predict`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct CommCost {
@@ -160,8 +166,9 @@ impl Channel {
         Channel::default()
     }
 
-    /// One round: each party sends its half of `outgoing`; returns what each party received (the other's half).
-    pub fn exchange<M: Wire + Clone>(&mut self, outgoing: &Pair<M>) -> Pair<M> {
+    /// One round: each party sends its half of `outgoing`; returns the delivery, from which each party reads what
+    /// it received (the other's half) with [`crate::PartyView::received`] — without copying the message.
+    pub fn exchange<'a, M: Wire>(&mut self, outgoing: &'a Pair<M>) -> Incoming<'a, M> {
         let [b0, b1] = outgoing.halves().each_ref().map(Wire::byte_len);
         if let Some(t) = &mut self.transcript {
             t.push(outgoing.halves()[1].words());
@@ -172,7 +179,7 @@ impl Channel {
             s.bytes[1] += b1;
             s.messages += 2;
         });
-        outgoing.clone().swapped()
+        Incoming { sent: outgoing }
     }
 
     /// Starts recording party 0's incoming messages (what party 1 sent), for view-indistinguishability tests.

@@ -166,7 +166,7 @@ impl Session {
             v.own(&out)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&inc))
+                .zip(v.received(&inc))
                 .zip(v.own(&t))
                 .map(|((&mine, &theirs), t)| {
                     let c = mine.wrapping_add(theirs);
@@ -211,7 +211,7 @@ impl Session {
             v.own(st)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&out).par_iter().zip(v.own(&inc)))
+                .zip(v.own(&out).par_iter().zip(v.received(&inc)))
                 .zip(v.own(&t))
                 .map(|((&[g, _], (o, i)), t)| {
                     let [d1, e1, d2, e2] = [0, 1, 2, 3].map(|j| o[j].to_u64() ^ i[j].to_u64());
@@ -250,7 +250,7 @@ impl Session {
             v.own(&a.shares)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&out).par_iter().zip(v.own(&inc)))
+                .zip(v.own(&out).par_iter().zip(v.received(&inc)))
                 .zip(v.own(&t))
                 .map(|((&x, (o, i)), t)| {
                     let (d, e) = (o[0] ^ i[0], o[1] ^ i[1]);
@@ -282,7 +282,7 @@ impl Session {
             v.own(&bits)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&out).par_iter().zip(v.own(&inc)))
+                .zip(v.own(&out).par_iter().zip(v.received(&inc)))
                 .zip(v.own(&pp))
                 .map(|((&m, (&mine, &theirs)), q)| {
                     // P0: s = mine, t = theirs; product share s·t + t·α + γ_0. P1: t = mine, s = theirs; s·β + γ_1.
@@ -336,7 +336,7 @@ impl Evaluator for Session {
         self.check("reveal", &v.meta)?;
         let inc = self.chan.exchange(&v.shares);
         let opened: Pair<Vec<i64>> = Pair::build(|p| {
-            p.own(&v.shares).par_iter().with_min_len(MIN_LEN).zip(p.own(&inc)).map(|(&a, &b)| a.wrapping_add(b) as i64).collect()
+            p.own(&v.shares).par_iter().with_min_len(MIN_LEN).zip(p.received(&inc)).map(|(&a, &b)| a.wrapping_add(b) as i64).collect()
         });
         Ok(opened.into_first())
     }
@@ -465,7 +465,7 @@ impl Evaluator for Session {
             v.own(&out)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&inc))
+                .zip(v.received(&inc))
                 .zip(v.own(&t))
                 .map(|((o, i), t)| {
                     let (e, d) = (o[0].wrapping_add(i[0]), o[1].wrapping_add(i[1]));
@@ -490,7 +490,7 @@ impl Evaluator for Session {
             v.own(&out)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&inc))
+                .zip(v.received(&inc))
                 .zip(v.own(&t))
                 .map(|((&o, &i), t)| {
                     let e = o.wrapping_add(i);
@@ -534,7 +534,7 @@ impl Evaluator for Session {
         let inc = self.chan.exchange(&out);
         let shares = Pair::build(|v| {
             let [ta, tb, tc] = v.own(&t);
-            let opened: Vec<u64> = v.own(&out).iter().zip(v.own(&inc)).map(|(o, i)| o.wrapping_add(*i)).collect();
+            let opened: Vec<u64> = v.own(&out).iter().zip(v.received(&inc)).map(|(o, i)| o.wrapping_add(*i)).collect();
             let (e, f) = opened.split_at(m * k);
             let eb = crate::ring::matmul(e, tb, m, k, n);
             let af = crate::ring::matmul(ta, f, m, k, n);

@@ -47,6 +47,11 @@ impl PartyView {
         self.id
     }
 
+    /// The message this party received in a delivered exchange (the other party's half of what was sent).
+    pub fn received<'a, M>(&self, inc: &crate::meter::Incoming<'a, M>) -> &'a M {
+        &inc.sent.halves[1 - self.id.index()]
+    }
+
     /// This party's half of `pair` (its own share, own dealer material, or the message it received).
     pub fn own<'a, T>(&self, pair: &'a Pair<T>) -> &'a T {
         &pair.halves[self.id.index()]
@@ -79,12 +84,6 @@ impl<T> Pair<T> {
     /// The trusted dealer's (or the input owner's) constructor: it knows both halves.
     pub(crate) fn from_halves(p0: T, p1: T) -> Pair<T> {
         Pair { halves: [p0, p1] }
-    }
-
-    /// Delivery by the channel: each party receives the other's half.
-    pub(crate) fn swapped(self) -> Pair<T> {
-        let [a, b] = self.halves;
-        Pair { halves: [b, a] }
     }
 
     /// Party 0's half of a value both parties hold identically (an opened value).
