@@ -45,6 +45,13 @@ pub fn powers<E: Evaluator>(ev: &mut E, x: &E::Value, degree: usize) -> Result<V
 /// Σ_j enc(c_j)·x^j at scale 2f (the constant as enc(c_0)·2^f), from x^1 … x^d; local (one fused pass).
 pub fn combine_raw<E: Evaluator>(ev: &mut E, x: &E::Value, pows: &[E::Value], coeffs: &[i64]) -> Result<E::Value> {
     let f = ev.fixed_point().frac_bits;
+    if coeffs.len() > pows.len() + 1 {
+        return Err(MpcError::InvalidParameter {
+            name: "coefficients",
+            value: format!("{} for {} powers", coeffs.len(), pows.len()),
+            hint: "compute powers up to the polynomial's degree first",
+        });
+    }
     let c1 = coeffs.get(1).copied().unwrap_or(0);
     let mut terms: Vec<(&E::Value, i64)> = vec![(x, c1)];
     for (j, &c) in coeffs.iter().enumerate().skip(2) {
@@ -84,9 +91,16 @@ pub fn piecewise<E: Evaluator>(ev: &mut E, x: &E::Value, pw: &EncodedPiecewise) 
     if pw.fx != ev.fixed_point() {
         return Err(MpcError::FixedPointMismatch { op: "piecewise", left: ev.fixed_point().frac_bits, right: pw.fx.frac_bits });
     }
+    let nt = pw.thresholds.len();
+    if nt == 0 || pw.segments.len() != nt + 1 || pw.segments.iter().any(|s| s.is_empty() || s.len() > pw.max_degree + 1) {
+        return Err(MpcError::InvalidParameter {
+            name: "encoded piecewise",
+            value: format!("{} thresholds, {} segments, max degree {}", nt, pw.segments.len(), pw.max_degree),
+            hint: "build it with PiecewisePoly::encode (one more segment than thresholds, none above max_degree)",
+        });
+    }
     let shape = E::shape(x).to_vec();
     let n = E::len(x);
-    let nt = pw.thresholds.len();
     let mut branches = ev.parallel(2, |ev, b| {
         if b == 0 {
             let diffs = pw.thresholds.iter().map(|&t| ev.add_const_raw(x, t.wrapping_neg())).collect::<Result<Vec<_>>>()?;

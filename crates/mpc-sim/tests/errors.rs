@@ -47,6 +47,12 @@ fn bad_inputs<E: Evaluator>(ev: &mut E, other_fx: &mut E) {
     .unwrap();
     let enc12 = pw.encode(&FixedPoint::new(12).unwrap()).unwrap();
     assert!(matches!(recipes::piecewise(ev, &a, &enc12), Err(MpcError::FixedPointMismatch { left: 16, right: 12, .. })));
+    let mut broken = pw.encode(&FixedPoint::default()).unwrap();
+    broken.segments.pop();
+    assert!(matches!(recipes::piecewise(ev, &a, &broken), Err(MpcError::InvalidParameter { .. })));
+    let mut broken = pw.encode(&FixedPoint::default()).unwrap();
+    broken.max_degree = 0;
+    assert!(matches!(recipes::piecewise(ev, &a, &broken), Err(MpcError::InvalidParameter { .. })));
     // Layers.
     let img = ev.input(&[0.0; 16], &[1, 4, 4]).unwrap();
     let w = ev.input(&[0.0; 9], &[1, 1, 3, 3]).unwrap();
