@@ -10,6 +10,8 @@ use mpc_sim::{Evaluator, Session, SessionConfig, Truncation, recipes};
 
 const N: usize = 1 << 20;
 
+type Run<'a> = (&'static str, Box<dyn Fn(&mut Session) -> mpc_sim::Result<()> + 'a>);
+
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
@@ -32,7 +34,7 @@ fn main() -> mpc_sim::Result<()> {
     for t in [Truncation::Local, Truncation::DealerPair] {
         let mut s = Session::new(SessionConfig { fx, truncation: t, seed: 1 });
         let x = s.input(&xs, &[N])?;
-        let runs: Vec<(&str, Box<dyn Fn(&mut Session) -> mpc_sim::Result<()>>)> = vec![
+        let runs: Vec<Run<'_>> = vec![
             ("mul", Box::new(|s: &mut Session| s.mul(&x, &x).map(|_| ()))),
             ("ltz", Box::new(|s: &mut Session| s.ltz(&x).map(|_| ()))),
             ("puma_gelu", Box::new(|s: &mut Session| recipes::piecewise(s, &x, &ge).map(|_| ()))),

@@ -86,7 +86,7 @@ impl Dealer {
         Pair::from_halves(h0, h1)
     }
 
-    /// Beaver triples [a, b, c] with c = a·b in Z_{2^64}.
+    /// Beaver triples \[a, b, c\] with c = a·b in Z_{2^64}.
     pub fn beaver(&mut self, n: usize) -> Pair<Vec<[u64; 3]>> {
         self.generate(n, |r| {
             let (a0, a1, b0, b1, c0) = (r.next_u64(), r.next_u64(), r.next_u64(), r.next_u64(), r.next_u64());
@@ -95,7 +95,7 @@ impl Dealer {
         })
     }
 
-    /// Square pairs [a, a²].
+    /// Square pairs \[a, a²\].
     pub fn square(&mut self, n: usize) -> Pair<Vec<[u64; 2]>> {
         self.generate(n, |r| {
             let (a0, a1, s0) = (r.next_u64(), r.next_u64(), r.next_u64());
@@ -104,7 +104,7 @@ impl Dealer {
         })
     }
 
-    /// Truncation pairs [r, r >> 63, (r mod 2^63) >> f], all arithmetically shared.
+    /// Truncation pairs \[r, r >> 63, (r mod 2^63) >> f\], all arithmetically shared.
     pub fn trunc(&mut self, n: usize, frac_bits: u32) -> Pair<Vec<[u64; 3]>> {
         self.generate(n, move |rng| {
             let (r, r0, m0, h0) = (rng.next_u64(), rng.next_u64(), rng.next_u64(), rng.next_u64());
@@ -114,7 +114,7 @@ impl Dealer {
         })
     }
 
-    /// AND triples [a, b, c] on W-bit words, XOR-shared, c = a & b.
+    /// AND triples \[a, b, c\] on W-bit words, XOR-shared, c = a & b.
     pub fn and_triples<W: Word>(&mut self, n: usize) -> Pair<Vec<[W; 3]>> {
         self.generate(n, |r| {
             let (a0, a1, b0, b1, c0) = (r.next_u64(), r.next_u64(), r.next_u64(), r.next_u64(), r.next_u64());

@@ -78,9 +78,9 @@ pub trait Evaluator {
     fn split(&mut self, v: &Self::Value, sizes: &[usize]) -> Result<Vec<Self::Value>>;
     /// Same elements, new shape.
     fn reshape(&mut self, v: &Self::Value, shape: &[usize]) -> Result<Self::Value>;
-    /// out[i] = v[idx[i]] or 0 for `None`, with the given output shape (im2col, pooling windows, transposes).
+    /// `out[i] = v[idx[i]]`, or 0 for `None`, with the given output shape (im2col, pooling windows, transposes).
     fn gather(&mut self, v: &Self::Value, idx: &[Option<usize>], shape: &[usize]) -> Result<Self::Value>;
-    /// Sums consecutive groups of `group` elements: out[i] = Σ_{j<group} v[i·group + j]; output shape `shape`.
+    /// Sums consecutive groups of `group` elements: `out[i] = Σ_{j<group} v[i·group + j]`; output shape `shape`.
     fn sum_groups(&mut self, v: &Self::Value, group: usize, shape: &[usize]) -> Result<Self::Value>;
     /// a (m×k) · W (k×n) for a public matrix W of ring elements at scale `w_scale` (local; scale adds).
     fn matmul_public_raw(&mut self, a: &Self::Value, w: &[i64], n: usize, w_scale: u32) -> Result<Self::Value>;
@@ -93,7 +93,7 @@ pub trait Evaluator {
     fn square_raw(&mut self, a: &Self::Value) -> Result<Self::Value>;
     /// Removes f fractional bits. Plaintext: floor (`>> f`); secure: floor + e, see [`crate::secure`].
     fn truncate(&mut self, a: &Self::Value) -> Result<Self::Value>;
-    /// [a < 0] as an integer 0/1 value (scale 0) (secure: 8 rounds, 64 B).
+    /// \[a < 0\] as an integer 0/1 value (scale 0) (secure: 8 rounds, 64 B).
     fn ltz(&mut self, a: &Self::Value) -> Result<Self::Value>;
     /// Matrix product a (m×k) · b (k×n) without truncation (secure: matrix triple, 1 round).
     fn matmul_raw(&mut self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value>;
@@ -178,14 +178,14 @@ pub trait Evaluator {
         self.add_const_raw(&n, 1)
     }
 
-    /// [a ≥ t] for a public real t (= 1 − LTZ(a − t)); 0/1 at scale 0.
+    /// \[a ≥ t\] for a public real t (= 1 − LTZ(a − t)); 0/1 at scale 0.
     fn ge_public(&mut self, a: &Self::Value, t: f64) -> Result<Self::Value> {
         let d = self.add_public(a, -t)?;
         let l = self.ltz(&d)?;
         self.not(&l)
     }
 
-    /// [a ≥ b] for two values.
+    /// \[a ≥ b\] for two values.
     fn ge(&mut self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value> {
         let d = self.sub(a, b)?;
         let l = self.ltz(&d)?;
@@ -199,20 +199,20 @@ pub trait Evaluator {
         self.add(b, &m)
     }
 
-    /// ReLU(a) = a·[a ≥ 0] (LTZ + one multiplication: 9 rounds, 80 B).
+    /// ReLU(a) = a·\[a ≥ 0\] (LTZ + one multiplication: 9 rounds, 80 B).
     fn relu(&mut self, a: &Self::Value) -> Result<Self::Value> {
         let l = self.ltz(a)?;
         let b = self.not(&l)?;
         self.mul_raw(&b, a)
     }
 
-    /// max(a, b) = b + [a ≥ b]·(a − b).
+    /// max(a, b) = b + \[a ≥ b\]·(a − b).
     fn max(&mut self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value> {
         let c = self.ge(a, b)?;
         self.select(&c, a, b)
     }
 
-    /// |a| = a − 2·[a < 0]·a (LTZ + one multiplication).
+    /// |a| = a − 2·\[a < 0\]·a (LTZ + one multiplication).
     fn abs(&mut self, a: &Self::Value) -> Result<Self::Value> {
         let l = self.ltz(a)?;
         let m = self.mul_raw(&l, a)?;

@@ -1,11 +1,11 @@
 //! Neural-network layers on any [`Evaluator`] (so each has a secure run, a plaintext reference and a predicted cost).
 //!
-//! - 2-D convolution by im2col: the input [C, H, W] is rearranged locally into patches [Ho·Wo, C·kh·kw]
+//! - 2-D convolution by im2col: the input \[C, H, W\] is rearranged locally into patches \[Ho·Wo, C·kh·kw\]
 //!   ([`Evaluator::gather`], zero padding), multiplied by the kernel matrix [C·kh·kw, O] (one matrix-triple product,
-//!   1 round) and truncated once; output [O, Ho, Wo] with Ho = ⌊(H + 2·pad − kh)/stride⌋ + 1.
+//!   1 round) and truncated once; output \[O, Ho, Wo\] with Ho = ⌊(H + 2·pad − kh)/stride⌋ + 1.
 //! - Average pooling: local window sums, then one multiplication by the public 1/k² (one truncation).
 //! - Max pooling: a tournament over the k² window elements, all windows at once: ⌈log₂ k²⌉ levels of
-//!   max(a, b) = b + [a ≥ b]·(a − b) (LTZ + one product: 9 rounds per level).
+//!   max(a, b) = b + \[a ≥ b\]·(a − b) (LTZ + one product: 9 rounds per level).
 //! - Batch norm folded into the preceding linear layer: W'_o = W_o·γ_o/√(σ²_o + ε),
 //!   b'_o = (b_o − μ_o)·γ_o/√(σ²_o + ε) + β_o — a plain function on the weights.
 
@@ -45,7 +45,7 @@ impl Conv2dConfig {
         Ok(((h + 2 * self.padding - self.kh) / self.stride + 1, (w + 2 * self.padding - self.kw) / self.stride + 1))
     }
 
-    /// im2col indices: row (oy·Wo + ox), column (c·kh·kw + ky·kw + kx) → source index in [C, H, W] or None (pad).
+    /// im2col indices: row (oy·Wo + ox), column (c·kh·kw + ky·kw + kx) → source index in \[C, H, W\] or None (pad).
     pub fn im2col_indices(&self, c: usize, h: usize, w: usize) -> Result<(Vec<Option<usize>>, usize, usize)> {
         let (ho, wo) = self.out_hw(h, w)?;
         let mut idx = Vec::with_capacity(ho * wo * c * self.kh * self.kw);
@@ -73,7 +73,7 @@ fn transpose_idx(r: usize, c: usize) -> Vec<Option<usize>> {
 }
 
 /// Convolution of x [C, H, W] with a (shared) kernel `weight` [O, C, kh, kw], both at scale f; output [O, Ho, Wo]
-/// at scale f, plus `bias` [O] (scale f) if given.
+/// at scale f, plus `bias` \[O\] (scale f) if given.
 pub fn conv2d<E: Evaluator>(
     ev: &mut E,
     x: &E::Value,
@@ -104,7 +104,7 @@ pub fn conv2d<E: Evaluator>(
     }
 }
 
-/// Window indices for pooling, grouped per output element: [C·Ho·Wo groups of k²].
+/// Window indices for pooling, grouped per output element: \[C·Ho·Wo groups of k²\].
 fn window_indices(cfg: Conv2dConfig, c: usize, h: usize, w: usize) -> Result<(Vec<Option<usize>>, usize, usize)> {
     let (ho, wo) = cfg.out_hw(h, w)?;
     let mut idx = Vec::with_capacity(c * ho * wo * cfg.kh * cfg.kw);
@@ -125,7 +125,7 @@ fn window_indices(cfg: Conv2dConfig, c: usize, h: usize, w: usize) -> Result<(Ve
     Ok((idx, ho, wo))
 }
 
-/// Average pooling of x [C, H, W] (padding counts as zeros, divisor k²).
+/// Average pooling of x \[C, H, W\] (padding counts as zeros, divisor k²).
 pub fn avg_pool2d<E: Evaluator>(ev: &mut E, x: &E::Value, cfg: Conv2dConfig) -> Result<E::Value> {
     let (c, h, w) = dims3(E::shape(x), "avg_pool2d input")?;
     let (idx, ho, wo) = window_indices(cfg, c, h, w)?;
@@ -135,7 +135,7 @@ pub fn avg_pool2d<E: Evaluator>(ev: &mut E, x: &E::Value, cfg: Conv2dConfig) -> 
     ev.mul_public(&sums, 1.0 / k2 as f64)
 }
 
-/// Max pooling of x [C, H, W] (no padding allowed: a zero pad would win over negative inputs).
+/// Max pooling of x \[C, H, W\] (no padding allowed: a zero pad would win over negative inputs).
 pub fn max_pool2d<E: Evaluator>(ev: &mut E, x: &E::Value, cfg: Conv2dConfig) -> Result<E::Value> {
     if cfg.padding != 0 {
         return Err(MpcError::InvalidParameter { name: "max_pool2d padding", value: cfg.padding.to_string(), hint: "use padding 0" });
@@ -169,7 +169,7 @@ pub fn max_pool2d<E: Evaluator>(ev: &mut E, x: &E::Value, cfg: Conv2dConfig) -> 
 }
 
 /// Folds batch norm (γ, β, running mean μ, running variance σ², ε) into the preceding linear/conv layer whose
-/// weights are `weight` ([O, …], row-major, `weight.len() / O` entries per output) and bias `bias` [O].
+/// weights are `weight` ([O, …], row-major, `weight.len() / O` entries per output) and bias `bias` \[O\].
 #[allow(clippy::too_many_arguments)]
 pub fn fold_batchnorm(
     weight: &mut [f64],
@@ -188,7 +188,7 @@ pub fn fold_batchnorm(
             hint: "all per-channel vectors must have O entries and the weight O·k",
         });
     }
-    if let Some(v) = var.iter().find(|&&v| !(v + eps > 0.0)) {
+    if let Some(v) = var.iter().find(|&&v| (v + eps).partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)) {
         return Err(MpcError::InvalidParameter { name: "variance + eps", value: (v + eps).to_string(), hint: "must be positive" });
     }
     let per = weight.len() / o;

@@ -76,7 +76,7 @@ pub fn polynomial<E: Evaluator>(ev: &mut E, x: &E::Value, coeffs: &[f64]) -> Res
 
 /// Secure piecewise polynomial, straight from the approximation's encoding (`PiecewisePoly::encode`):
 ///
-/// 1. concurrently: all comparisons b_i = [x ≥ t_i] in ONE batch (one LTZ on the concatenated x − t_i), and the
+/// 1. concurrently: all comparisons b_i = \[x ≥ t_i\] in ONE batch (one LTZ on the concatenated x − t_i), and the
 ///    powers x² … x^d by [`powers`];
 /// 2. Y_s = enc(c_0)·2^f + Σ_j enc(c_j)·x^j at scale 2f for every segment (local);
 /// 3. Y = Y_0 + Σ_i b_i·(Y_{i+1} − Y_i): all products in ONE round (one batched multiplication);

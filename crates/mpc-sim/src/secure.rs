@@ -10,7 +10,7 @@
 //!   ±2^(64−f) — a huge error, rare for small |x| (≈ 2^−27 for |x| = 10 at scale 2f = 32).
 //! - **Dealer-pair truncation** (1 round, 8 B; the "probabilistic truncation with a known top bit" of Escudero et
 //!   al., CRYPTO 2020, as SPU's `TruncAPr`): with x' = x + 2^62 ∈ [0, 2^63) (requires |x| < 2^62) and a dealer pair
-//!   r, [r >> 63], [(r mod 2^63) >> f], open c = x' + r. With C = c mod 2^63 and w = c_{63} ⊕ r_{63} (the carry of
+//!   r, \[r >> 63\], \[(r mod 2^63) >> f\], open c = x' + r. With C = c mod 2^63 and w = c_{63} ⊕ r_{63} (the carry of
 //!   x' + (r mod 2^63) into bit 63, linear in the shared top bit of r), x' = C + w·2^63 − (r mod 2^63), so
 //!   (C >> f) − ((r mod 2^63) >> f) + w·2^(63−f) − 2^(62−f) = ⌊x/2^f⌋ + e, e ∈ {0, 1} (e is the borrow of the low f
 //!   bits, 1 with probability (x mod 2^f)/2^f: stochastic rounding). Exact for every |x| < 2^62; for larger |x| the

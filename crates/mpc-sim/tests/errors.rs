@@ -1,5 +1,5 @@
 //! Bad input gives a clear error on every evaluator, never a panic.
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::unwrap_used)]
 
 use activation_approx::FixedPoint;
 use mpc_sim::nn::{self, Conv2dConfig};

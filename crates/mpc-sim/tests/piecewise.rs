@@ -1,6 +1,6 @@
 //! Secure piecewise evaluation vs the approximation crate's fixed-point emulation, and the cost predictor vs the
 //! meter for random approximations.
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
 

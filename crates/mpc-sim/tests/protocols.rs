@@ -2,7 +2,7 @@
 //! cost vs the predictor. Valid input ranges per protocol (the "range limit" tested at its edge):
 //! local ops and comparisons: the whole encodable range |x| < 2^(63−f); products: |x·y| < 2^(62−2f)... here
 //! |x| ≤ 64; squarings chains (exp): the inputs listed.
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
 
@@ -140,7 +140,7 @@ fn matrices_convolution_pooling() {
     let bias = (inputs(4, 1.0, 6), vec![4]);
     check("conv2d", &Conv, &[x, w, bias], |_| 1, |t| predict::matmul(25, 18, 4).then(predict::truncate(100, t)));
     let img = (inputs(3 * 8 * 8, 16.0, 7), vec![3, 8, 8]);
-    check("avg_pool2d", &AvgPool, &[img.clone()], |_| 1, tr(3 * 16));
+    check("avg_pool2d", &AvgPool, std::slice::from_ref(&img), |_| 1, tr(3 * 16));
     // 3×3 windows, stride 2 on 8×8: 3·3·3 = 27 windows, 9 candidates → 4 levels (9→4(+1)=5→2(+1)=3→1(+1)=2→1).
     check("max_pool2d", &MaxPool, &[img], |_| 0, |_| {
         [4usize, 2, 1, 1].iter().fold(CommCost::default(), |c, &h| c.then(predict::ltz(27 * h).then(predict::mul(27 * h))))
@@ -162,10 +162,10 @@ fn latency_presets() {
 fn batchnorm_folding_matches_layer_then_norm() {
     let mut w = vec![1.0, -2.0, 0.5, 3.0];
     let mut b = vec![0.1, -0.2];
-    let (g, be, mu, var, eps) = ([2.0, 0.5], [0.3, -0.1], [0.05, 1.0], [4.0, 0.25], 1e-5);
+    let (g, be, mu, var, eps) = ([2.0, 0.5], [0.3, -0.1], [0.05, 1.0], [4.0, 0.25], 1e-5_f64);
     let x = [0.7, -1.3];
     let raw: Vec<f64> = (0..2).map(|o| w[2 * o] * x[0] + w[2 * o + 1] * x[1] + b[o]).collect();
-    let bn: Vec<f64> = (0..2).map(|o| (raw[o] - mu[o]) / (var[o] + eps as f64).sqrt() * g[o] + be[o]).collect();
+    let bn: Vec<f64> = (0..2).map(|o| (raw[o] - mu[o]) / (var[o] + eps).sqrt() * g[o] + be[o]).collect();
     nn::fold_batchnorm(&mut w, &mut b, &g, &be, &mu, &var, eps).unwrap();
     for o in 0..2 {
         let y = w[2 * o] * x[0] + w[2 * o + 1] * x[1] + b[o];

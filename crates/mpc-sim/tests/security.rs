@@ -1,5 +1,5 @@
 //! Statistical security checks: shares are uniform, and a party's view does not depend on the secret.
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::unwrap_used)]
 
 use activation_approx::{FixedPoint, Truncation};
 use mpc_sim::{Evaluator, Party, Session, SessionConfig, recipes};

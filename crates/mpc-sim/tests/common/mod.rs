@@ -1,5 +1,5 @@
 //! Shared test helpers: the one check function, input generators, piecewise fixtures.
-#![allow(dead_code, missing_docs, unreachable_pub)]
+#![allow(dead_code, missing_docs, unreachable_pub, clippy::unwrap_used)]
 
 use activation_approx::{FixedPoint, PiecewisePoly, Polynomial, Tail, Truncation};
 use mpc_sim::{CommCost, CostEvaluator, Evaluator, PlainEvaluator, Session, SessionConfig};
