@@ -43,6 +43,32 @@ use crate::evaluator::{self, Evaluator};
 use crate::meter::{Channel, Stats};
 use crate::share::{Meta, Pair, Party, Shared};
 
+/// Send step of a carry level on `2·w` groups: opens P_hi ⊕ a, G_lo ⊕ b (first AND) and P_hi ⊕ a', P_lo ⊕ b'.
+#[inline(always)]
+fn carry_send<W: Word>(s: [u64; 2], t: &[[W; 3]; 2], w: u32) -> [W; 4] {
+    let mask = (1u64 << w) - 1;
+    let [g, p] = s;
+    let (glo, phi, plo) = (g & mask, (p >> w) & mask, p & mask);
+    [
+        W::from_u64(phi ^ t[0][0].to_u64()),
+        W::from_u64(glo ^ t[0][1].to_u64()),
+        W::from_u64(phi ^ t[1][0].to_u64()),
+        W::from_u64(plo ^ t[1][1].to_u64()),
+    ]
+}
+
+/// Receive step: G ← G_hi ⊕ (P_hi ∧ G_lo), P ← P_hi ∧ P_lo from the opened values.
+#[inline(always)]
+fn carry_recv<W: Word>(g: u64, o: &[W; 4], i: &[W; 4], t: &[[W; 3]; 2], w: u32, first: bool) -> [u64; 2] {
+    let mask = (1u64 << w) - 1;
+    let [d1, e1, d2, e2] = [0, 1, 2, 3].map(|j| o[j].to_u64() ^ i[j].to_u64());
+    let and = |d: u64, e: u64, tr: &[W; 3]| {
+        let z = tr[2].to_u64() ^ (d & tr[1].to_u64()) ^ (e & tr[0].to_u64());
+        if first { z ^ (d & e) } else { z }
+    };
+    [((g >> w) & mask) ^ and(d1, e1, &t[0]), and(d2, e2, &t[1])]
+}
+
 /// Minimum elements per rayon task.
 const MIN_LEN: usize = 2048;
 
@@ -184,59 +210,53 @@ impl Session {
         Shared { meta, shares }
     }
 
-    /// One level of the carry tree on `2·w` groups → `w` groups; state per element is [G, P].
-    fn carry_level<W: Word>(&mut self, st: &Pair<Vec<[u64; 2]>>, w: u32) -> Pair<Vec<[u64; 2]>> {
-        let n = st.halves()[0].len();
-        let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
-        let t = self.deal(|d| d.and_triple_pairs::<W>(n));
-        let out: Pair<Vec<[W; 4]>> = Pair::build(|v| {
-            v.own(st)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.own(&t))
-                .map(|(&[g, p], t)| {
-                    let (glo, phi, plo) = (g & mask, (p >> w) & mask, p & mask);
-                    [
-                        W::from_u64(phi ^ t[0][0].to_u64()),
-                        W::from_u64(glo ^ t[0][1].to_u64()),
-                        W::from_u64(phi ^ t[1][0].to_u64()),
-                        W::from_u64(plo ^ t[1][1].to_u64()),
-                    ]
-                })
-                .collect()
-        });
-        let inc = self.chan.exchange(&out);
+    /// Receive step of carry level k fused with the send step of level k + 1 (one pass per level).
+    #[allow(clippy::type_complexity)]
+    fn carry_level<W: Word, V: Word>(
+        &mut self,
+        st: &Pair<Vec<[u64; 2]>>,
+        out: &Pair<Vec<[W; 4]>>,
+        t: &Pair<Vec<[[W; 3]; 2]>>,
+        w: u32,
+        tn: &Pair<Vec<[[V; 3]; 2]>>,
+        wn: u32,
+    ) -> (Pair<Vec<[u64; 2]>>, Pair<Vec<[V; 4]>>) {
+        let inc = self.chan.exchange(out);
         Pair::build(|v| {
             let first = v.party().is_first();
             v.own(st)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&out).par_iter().zip(v.received(&inc)))
-                .zip(v.own(&t))
-                .map(|((&[g, _], (o, i)), t)| {
-                    let [d1, e1, d2, e2] = [0, 1, 2, 3].map(|j| o[j].to_u64() ^ i[j].to_u64());
-                    let and = |d: u64, e: u64, tr: &[W; 3]| {
-                        let z = tr[2].to_u64() ^ (d & tr[1].to_u64()) ^ (e & tr[0].to_u64());
-                        if first { z ^ (d & e) } else { z }
-                    };
-                    let ghi = (g >> w) & mask;
-                    [ghi ^ and(d1, e1, &t[0]), and(d2, e2, &t[1])]
+                .zip(v.own(out).par_iter().zip(v.received(&inc)))
+                .zip(v.own(t).par_iter().zip(v.own(tn)))
+                .map(|((&[g, _], (o, i)), (t, tn))| {
+                    let s = carry_recv(g, o, i, t, w, first);
+                    (s, carry_send(s, tn, wn))
                 })
-                .collect()
+                .unzip()
         })
+        .unzip()
     }
 
     /// Arithmetic shares of the top bit of x: SPU-style msb_a2b (7 rounds, 56 B) + b2a (1 round, 8 B).
     fn msb(&mut self, a: &Shared) -> Pair<Vec<u64>> {
         let n = a.len();
+        // All dealer material first (the offline phase).
+        let t0 = self.deal(|d| d.and_triples::<u64>(n));
+        let t1 = self.deal(|d| d.and_triple_pairs::<u32>(n));
+        let t2 = self.deal(|d| d.and_triple_pairs::<u16>(n));
+        let t3 = self.deal(|d| d.and_triple_pairs::<u8>(n));
+        let t4 = self.deal(|d| d.and_triple_pairs::<u8>(n));
+        let t5 = self.deal(|d| d.and_triple_pairs::<u8>(n));
+        let t6 = self.deal(|d| d.and_triple_pairs::<u8>(n));
+        let pp = self.deal(|d| d.private_product(n));
         // Level 0: G = y_0 ∧ y_1 with one AND triple on 64-bit words; P = y_0 ⊕ y_1 ⊕ 1 locally.
-        let t = self.deal(|d| d.and_triples::<u64>(n));
-        let out: Pair<Vec<[u64; 2]>> = Pair::build(|v| {
+        let out0: Pair<Vec<[u64; 2]>> = Pair::build(|v| {
             let first = v.party().is_first();
             v.own(&a.shares)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&t))
+                .zip(v.own(&t0))
                 .map(|(&x, t)| {
                     let y = crate::ring::bit_reverse_index(x << 1);
                     // P0 holds u = y_0 (its input to the AND), P1 holds v = y_1; the other's input share is 0.
@@ -244,38 +264,50 @@ impl Session {
                 })
                 .collect()
         });
-        let inc = self.chan.exchange(&out);
-        let mut st: Pair<Vec<[u64; 2]>> = Pair::build(|v| {
+        let inc = self.chan.exchange(&out0);
+        let (st, out): (Pair<Vec<[u64; 2]>>, Pair<Vec<[u32; 4]>>) = Pair::build(|v| {
             let first = v.party().is_first();
             v.own(&a.shares)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&out).par_iter().zip(v.received(&inc)))
-                .zip(v.own(&t))
-                .map(|((&x, (o, i)), t)| {
+                .zip(v.own(&out0).par_iter().zip(v.received(&inc)))
+                .zip(v.own(&t0).par_iter().zip(v.own(&t1)))
+                .map(|((&x, (o, i)), (t, tn))| {
                     let (d, e) = (o[0] ^ i[0], o[1] ^ i[1]);
                     let mut g = t[2] ^ (d & t[1]) ^ (e & t[0]);
                     if first {
                         g ^= d & e;
                     }
                     let p = crate::ring::bit_reverse_index((x << 1) | u64::from(first));
-                    [g, p]
+                    ([g, p], carry_send([g, p], tn, 32))
                 })
-                .collect()
-        });
-        st = self.carry_level::<u32>(&st, 32);
-        st = self.carry_level::<u16>(&st, 16);
-        for w in [8, 4, 2, 1] {
-            st = self.carry_level::<u8>(&st, w);
-        }
-        // Binary shares of the msb, then binary → arithmetic with a private-input product.
-        let bits: Pair<Vec<u64>> = Pair::build(|v| {
-            v.own(&a.shares).par_iter().with_min_len(MIN_LEN).zip(v.own(&st)).map(|(&x, s)| (x >> 63) ^ (s[0] & 1)).collect()
-        });
-        let pp = self.deal(|d| d.private_product(n));
-        let out: Pair<Vec<u64>> = Pair::build(|v| {
-            v.own(&bits).par_iter().with_min_len(MIN_LEN).zip(v.own(&pp)).map(|(&m, q)| m.wrapping_sub(q[0])).collect()
-        });
+                .unzip()
+        })
+        .unzip();
+        let (st, out) = self.carry_level(&st, &out, &t1, 32, &t2, 16);
+        let (st, out) = self.carry_level(&st, &out, &t2, 16, &t3, 8);
+        let (st, out) = self.carry_level(&st, &out, &t3, 8, &t4, 4);
+        let (st, out) = self.carry_level(&st, &out, &t4, 4, &t5, 2);
+        let (st, out) = self.carry_level(&st, &out, &t5, 2, &t6, 1);
+        // Last level, then the binary shares of the msb and the b2a message, in one pass.
+        let inc = self.chan.exchange(&out);
+        let (bits, out): (Pair<Vec<u64>>, Pair<Vec<u64>>) = Pair::build(|v| {
+            let first = v.party().is_first();
+            v.own(&st)
+                .par_iter()
+                .with_min_len(MIN_LEN)
+                .zip(v.own(&out).par_iter().zip(v.received(&inc)))
+                .zip(v.own(&t6).par_iter().zip(v.own(&a.shares)))
+                .zip(v.own(&pp))
+                .map(|(((&[g, _], (o, i)), (t, &x)), q)| {
+                    let s = carry_recv(g, o, i, t, 1, first);
+                    let m = (x >> 63) ^ (s[0] & 1);
+                    (m, m.wrapping_sub(q[0]))
+                })
+                .unzip()
+        })
+        .unzip();
+        // Binary → arithmetic with the private-input product.
         let inc = self.chan.exchange(&out);
         Pair::build(|v| {
             let first = v.party().is_first();

@@ -104,6 +104,14 @@ impl<T> Pair<T> {
     }
 }
 
+impl<A, B> Pair<(A, B)> {
+    /// Splits per-party pairs into two [`Pair`]s (each party keeps its own halves).
+    pub fn unzip(self) -> (Pair<A>, Pair<B>) {
+        let [(a0, b0), (a1, b1)] = self.halves;
+        (Pair { halves: [a0, a1] }, Pair { halves: [b0, b1] })
+    }
+}
+
 /// What every value (shared or plaintext) carries besides its data: fixed-point setting, scale and shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
