@@ -13,6 +13,7 @@
 //! - [`cost`]: the per-element two-party cost model.
 
 pub mod activation;
+pub mod baselines;
 pub mod cost;
 pub mod error;
 pub mod fixed;
