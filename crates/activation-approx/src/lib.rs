@@ -11,18 +11,26 @@
 //! - [`poly`], [`piecewise`]: monomial polynomials and piecewise polynomials with tails.
 //! - [`fixed`]: fixed-point encoding, the truncation rule and the power tree MPC uses.
 //! - [`cost`]: the per-element two-party cost model.
+//! - [`density`]: input densities (uniform, normal, empirical histogram, mixtures) and the CLI/JSON [`DensitySpec`].
+//! - [`metrics`]: max, density-weighted and NFGen-relative errors; the fixed-point error bound.
+//! - [`quad`]: Gauss–Legendre quadrature.
 
 pub mod activation;
 pub mod baselines;
 pub mod cost;
+pub mod density;
 pub mod error;
 pub mod fixed;
+pub mod metrics;
 pub mod piecewise;
 pub mod poly;
+pub mod quad;
 
 pub use activation::{Activation, ActivationRegistry, Builtin, Tail};
+pub use density::{Density, DensitySpec, Empirical, Mixture, Normal, Uniform};
 pub use cost::{Cost, CostModel, Truncation, TwoPartyCostModel};
 pub use error::{ApproxError, Result};
 pub use fixed::FixedPoint;
+pub use metrics::ErrorReport;
 pub use piecewise::{EncodedPiecewise, PiecewisePoly};
 pub use poly::Polynomial;
