@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cmd_baselines;
+
 /// Compact: MPC-friendly approximations of activation functions, their baselines and experiments.
 #[derive(Debug, Parser)]
 #[command(name = "compact", version, about)]
@@ -16,6 +18,8 @@ struct Cli {
 enum Command {
     /// List the activation catalogue.
     List,
+    /// Compare every baseline (and Compact) for one activation: structure, errors, MPC cost, time estimates.
+    Baselines(cmd_baselines::Args),
 }
 
 fn run() -> anyhow::Result<ExitCode> {
@@ -26,6 +30,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 println!("{name}");
             }
         }
+        Command::Baselines(args) => cmd_baselines::run(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

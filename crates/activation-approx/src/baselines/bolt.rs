@@ -128,6 +128,9 @@ impl SecureMethod for Seg3Gelu {
             protocol: "comparisons {−T, 0, T}, |x| by mux, 2-product selection".into(),
         }
     }
+    fn kinks(&self) -> Vec<f64> {
+        vec![-self.t, 0.0, self.t]
+    }
     fn program(&self, ops: &mut dyn Ops, x: Val) -> Val {
         let p = abs_powers(ops, x, self.t);
         let c = GELU_C;
@@ -160,6 +163,9 @@ impl SecureMethod for Seg4Silu {
             range: Some((-self.t, self.t)),
             protocol: "comparisons {−8, 0, 8}, σ(|x|) by mux symmetry, x·σ".into(),
         }
+    }
+    fn kinks(&self) -> Vec<f64> {
+        vec![-self.t, 0.0, self.t]
     }
     fn program(&self, ops: &mut dyn Ops, x: Val) -> Val {
         let p = abs_powers(ops, x, self.t);

@@ -39,6 +39,9 @@ impl SecureMethod for Crude {
             protocol: "2 comparisons, 2-product selection".into(),
         }
     }
+    fn kinks(&self) -> Vec<f64> {
+        vec![-3.0, 3.0]
+    }
     fn program(&self, ops: &mut dyn Ops, x: Val) -> Val {
         let lo = ops.ge(x, -3.0);
         let hi = ops.ge(x, 3.0);

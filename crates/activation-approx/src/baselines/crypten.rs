@@ -211,6 +211,9 @@ impl SecureMethod for Crypten {
     fn fixed_domain(&self) -> (f64, f64) {
         if self.recipe == Recipe::GeluErf { (-4.0, 4.0) } else { (-8.0, 8.0) }
     }
+    fn kinks(&self) -> Vec<f64> {
+        vec![0.0]
+    }
     fn program(&self, ops: &mut dyn Ops, x: Val) -> Val {
         let it = &self.it;
         match self.recipe {

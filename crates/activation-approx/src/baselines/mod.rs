@@ -51,6 +51,7 @@ pub mod program;
 pub mod puma;
 pub mod quad;
 pub mod relu;
+pub mod report;
 pub mod spline;
 
 use std::collections::BTreeMap;
@@ -150,6 +151,10 @@ pub trait SecureMethod: Send + Sync + fmt::Debug {
     /// Fixed-point parameters the method targets (default f = 16).
     fn fixed_point(&self) -> FixedPoint {
         FixedPoint::default()
+    }
+    /// Points where the method's f64 value is not smooth (its thresholds), for quadrature and max-error search.
+    fn kinks(&self) -> Vec<f64> {
+        Vec::new()
     }
     /// Inputs on which the fixed-point program is meaningful (no ring overflow); secure-vs-fixed checks use it.
     fn fixed_domain(&self) -> (f64, f64) {

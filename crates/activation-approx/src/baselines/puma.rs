@@ -97,6 +97,10 @@ impl SecureMethod for Puma {
             protocol: "3 comparisons, xor-derived indicators, 3 products".into(),
         }
     }
+    fn kinks(&self) -> Vec<f64> {
+        let (l0, l1, r, _, _) = self.shape();
+        vec![l0, l1, r]
+    }
     fn program(&self, ops: &mut dyn Ops, x: Val) -> Val {
         let (l0, l1, r, left, mid) = self.shape();
         // b0 = [x < l0], b1 = [x < l1], b2 = [x > r] = 1 − [−x ≥ −r].

@@ -37,6 +37,9 @@ impl SecureMethod for ReluSwap {
     fn info(&self) -> MethodInfo {
         MethodInfo { pieces: 2, degrees: vec![0, 1], range: None, protocol: "1 comparison, 1 product".into() }
     }
+    fn kinks(&self) -> Vec<f64> {
+        vec![0.0]
+    }
     fn program(&self, ops: &mut dyn Ops, x: Val) -> Val {
         let b = ops.ge(x, 0.0);
         ops.mul_bit(b, x)

@@ -153,6 +153,9 @@ impl SecureMethod for PiecewiseMethod {
     fn eval_f64(&self, x: f64) -> f64 {
         self.pp.eval(x)
     }
+    fn kinks(&self) -> Vec<f64> {
+        self.pp.breakpoints.clone()
+    }
 }
 
 #[cfg(test)]
