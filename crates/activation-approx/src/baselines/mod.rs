@@ -53,6 +53,8 @@ pub mod quad;
 pub mod relu;
 pub mod report;
 pub mod spline;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::fmt;
