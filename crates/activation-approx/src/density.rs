@@ -5,7 +5,7 @@
 //! given mass, and the expectation E_ρ[g] = ∫ g(x) ρ(x) dx of a piecewise-smooth g (used by the weighted error of
 //! [`crate::metrics`]). How each computes E_ρ[g]:
 //! - **Uniform** on [a, b]: composite 8-point Gauss–Legendre on [a, b], split at the kinks of g, at most (b − a)/64 wide.
-//! - **Normal** N(μ, σ²): Gauss–Legendre in x on [μ − 6σ, μ + 6σ] (pieces ≤ σ/4, split at kinks); beyond ±6σ
+//! - **Normal** N(μ, σ²): 8-point Gauss–Legendre in x on [μ − 6σ, μ + 6σ] (cells ≤ σ/2, split at kinks); beyond ±6σ
 //!   (mass 2·10⁻⁹) in probability space, ∫₀^{Φ(−6)} g(μ − σ·Φ⁻¹(1 − s)) ds per side, on the geometric chunks
 //!   [Φ(−6)·2^{−k−1}, Φ(−6)·2^{−k}], k < 60, so the tails are included however g grows there.
 //! - **Empirical** (histogram; ρ constant on each bin, zero outside): Gauss–Legendre per bin, split at kinks.
@@ -261,6 +261,26 @@ pub fn std_normal_quantile(p: f64) -> f64 {
     x - u / (1.0 + 0.5 * x * u)
 }
 
+/// Gauss–Legendre nodes in probability space for the standard normal's left tail below −6: (Φ⁻¹(s), weight) over the
+/// geometric chunks of the module docs.
+fn normal_tail_nodes() -> &'static [(f64, f64)] {
+    static NODES: std::sync::OnceLock<Vec<(f64, f64)>> = std::sync::OnceLock::new();
+    NODES.get_or_init(|| {
+        let rule = crate::quad::GaussLegendre::new(4);
+        let mut out = Vec::new();
+        let mut top = std_normal_cdf(-NORMAL_X_SPAN);
+        for _ in 0..16 {
+            let bottom = top / 8.0;
+            let (h, c) = (0.5 * (top - bottom), 0.5 * (top + bottom));
+            for (&t, &w) in rule.nodes.iter().zip(&rule.weights) {
+                out.push((std_normal_quantile(c + h * t), h * w));
+            }
+            top = bottom;
+        }
+        out
+    })
+}
+
 impl Density for Normal {
     fn pdf(&self, x: f64) -> f64 {
         let z = (x - self.mean) / self.std;
@@ -288,20 +308,10 @@ impl Density for Normal {
     fn expect(&self, g: &dyn Fn(f64) -> f64, kinks: &[f64]) -> f64 {
         let (mu, s) = (self.mean, self.std);
         let (lo, hi) = (mu - NORMAL_X_SPAN * s, mu + NORMAL_X_SPAN * s);
-        let core = gl8().integrate_composite(lo, hi, kinks, 0.25 * s, &|x| g(x) * self.pdf(x));
-        // Tails in probability space: X = μ − σ·Φ⁻¹(1 − s) = μ + σ·Φ⁻¹(s) on the left (s = F(x)), mirrored on the
-        // right with s = 1 − F(x); geometric chunks towards s = 0.
-        let s0 = std_normal_cdf(-NORMAL_X_SPAN);
-        let mut tails = 0.0;
-        let mut top = s0;
-        for _ in 0..60 {
-            let bottom = 0.5 * top;
-            tails += gl8().integrate(bottom, top, &|u| {
-                let z = std_normal_quantile(u);
-                g(mu + s * z) + g(mu - s * z)
-            });
-            top = bottom;
-        }
+        let core = gl8().integrate_composite(lo, hi, kinks, 0.5 * s, &|x| g(x) * self.pdf(x));
+        // Tails in probability space: X = μ + σ·Φ⁻¹(s) on the left (s = F(x)), mirrored on the right with
+        // s = 1 − F(x); the (z, weight) nodes are the same for every normal and cached.
+        let tails: f64 = normal_tail_nodes().iter().map(|&(z, w)| w * (g(mu + s * z) + g(mu - s * z))).sum();
         core + tails
     }
 }
