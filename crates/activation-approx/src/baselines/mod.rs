@@ -184,7 +184,7 @@ pub trait SecureMethod: Send + Sync + fmt::Debug {
     }
     /// Predicted per-element cost under `model`.
     fn cost(&self, model: &TwoPartyCostModel) -> Cost {
-        let (mut ops, input) = CostOps::new(*model);
+        let (mut ops, input) = CostOps::with_fixed_point(*model, self.fixed_point());
         let out = self.program(&mut ops, input);
         ops.cost(out)
     }

@@ -221,7 +221,8 @@ fn chebyshev_lobatto(g: impl Fn(f64) -> f64, s: f64, e: f64, k: usize) -> Vec<f6
 }
 
 /// NFGen's per-coefficient scaling for a piece with max|x| = `max_abs`: the extra fractional bits s_j of the
-/// coefficient of x^j, the largest with |c_j|·max_abs^j·2^(2f + s_j) < 2^61 (at most 30; s_0 = 0).
+/// coefficient of x^j, the largest with |c_j|·max_abs^j·2^(2f + s_j) < 2^61, at most min(30, 62 − 2f) (so the raw
+/// product's scale 2f + s_j stays ≤ 62; s_0 = 0).
 pub fn coeff_scales(fx: &FixedPoint, max_abs: f64, coeffs: &[f64]) -> Vec<u32> {
     let f = fx.frac_bits as f64;
     let lm = max_abs.max(1.0).log2();
@@ -233,7 +234,7 @@ pub fn coeff_scales(fx: &FixedPoint, max_abs: f64, coeffs: &[f64]) -> Vec<u32> {
                 return 0;
             }
             let room = 61.0 - 2.0 * f - c.abs().log2() - j as f64 * lm;
-            room.floor().clamp(0.0, 30.0) as u32
+            room.floor().clamp(0.0, 30f64.min(62.0 - 2.0 * f)) as u32
         })
         .collect()
 }

@@ -354,6 +354,7 @@ impl Ops for FixedOps {
 #[derive(Debug, Clone)]
 pub struct CostOps {
     model: TwoPartyCostModel,
+    fx: FixedPoint,
     val_round: Vec<u32>,
     bit_round: Vec<u32>,
     cost: Cost,
@@ -362,9 +363,14 @@ pub struct CostOps {
 }
 
 impl CostOps {
-    /// Starts counting; the input is available at round 0.
+    /// Starts counting with f = 16; the input is available at round 0.
     pub fn new(model: TwoPartyCostModel) -> (Self, Val) {
-        (CostOps { model, val_round: vec![0], bit_round: Vec::new(), cost: Cost::default(), truncations: 0 }, Val(0))
+        Self::with_fixed_point(model, FixedPoint::default())
+    }
+    /// Starts counting with the given fixed point (it sets how many truncations a scaled coefficient needs).
+    pub fn with_fixed_point(model: TwoPartyCostModel, fx: FixedPoint) -> (Self, Val) {
+        let ops = CostOps { model, fx, val_round: vec![0], bit_round: Vec::new(), cost: Cost::default(), truncations: 0 };
+        (ops, Val(0))
     }
     fn trunc(&mut self) -> u32 {
         self.truncations += 1;
@@ -417,13 +423,20 @@ impl Ops for CostOps {
         let t = self.trunc();
         self.push(r + t)
     }
+    /// Each term removes f + s_j bits with truncations by f: ⌊(f + s_j)/f⌋ of them, plus one after a lift when
+    /// f ∤ s_j (mpc-sim's executor does exactly this).
     fn lin_comb_scaled(&mut self, terms: &[(f64, Val, u32)], _c0: f64) -> Val {
-        let r = terms.iter().map(|&(_, x, _)| self.r(x)).max().unwrap_or(0);
-        let mut t = 0;
-        for _ in terms {
-            t = self.trunc();
+        let f = self.fx.frac_bits;
+        let mut r = 0;
+        for &(_, x, s) in terms {
+            let n = (f + s) / f + u32::from((f + s) % f != 0);
+            let mut t = 0;
+            for _ in 0..n {
+                t += self.trunc();
+            }
+            r = r.max(self.r(x) + t);
         }
-        self.push(r + t)
+        self.push(r)
     }
     fn mul(&mut self, x: Val, y: Val) -> Val {
         self.cost.bytes_per_party += self.model.mul_bytes;
