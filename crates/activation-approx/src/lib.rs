@@ -13,6 +13,7 @@
 //! - [`cost`]: the per-element two-party cost model.
 //! - [`chebyshev`]: per-piece Chebyshev interpolation / weighted least squares and the monomial conversion.
 //! - [`density`]: input densities (uniform, normal, empirical histogram, mixtures) and the CLI/JSON [`DensitySpec`].
+//! - [`format`]: the versioned JSON file of an approximation ([`ApproximationFile`]).
 //! - [`metrics`]: max, density-weighted and NFGen-relative errors; the fixed-point error bound.
 //! - [`search`]: simulated annealing and the exhaustive reference search over structures.
 //! - [`quad`]: Gauss–Legendre quadrature.
@@ -24,6 +25,7 @@ pub mod cost;
 pub mod density;
 pub mod error;
 pub mod fixed;
+pub mod format;
 pub mod metrics;
 pub mod piecewise;
 pub mod poly;
@@ -35,6 +37,7 @@ pub use density::{Density, DensitySpec, Empirical, Mixture, Normal, Uniform};
 pub use cost::{Cost, CostModel, Truncation, TwoPartyCostModel};
 pub use error::{ApproxError, Result};
 pub use fixed::FixedPoint;
+pub use format::ApproximationFile;
 pub use metrics::ErrorReport;
 pub use piecewise::{EncodedPiecewise, PiecewisePoly};
 pub use poly::Polynomial;

@@ -211,13 +211,26 @@ pub struct ErrorReport {
     pub max_on_pm8: f64,
     /// NFGen relative error on [−8, 8] (1000 samples, zero mask 1e-6).
     pub nfgen_relative_pm8: f64,
+    /// E_ρ|f − p_fx| with p_fx the reference fixed-point evaluation ([`crate::EncodedPiecewise::eval`]): the error
+    /// secure evaluation shows, truncation rule included (same quadrature; inputs that do not encode use the f64 value).
+    pub weighted_fixed: f64,
+    /// Fractional bits f of that fixed-point evaluation.
+    pub frac_bits: u32,
 }
 
 impl ErrorReport {
-    /// Measures all figures.
-    pub fn measure(f: &dyn Activation, p: &PiecewisePoly, density: &dyn Density) -> Self {
+    /// Measures all figures; the fixed-point one with `fx`.
+    pub fn measure(f: &dyn Activation, p: &PiecewisePoly, density: &dyn Density, fx: &FixedPoint) -> Self {
         let (a, b) = p.range();
+        let enc = p.encode(fx).ok();
+        let p_fixed = |x: f64| match (&enc, fx.encode(x)) {
+            (Some(e), Ok(v)) => fx.decode(e.eval(v)),
+            _ => p.eval(x),
+        };
+        let weighted_fixed = density.expect(&|x| (f.eval(x) - p_fixed(x)).abs(), &p.breakpoints);
         ErrorReport {
+            weighted_fixed,
+            frac_bits: fx.frac_bits,
             weighted: weighted_error(f, p, density),
             max_central_999: max_error_central(f, p, density, 0.999),
             max_on_range: max_abs_error(f, p, a, b),

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd_baselines;
+mod cmd_fit;
 
 /// Compact: MPC-friendly approximations of activation functions, their baselines and experiments.
 #[derive(Debug, Parser)]
@@ -20,6 +21,8 @@ enum Command {
     List,
     /// Compare every baseline (and Compact) for one activation: structure, errors, MPC cost, time estimates.
     Baselines(cmd_baselines::Args),
+    /// Fit an MPC-friendly approximation of an activation (annealing search) and write its JSON.
+    Fit(cmd_fit::FitArgs),
 }
 
 fn run() -> anyhow::Result<ExitCode> {
@@ -31,6 +34,7 @@ fn run() -> anyhow::Result<ExitCode> {
             }
         }
         Command::Baselines(args) => cmd_baselines::run(&args)?,
+        Command::Fit(args) => cmd_fit::run(args)?,
     }
     Ok(ExitCode::SUCCESS)
 }
