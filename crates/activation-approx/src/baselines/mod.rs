@@ -44,6 +44,7 @@
 //! ```
 
 pub mod bolt;
+pub mod compact;
 pub mod crude;
 pub mod crypten;
 pub mod nfgen;
@@ -359,6 +360,9 @@ impl MethodRegistry {
     pub fn builtin() -> Self {
         let mut r = Self::empty();
         for spec in [
+            compact::SPEC,
+            compact::SPEC_UNIFORM_DENSITY,
+            compact::SPEC_UNIFORM_BREAKPOINTS,
             nfgen::SPEC_ONEHOT,
             nfgen::SPEC_SORTED,
             puma::SPEC,
