@@ -27,6 +27,8 @@ const CASES: &[(&str, &str, u64)] = &[
     ("nfgen", "silu", 16),
     ("nfgen-sorted", "gelu", 16),
     ("nfgen", "mish", 16),
+    ("compact", "silu", 8),
+    ("compact-uniform-breakpoints", "gelu", 8),
 ];
 
 #[test]
@@ -34,7 +36,7 @@ fn every_baseline_secure_matches_fixed_point() {
     let reg = MethodRegistry::builtin();
     let mut failures = Vec::new();
     for &(name, af, tol) in CASES {
-        let m = reg.build(name, &BuildContext::new(af).unwrap()).unwrap();
+        let m = reg.build(name, &BuildContext::new(af).unwrap().with_density("normal:0,1")).unwrap();
         let (lo, hi) = m.fixed_domain();
         let xs: Vec<f64> = (0..300).map(|i| lo + (hi - lo) * (i as f64 + 0.5) / 300.0).collect();
         let truncation = if name.starts_with("nfgen") { Truncation::DealerPair } else { Truncation::Local };
