@@ -1,4 +1,5 @@
 //! Adding a baseline through the public API only: one `SecureMethod` impl and one `MethodRegistry::register` call.
+#![allow(clippy::unwrap_used)]
 
 use activation_approx::baselines::program::{Ops, OpsExt, Val};
 use activation_approx::baselines::{

@@ -205,6 +205,7 @@ fn render(rows: &[MethodReport], format: Format) -> anyhow::Result<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

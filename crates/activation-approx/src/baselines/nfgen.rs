@@ -198,8 +198,9 @@ fn vandermonde_solve(xs: &[f64], ys: &[f64]) -> Vec<f64> {
         for row in col + 1..n {
             let factor = a[row][col] / p;
             if factor != 0.0 {
-                for j in col..=n {
-                    a[row][j] -= factor * a[col][j];
+                let pivot_row = a[col].clone();
+                for (dst, src) in a[row].iter_mut().zip(&pivot_row).skip(col) {
+                    *dst -= factor * src;
                 }
             }
         }

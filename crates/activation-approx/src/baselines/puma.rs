@@ -29,7 +29,7 @@ pub const GELU_B: [f64; 4] =
 /// SPU SiLU left-piece coefficients c0…c2.
 pub const SILU_C: [f64; 3] = [-0.3067541139982155, -0.0819767021525476, -0.0055465625580307];
 /// SPU SiLU middle-piece coefficients d0, d2, d4, d6 (d1 = 0.5).
-pub const SILU_D: [f64; 4] = [0.0085064025895951, 0.2281430841728270, -0.011113046708173, 0.0002743776353465];
+pub const SILU_D: [f64; 4] = [0.0085064025895951, 0.228_143_084_172_827, -0.011113046708173, 0.0002743776353465];
 
 /// Registry entry.
 pub const SPEC: MethodSpec = MethodSpec {

@@ -159,6 +159,7 @@ impl SecureMethod for PiecewiseMethod {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::baselines::program::FixedOps;

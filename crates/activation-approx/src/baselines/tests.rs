@@ -1,4 +1,5 @@
 //! Tests of the baselines: pinned published values, fixed point vs f64, costs, NFGen's fit, bad input.
+#![allow(clippy::unwrap_used)]
 
 use super::nfgen::{self, NfgenConfig};
 use super::program::{CostOps, FixedOps};
@@ -47,7 +48,7 @@ fn every_builtin_cites_a_source() {
     let reg = MethodRegistry::builtin();
     for af in ["gelu", "silu", "mish", "gelu_tanh"] {
         for name in reg.names_for(af) {
-            let m = reg.build(name, &BuildContext::new(af).unwrap()).unwrap();
+            let m = reg.build(name, &BuildContext::new(af).unwrap().with_density("normal:0,1")).unwrap();
             assert!(m.citation().len() > 20, "{name}: {}", m.citation());
             assert_eq!(m.activation(), af);
         }
@@ -108,8 +109,6 @@ fn costs_follow_the_published_structures() {
     assert_eq!(s.multiplications, 1 + 9 + 6 + 1);
     // The sorted NFGen spline costs exactly what the shared cost model says.
     let fit = nfgen::fit(&crate::Builtin::Silu, &NfgenConfig { range: (-5.0, 5.0), ..Default::default() }).unwrap();
-    let m = build("nfgen-sorted", "silu");
-    let _ = m;
     for cand in &fit.candidates {
         let pm = spline::PiecewiseMethod {
             name: "x".into(),
@@ -226,6 +225,12 @@ fn bad_input_gives_clear_errors() {
     let (mut ops, x) = FixedOps::from_f64(FixedPoint::default(), &[1.0]).unwrap();
     let y = ops.add_const(x, 1e300);
     assert!(ops.get(y).is_err());
+}
+
+#[test]
+fn density_aware_methods_need_a_density() {
+    let e = MethodRegistry::builtin().build("compact", &BuildContext::new("silu").unwrap()).unwrap_err();
+    assert_eq!(e.to_string(), "method 'compact' needs an input density; pass one, e.g. --density normal:0,1");
 }
 
 #[test]

@@ -157,7 +157,7 @@ fn idx(o: Operand) -> usize {
     }
 }
 
-fn get<'a, E: Evaluator>(vals: &'a [Option<E::Value>], o: Operand) -> Result<&'a E::Value> {
+fn get<E: Evaluator>(vals: &[Option<E::Value>], o: Operand) -> Result<&E::Value> {
     vals[idx(o)].as_ref().ok_or(MpcError::InvalidParameter {
         name: "method graph",
         value: idx(o).to_string(),

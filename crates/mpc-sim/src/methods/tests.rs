@@ -1,5 +1,6 @@
 //! Every baseline, securely: the plaintext run of its graph equals its fixed-point emulation bit for bit, the secure
 //! run agrees within a stated number of LSBs, and the metered bytes equal the prediction.
+#![allow(clippy::unwrap_used)]
 
 use activation_approx::baselines::{BuildContext, MethodRegistry};
 
