@@ -30,7 +30,7 @@ use crate::share::Meta;
 /// A fixed-point arithmetic back end (secure, plaintext or cost-only). See the module docs for scales and costs.
 pub trait Evaluator {
     /// A (shared, plaintext or symbolic) tensor.
-    type Value: Clone + Send + Sync;
+    type Value: Clone + Send + Sync + std::fmt::Debug;
 
     /// The evaluator's fixed-point setting.
     fn fixed_point(&self) -> FixedPoint;
@@ -141,6 +141,19 @@ pub trait Evaluator {
         self.mul_const_raw(a, k, 0)
     }
 
+    /// Σ_i k_i·v_i + c for public ring elements k_i carrying `k_scale` fractional bits (result scale: the terms'
+    /// scale + k_scale; c already at that scale, added once). Local; the secure session fuses it into one pass.
+    fn lincomb_raw(&mut self, terms: &[(&Self::Value, i64)], k_scale: u32, constant: i64) -> Result<Self::Value> {
+        let metas: Vec<&Meta> = terms.iter().map(|(v, _)| Self::meta(v)).collect();
+        check_lincomb(&metas)?;
+        let mut acc = self.mul_const_raw(terms[0].0, terms[0].1, k_scale)?;
+        for (v, k) in &terms[1..] {
+            let t = self.mul_const_raw(v, *k, k_scale)?;
+            acc = self.add(&acc, &t)?;
+        }
+        self.add_const_raw(&acc, constant)
+    }
+
     /// Fixed-point product: [`Evaluator::mul_raw`] then [`Evaluator::truncate`].
     fn mul(&mut self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value> {
         let p = self.mul_raw(a, b)?;
@@ -223,7 +236,7 @@ pub fn encode_at(fx: FixedPoint, c: f64, scale: u32) -> Result<i64> {
 
 /// Checks the operands of a matrix product; returns (m, k, n).
 pub fn matmul_dims(a: &Meta, b: &Meta) -> Result<(usize, usize, usize)> {
-    a.check_fx("matmul", &b.fx)?;
+    b.check_fx("matmul", &a.fx)?;
     match (a.shape.as_slice(), b.shape.as_slice()) {
         ([m, k], [k2, n]) if k == k2 => Ok((*m, *k, *n)),
         _ => Err(MpcError::ShapeMismatch { op: "matmul (needs m×k and k×n)", left: a.shape.clone(), right: b.shape.clone() }),
@@ -241,6 +254,17 @@ pub fn check_gather(src_len: usize, idx: &[Option<usize>], shape: &[usize]) -> R
         });
     }
     Ok(())
+}
+
+/// Checks the terms of a linear combination (non-empty, one setting, scale and shape); returns the first meta.
+pub fn check_lincomb<'a>(metas: &[&'a Meta]) -> Result<&'a Meta> {
+    let Some(first) = metas.first() else {
+        return Err(MpcError::InvalidParameter { name: "lincomb terms", value: "0".into(), hint: "pass at least one term" });
+    };
+    for m in &metas[1..] {
+        first.check_same("lincomb", m)?;
+    }
+    Ok(first)
 }
 
 /// Checks split sizes against the length.
@@ -283,7 +307,7 @@ pub fn check_matmul_public(a: &Meta, w_len: usize, n: usize) -> Result<(usize, u
 
 /// Meta of a product of a and b (elementwise): shapes equal, settings equal, scales add.
 pub fn product_meta(op: &'static str, a: &Meta, b: &Meta) -> Result<Meta> {
-    a.check_fx(op, &b.fx)?;
+    b.check_fx(op, &a.fx)?;
     if a.shape != b.shape {
         return Err(MpcError::ShapeMismatch { op, left: a.shape.clone(), right: b.shape.clone() });
     }

@@ -93,6 +93,11 @@ impl Session {
         &self.chan
     }
 
+    /// The channel, mutably (to start transcript recording).
+    pub fn channel_mut(&mut self) -> &mut Channel {
+        &mut self.chan
+    }
+
     /// Totals so far.
     pub fn total(&self) -> Stats {
         self.chan.total()
@@ -161,7 +166,7 @@ impl Session {
             v.own(&out)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&inc))
+                .zip(v.received(&inc))
                 .zip(v.own(&t))
                 .map(|((&mine, &theirs), t)| {
                     let c = mine.wrapping_add(theirs);
@@ -183,12 +188,12 @@ impl Session {
     fn carry_level<W: Word>(&mut self, st: &Pair<Vec<[u64; 2]>>, w: u32) -> Pair<Vec<[u64; 2]>> {
         let n = st.halves()[0].len();
         let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
-        let t = self.deal(|d| d.and_triples::<W>(2 * n));
+        let t = self.deal(|d| d.and_triple_pairs::<W>(n));
         let out: Pair<Vec<[W; 4]>> = Pair::build(|v| {
             v.own(st)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&t).par_chunks(2))
+                .zip(v.own(&t))
                 .map(|(&[g, p], t)| {
                     let (glo, phi, plo) = (g & mask, (p >> w) & mask, p & mask);
                     [
@@ -206,8 +211,8 @@ impl Session {
             v.own(st)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&out).par_iter().zip(v.own(&inc)))
-                .zip(v.own(&t).par_chunks(2))
+                .zip(v.own(&out).par_iter().zip(v.received(&inc)))
+                .zip(v.own(&t))
                 .map(|((&[g, _], (o, i)), t)| {
                     let [d1, e1, d2, e2] = [0, 1, 2, 3].map(|j| o[j].to_u64() ^ i[j].to_u64());
                     let and = |d: u64, e: u64, tr: &[W; 3]| {
@@ -245,7 +250,7 @@ impl Session {
             v.own(&a.shares)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&out).par_iter().zip(v.own(&inc)))
+                .zip(v.own(&out).par_iter().zip(v.received(&inc)))
                 .zip(v.own(&t))
                 .map(|((&x, (o, i)), t)| {
                     let (d, e) = (o[0] ^ i[0], o[1] ^ i[1]);
@@ -277,7 +282,7 @@ impl Session {
             v.own(&bits)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&out).par_iter().zip(v.own(&inc)))
+                .zip(v.own(&out).par_iter().zip(v.received(&inc)))
                 .zip(v.own(&pp))
                 .map(|((&m, (&mine, &theirs)), q)| {
                     // P0: s = mine, t = theirs; product share s·t + t·α + γ_0. P1: t = mine, s = theirs; s·β + γ_1.
@@ -331,7 +336,7 @@ impl Evaluator for Session {
         self.check("reveal", &v.meta)?;
         let inc = self.chan.exchange(&v.shares);
         let opened: Pair<Vec<i64>> = Pair::build(|p| {
-            p.own(&v.shares).par_iter().with_min_len(MIN_LEN).zip(p.own(&inc)).map(|(&a, &b)| a.wrapping_add(b) as i64).collect()
+            p.own(&v.shares).par_iter().with_min_len(MIN_LEN).zip(p.received(&inc)).map(|(&a, &b)| a.wrapping_add(b) as i64).collect()
         });
         Ok(opened.into_first())
     }
@@ -417,6 +422,30 @@ impl Evaluator for Session {
         Ok(Shared { meta: Meta { fx: self.cfg.fx, scale, shape: vec![m, n] }, shares })
     }
 
+    fn lincomb_raw(&mut self, terms: &[(&Shared, i64)], k_scale: u32, constant: i64) -> Result<Shared> {
+        let first = evaluator::check_lincomb(&terms.iter().map(|(v, _)| &v.meta).collect::<Vec<_>>())?;
+        self.check("lincomb", first)?;
+        let meta = first.with_scale(Meta::product_scale("lincomb", first.scale, k_scale)?);
+        let n = first.len();
+        let shares = Pair::build(|v| {
+            let add_c = v.party().is_first();
+            let srcs: Vec<(&[u64], u64)> = terms.iter().map(|(x, k)| (v.own(&x.shares).as_slice(), *k as u64)).collect();
+            let mut out = vec![0u64; n];
+            out.par_chunks_mut(MIN_LEN).enumerate().for_each(|(ci, chunk)| {
+                let base = ci * MIN_LEN;
+                let len = chunk.len();
+                chunk.fill(if add_c { constant as u64 } else { 0 });
+                for (src, k) in &srcs {
+                    for (o, &x) in chunk.iter_mut().zip(&src[base..base + len]) {
+                        *o = o.wrapping_add(x.wrapping_mul(*k));
+                    }
+                }
+            });
+            out
+        });
+        Ok(Shared { meta, shares })
+    }
+
     fn mul_raw(&mut self, a: &Shared, b: &Shared) -> Result<Shared> {
         self.check("mul", &a.meta)?;
         let meta = evaluator::product_meta("mul", &a.meta, &b.meta)?;
@@ -436,7 +465,7 @@ impl Evaluator for Session {
             v.own(&out)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&inc))
+                .zip(v.received(&inc))
                 .zip(v.own(&t))
                 .map(|((o, i), t)| {
                     let (e, d) = (o[0].wrapping_add(i[0]), o[1].wrapping_add(i[1]));
@@ -461,7 +490,7 @@ impl Evaluator for Session {
             v.own(&out)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&inc))
+                .zip(v.received(&inc))
                 .zip(v.own(&t))
                 .map(|((&o, &i), t)| {
                     let e = o.wrapping_add(i);
@@ -505,7 +534,7 @@ impl Evaluator for Session {
         let inc = self.chan.exchange(&out);
         let shares = Pair::build(|v| {
             let [ta, tb, tc] = v.own(&t);
-            let opened: Vec<u64> = v.own(&out).iter().zip(v.own(&inc)).map(|(o, i)| o.wrapping_add(*i)).collect();
+            let opened: Vec<u64> = v.own(&out).iter().zip(v.received(&inc)).map(|(o, i)| o.wrapping_add(*i)).collect();
             let (e, f) = opened.split_at(m * k);
             let eb = crate::ring::matmul(e, tb, m, k, n);
             let af = crate::ring::matmul(ta, f, m, k, n);
