@@ -3,11 +3,11 @@
 
 use std::fmt::Write as _;
 
-use activation_approx::baselines::report::{measure, MethodReport};
-use activation_approx::baselines::{nfgen, BuildContext, MethodRegistry};
+use activation_approx::baselines::report::{MethodReport, measure};
+use activation_approx::baselines::{BuildContext, MethodRegistry, nfgen};
 use activation_approx::density::DensitySpec;
 use activation_approx::{ActivationRegistry, FixedPoint, TwoPartyCostModel};
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -106,7 +106,11 @@ fn nfgen_candidates(args: &Args) -> anyhow::Result<String> {
     let fit = nfgen::fit(activation.as_ref(), &cfg)?;
     let mut out = String::new();
     let (a, b) = cfg.range;
-    writeln!(out, "NFGen {} on ({a}, {b}), tol {}, <n, f> = <{}, {}>", fit.activation, cfg.tol, cfg.ring_bits, cfg.fx.frac_bits)?;
+    writeln!(
+        out,
+        "NFGen {} on ({a}, {b}), tol {}, <n, f> = <{}, {}>",
+        fit.activation, cfg.tol, cfg.ring_bits, cfg.fx.frac_bits
+    )?;
     writeln!(out, "| k | m | Rep3 time (ms) | in Rep3 domain | bytes (sorted) | bytes (one-hot) | max fit error |")?;
     writeln!(out, "|---|---|---|---|---|---|---|")?;
     let model = TwoPartyCostModel::default();
@@ -134,7 +138,11 @@ fn nfgen_candidates(args: &Args) -> anyhow::Result<String> {
         )?;
     }
     let (r, o) = (&fit.candidates[fit.pick_rep3], &fit.candidates[fit.pick_ours]);
-    writeln!(out, "pick by NFGen's Rep3 regression: k = {}, m = {}; pick by our cost model: k = {}, m = {}", r.k, r.m, o.k, o.m)?;
+    writeln!(
+        out,
+        "pick by NFGen's Rep3 regression: k = {}, m = {}; pick by our cost model: k = {}, m = {}",
+        r.k, r.m, o.k, o.m
+    )?;
     Ok(out)
 }
 

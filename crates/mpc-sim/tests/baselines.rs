@@ -5,10 +5,10 @@
 
 mod common;
 
-use activation_approx::baselines::{BuildContext, MethodRegistry, SecureMethod};
 use activation_approx::FixedPoint;
+use activation_approx::baselines::{BuildContext, MethodRegistry, SecureMethod};
 use common::Proto;
-use mpc_sim::{methods, CostEvaluator, Evaluator, PlainEvaluator};
+use mpc_sim::{CostEvaluator, Evaluator, PlainEvaluator, methods};
 
 struct Method(Box<dyn SecureMethod>);
 
@@ -49,15 +49,25 @@ fn baselines_pass_the_one_check_function() {
         let (_, hi) = m.fixed_domain();
         let xs = common::inputs(256, hi.min(8.0), 5);
         let p = Method(m);
-        common::check(&format!("{name}/{af}"), &p, &[(xs.clone(), vec![xs.len()])], |_| tol, |t| {
-            let mut ce = CostEvaluator::new(fx, t);
-            let x = ce.input_raw(&xs, &[xs.len()], fx.frac_bits).unwrap();
-            p.run(&mut ce, &[x]).unwrap();
-            ce.total().cost()
-        });
+        common::check(
+            &format!("{name}/{af}"),
+            &p,
+            &[(xs.clone(), vec![xs.len()])],
+            |_| tol,
+            |t| {
+                let mut ce = CostEvaluator::new(fx, t);
+                let x = ce.input_raw(&xs, &[xs.len()], fx.frac_bits).unwrap();
+                p.run(&mut ce, &[x]).unwrap();
+                ce.total().cost()
+            },
+        );
         let mut pe = PlainEvaluator::new(fx);
         let x = pe.input_raw(&xs, &[xs.len()], fx.frac_bits).unwrap();
         let y = p.run(&mut pe, &[x]).unwrap();
-        assert_eq!(pe.reveal_raw(&y).unwrap(), p.0.eval_fixed_encoded(xs.clone()).unwrap(), "{name}/{af}: plain vs emulation");
+        assert_eq!(
+            pe.reveal_raw(&y).unwrap(),
+            p.0.eval_fixed_encoded(xs.clone()).unwrap(),
+            "{name}/{af}: plain vs emulation"
+        );
     }
 }

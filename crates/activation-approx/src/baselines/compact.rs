@@ -16,13 +16,17 @@
 
 use super::spline::{PiecewiseMethod, Protocol};
 use super::{BaselineError, BuildContext, MethodSpec, Options, Result, SecureMethod};
-use crate::density::DensitySpec;
-use crate::search::{anneal, exhaustive, AnnealConfig, Criterion, ExhaustiveGrid, Fitter};
 use crate::TwoPartyCostModel;
+use crate::density::DensitySpec;
+use crate::search::{AnnealConfig, Criterion, ExhaustiveGrid, Fitter, anneal, exhaustive};
 
 /// Registry entry: Compact.
-pub const SPEC: MethodSpec =
-    MethodSpec { name: "compact", about: "Compact: density-aware annealing search (this project)", activations: &[], build };
+pub const SPEC: MethodSpec = MethodSpec {
+    name: "compact",
+    about: "Compact: density-aware annealing search (this project)",
+    activations: &[],
+    build,
+};
 
 /// Registry entry: ablation without density awareness.
 pub const SPEC_UNIFORM_DENSITY: MethodSpec = MethodSpec {
