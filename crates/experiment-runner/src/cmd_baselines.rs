@@ -205,7 +205,8 @@ fn render(rows: &[MethodReport], format: Format) -> anyhow::Result<String> {
             writeln!(out, "| {} |", HEADER.join(" | "))?;
             writeln!(out, "|{}", "---|".repeat(HEADER.len()))?;
             for r in rows {
-                writeln!(out, "| {} |", cells(r).join(" | "))?;
+                let escaped: Vec<String> = cells(r).iter().map(|c| c.replace('|', "\\|")).collect();
+                writeln!(out, "| {} |", escaped.join(" | "))?;
             }
         }
     }
