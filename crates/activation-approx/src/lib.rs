@@ -34,6 +34,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod activation;
+pub mod baselines;
 pub mod chebyshev;
 pub mod cost;
 pub mod density;

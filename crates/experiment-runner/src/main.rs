@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cmd_baselines;
 mod cmd_fit;
 
 /// Compact: MPC-friendly approximations of activation functions, their baselines and experiments.
@@ -18,6 +19,8 @@ struct Cli {
 enum Command {
     /// List the activation catalogue.
     List,
+    /// Compare every baseline (and Compact) for one activation: structure, errors, MPC cost, time estimates.
+    Baselines(cmd_baselines::Args),
     /// Fit an MPC-friendly approximation of an activation (annealing search) and write its JSON.
     Fit(Box<cmd_fit::FitArgs>),
 }
@@ -31,6 +34,7 @@ fn run() -> anyhow::Result<ExitCode> {
             }
         }
         Command::Fit(args) => cmd_fit::run(*args)?,
+        Command::Baselines(args) => cmd_baselines::run(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -33,6 +33,7 @@ pub mod dealer;
 pub mod error;
 pub mod evaluator;
 pub mod meter;
+pub mod methods;
 pub mod nn;
 pub mod plain;
 pub mod predict;
