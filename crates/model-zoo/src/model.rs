@@ -366,30 +366,46 @@ impl Network {
 }
 
 /// 3×3 convolution, stride 1, zero padding 1, on channels-last input `[B, H, W, C]` with weight `[O, C, 3, 3]`.
+///
+/// im2col by one gather: the input viewed as `[B, H·W, C]` gets an extra zero row (index H·W) standing for the
+/// padding, `index_select` picks the nine taps of every output pixel (`[B, H·W·9, C]` = `[B·H·W, 9·C]`, tap order
+/// dy, dx, c), and one matmul with the weight as `[9·C, O]` finishes. The backward pass is a single scatter-add.
 pub fn conv3x3_nhwc(x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
     let (b, h, w, c) = x.dims4()?;
     let (o, c2, kh, kw) = weight.dims4()?;
     if c != c2 || kh != 3 || kw != 3 {
         candle_core::bail!("conv3x3: input has {c} channels, weight is {o}×{c2}×{kh}×{kw}")
     }
-    let xp = x.pad_with_zeros(1, 1, 1)?.pad_with_zeros(2, 1, 1)?;
-    let mut taps = Vec::with_capacity(9);
-    for dy in 0..3 {
-        for dx in 0..3 {
-            taps.push(xp.narrow(1, dy, h)?.narrow(2, dx, w)?);
+    let zero_row = (h * w) as u32;
+    let mut idx = Vec::with_capacity(h * w * 9);
+    for i in 0..h {
+        for j in 0..w {
+            for dy in 0..3 {
+                for dx in 0..3 {
+                    let (ii, jj) = (i + dy, j + dx);
+                    idx.push(if ii < 1 || jj < 1 || ii > h || jj > w { zero_row } else { ((ii - 1) * w + (jj - 1)) as u32 });
+                }
+            }
         }
     }
-    let patches = Tensor::cat(&taps, 3)?.reshape((b * h * w, 9 * c))?;
+    let idx = Tensor::from_vec(idx, h * w * 9, x.device())?;
+    let flat = x.reshape((b, h * w, c))?;
+    let padded = Tensor::cat(&[&flat, &Tensor::zeros((b, 1, c), x.dtype(), x.device())?], 1)?;
+    let patches = padded.index_select(&idx, 1)?.reshape((b * h * w, 9 * c))?;
     let wmat = weight.permute((2, 3, 1, 0))?.reshape((9 * c, o))?;
     patches.matmul(&wmat)?.reshape((b, h, w, o))
 }
 
-/// 2×2 max pooling with stride 2 on `[B, H, W, C]` (an odd last row/column is dropped).
+/// 2×2 max pooling with stride 2 on `[B, H, W, C]` (an odd last row/column is dropped), as two element-wise
+/// maxima: of row pairs, then of column pairs.
 pub fn max_pool2_nhwc(x: &Tensor) -> candle_core::Result<Tensor> {
     let (b, h, w, c) = x.dims4()?;
     let (h2, w2) = (h / 2, w / 2);
     let x = if h % 2 == 1 || w % 2 == 1 { x.narrow(1, 0, 2 * h2)?.narrow(2, 0, 2 * w2)?.contiguous()? } else { x.clone() };
-    x.reshape((b, h2, 2, w2, 2, c))?.max(4)?.max(2)
+    let rows = x.reshape((b * h2, 2, 2 * w2 * c))?;
+    let r = rows.narrow(1, 0, 1)?.maximum(&rows.narrow(1, 1, 1)?)?;
+    let cols = r.reshape((b * h2 * w2, 2, c))?;
+    cols.narrow(1, 0, 1)?.maximum(&cols.narrow(1, 1, 1)?)?.reshape((b, h2, w2, c))
 }
 
 fn batch_norm(x: &Tensor, bn: &BatchNorm, train: bool) -> Result<Tensor> {

@@ -64,8 +64,8 @@ pub fn default_spec(task: Task, activation: &str, depth: Option<usize>) -> Resul
         Task::FashionMnist | Task::Cifar10 => {
             let input = if task == Task::FashionMnist { [28, 28, 1] } else { [32, 32, 3] };
             (
-                Arch::VggCnn { input, widths: [16, 32, 64], fc: 128, classes: 10 },
-                TrainConfig { epochs: 2, batch_size: 128, lr: 4e-3, ..base },
+                Arch::VggCnn { input, widths: [8, 16, 32], fc: 64, classes: 10 },
+                TrainConfig { epochs: 2, batch_size: 128, lr: 5e-3, ..base },
                 format!("{}-{act}-cnn", task.name()),
             )
         }
