@@ -6,6 +6,7 @@
 //!                                                        [--seed S] [--batch B] [--lr LR] [--out DIR] [--stem NAME]
 //! cargo run --release -p model-zoo --example zoo -- eval results/models/mnist-silu-d4.json [--replace relu]
 //! cargo run --release -p model-zoo --example zoo -- stats results/models/mnist-silu-d4.json
+//! cargo run --release -p model-zoo --example zoo -- table [results/models]
 //! ```
 //! Data come from `$COMPACT_DATASETS` or `datasets/` (fetch with `scripts/fetch-datasets.sh`).
 
@@ -112,7 +113,33 @@ fn run() -> anyhow::Result<ExitCode> {
                 println!("layer {:2} ({}): n {} mean {:+.3} std {:.3} range [{:.2}, {:.2}]", s.index, s.batch_norm, s.n_values, s.mean, s.std, s.histogram.lo, s.histogram.hi);
             }
         }
-        other => bail!("unknown command {other:?}; use train-defaults, train, eval or stats (see the example's doc comment)"),
+        Some("table") => {
+            // Markdown table of every sidecar in the models folder (what crates/model-zoo/README.md quotes).
+            let dir = args.get(1).map(PathBuf::from).unwrap_or(out);
+            let mut rows = Vec::new();
+            for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+                let p = entry?.path();
+                if p.extension().is_some_and(|e| e == "json") {
+                    let s: model_zoo::Sidecar = serde_json::from_slice(&std::fs::read(&p)?).with_context(|| format!("parsing {}", p.display()))?;
+                    let size = std::fs::metadata(dir.join(&s.weights_file)).map(|m| m.len()).unwrap_or(0);
+                    rows.push((s.task.clone(), s.activation.clone(), s.depth, s, size, p));
+                }
+            }
+            rows.sort_by(|a, b| (&a.0, &a.1, a.2).cmp(&(&b.0, &b.1, b.2)));
+            println!("| model | task | act | depth | width | params | epochs | val % | test % | train s | MB |");
+            println!("|---|---|---|---|---|---|---|---|---|---|---|");
+            let mut total = 0;
+            for (_, _, _, s, size, p) in &rows {
+                total += size;
+                let stem = p.file_stem().map(|x| x.to_string_lossy().into_owned()).unwrap_or_default();
+                println!(
+                    "| {stem} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.0} | {:.2} |",
+                    s.task, s.activation, s.depth, s.width, s.n_parameters, s.epochs, 100.0 * s.val_accuracy, 100.0 * s.test_accuracy, s.training_seconds, *size as f64 / 1e6
+                );
+            }
+            println!("\n{} models, {:.1} MB of weights", rows.len(), total as f64 / 1e6);
+        }
+        other => bail!("unknown command {other:?}; use train-defaults, train, eval, stats or table (see the example's doc comment)"),
     }
     Ok(ExitCode::SUCCESS)
 }

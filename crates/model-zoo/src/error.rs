@@ -14,6 +14,12 @@ pub enum ZooError {
         /// The missing file or folder.
         path: PathBuf,
     },
+    /// CIFAR-10 batches are absent (no reachable registry ships them).
+    #[error("CIFAR-10 file {path} is missing; no package registry ships CIFAR-10, so copy the binary batches (data_batch_1..5.bin, test_batch.bin) into that folder yourself")]
+    MissingCifar {
+        /// The missing file.
+        path: PathBuf,
+    },
     /// A dataset file does not have the pinned content hash.
     #[error("checksum mismatch for {path}: sha256 {got}, expected {expected}; delete it and re-run {FETCH_COMMAND}")]
     ChecksumMismatch {

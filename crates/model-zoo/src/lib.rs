@@ -17,6 +17,8 @@
 //!
 //! The crate does not print; training shows an indicatif progress bar when asked to.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod act;
 pub mod data;
 pub mod error;

@@ -112,7 +112,7 @@ fn lr_at(cfg: &TrainConfig, step: usize, total: usize) -> f64 {
 
 /// Trains a fresh network for `config` on `data`, returning it and its sidecar (weights not yet saved).
 pub fn train(config: ModelConfig, data: &TaskData, cfg: &TrainConfig, registry: &ActivationRegistry) -> Result<(Network, Sidecar)> {
-    if cfg.epochs == 0 || cfg.batch_size == 0 || !(cfg.lr > 0.0) {
+    if cfg.epochs == 0 || cfg.batch_size == 0 || !cfg.lr.is_finite() || cfg.lr <= 0.0 {
         return Err(ZooError::Config(format!("epochs, batch_size and lr must be positive; got {}, {}, {}", cfg.epochs, cfg.batch_size, cfg.lr)));
     }
     if config.task != data.task {

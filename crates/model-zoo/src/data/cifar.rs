@@ -55,9 +55,12 @@ pub fn load_cifar10_dir(dir: &Path) -> Result<(Dataset, Dataset, String)> {
             }
         });
     }
-    let train = train.ok_or_else(|| ZooError::MissingData { path: dir.join("data_batch_1.bin") })?;
+    let train = train.ok_or_else(|| ZooError::MissingCifar { path: dir.join("data_batch_1.bin") })?;
     let tp = dir.join("test_batch.bin");
-    let bytes = read_file(&tp)?;
+    let bytes = read_file(&tp).map_err(|e| match e {
+        ZooError::MissingData { path } => ZooError::MissingCifar { path },
+        other => other,
+    })?;
     hashes.push(sha256_hex(&bytes));
     let test = parse_batch(&bytes, &tp)?;
     Ok((train, test, combined_checksum(&hashes)))
@@ -98,7 +101,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("data_batch_1.bin"), [record(1, 3), record(2, 5), record(0, 1)].concat()).unwrap();
         let err = load_cifar10_dir(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("test_batch.bin") && err.contains("fetch"), "{err}");
+        assert!(err.contains("test_batch.bin") && err.contains("copy the binary batches"), "{err}");
         std::fs::write(dir.path().join("test_batch.bin"), record(9, 9)).unwrap();
         let (train, test, sum) = load_cifar10_dir(dir.path()).unwrap();
         assert_eq!((train.len(), test.len(), sum.len()), (3, 1, 64));

@@ -296,5 +296,6 @@ pub fn default_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("COMPACT_DATASETS") {
         return PathBuf::from(dir);
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root).join("datasets")
 }
