@@ -54,6 +54,41 @@ pub enum ApproxError {
         /// What would be accepted.
         hint: &'static str,
     },
+    /// An input density that cannot be built or parsed (std ≤ 0, a ≥ b, empty histogram, NaN, bad syntax…).
+    #[error("invalid density '{spec}': {reason}")]
+    InvalidDensity {
+        /// The density as given (CLI string or a description).
+        spec: String,
+        /// What is wrong and what would be accepted.
+        reason: String,
+    },
+    /// A polynomial whose monomial form loses too much precision on its interval.
+    #[error("degree {degree} on [{a}, {b}]: monomial form is ill-conditioned (condition {condition:.3e} > limit {limit:.1e}); lower the degree or use a piece nearer 0")]
+    IllConditioned {
+        /// Degree.
+        degree: usize,
+        /// Interval start.
+        a: f64,
+        /// Interval end.
+        b: f64,
+        /// Estimated condition number Σ|c_j|·max|x|^j / max|p|.
+        condition: f64,
+        /// The limit in force.
+        limit: f64,
+    },
+    /// The search found no structure meeting the accuracy target.
+    #[error("no approximation of '{activation}' meets {criterion} within the search space; {hint}")]
+    Infeasible {
+        /// Activation name.
+        activation: String,
+        /// The criterion, printed (e.g. "weighted error ≤ 1e-6").
+        criterion: String,
+        /// The way out.
+        hint: String,
+    },
+    /// A JSON approximation file that cannot be used.
+    #[error("approximation file: {0}")]
+    Format(String),
 }
 
 /// Shorthand for results of this crate.

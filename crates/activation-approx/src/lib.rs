@@ -11,17 +11,34 @@
 //! - [`poly`], [`piecewise`]: monomial polynomials and piecewise polynomials with tails.
 //! - [`fixed`]: fixed-point encoding, the truncation rule and the power tree MPC uses.
 //! - [`cost`]: the per-element two-party cost model.
+//! - [`chebyshev`]: per-piece Chebyshev interpolation / weighted least squares and the monomial conversion.
+//! - [`density`]: input densities (uniform, normal, empirical histogram, mixtures) and the CLI/JSON [`DensitySpec`].
+//! - [`format`]: the versioned JSON file of an approximation ([`ApproximationFile`]).
+//! - [`metrics`]: max, density-weighted and NFGen-relative errors; the fixed-point error bound.
+//! - [`search`]: simulated annealing and the exhaustive reference search over structures.
+//! - [`quad`]: Gauss–Legendre quadrature.
 
 pub mod activation;
+pub mod baselines;
+pub mod chebyshev;
 pub mod cost;
+pub mod density;
 pub mod error;
 pub mod fixed;
+pub mod format;
+pub mod metrics;
 pub mod piecewise;
 pub mod poly;
+pub mod quad;
+pub mod search;
 
 pub use activation::{Activation, ActivationRegistry, Builtin, Tail};
+pub use density::{Density, DensitySpec, Empirical, Mixture, Normal, Uniform};
 pub use cost::{Cost, CostModel, Truncation, TwoPartyCostModel};
 pub use error::{ApproxError, Result};
 pub use fixed::FixedPoint;
+pub use format::ApproximationFile;
+pub use metrics::ErrorReport;
 pub use piecewise::{EncodedPiecewise, PiecewisePoly};
 pub use poly::Polynomial;
+pub use search::{AnnealConfig, Criterion, ExhaustiveGrid, Fitter, SearchSpace, Structure, anneal, exhaustive};

@@ -4,6 +4,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cmd_baselines;
+mod cmd_fit;
+
 /// Compact: MPC-friendly approximations of activation functions, their baselines and experiments.
 #[derive(Debug, Parser)]
 #[command(name = "compact", version, about)]
@@ -16,6 +19,10 @@ struct Cli {
 enum Command {
     /// List the activation catalogue.
     List,
+    /// Compare every baseline (and Compact) for one activation: structure, errors, MPC cost, time estimates.
+    Baselines(cmd_baselines::Args),
+    /// Fit an MPC-friendly approximation of an activation (annealing search) and write its JSON.
+    Fit(cmd_fit::FitArgs),
 }
 
 fn run() -> anyhow::Result<ExitCode> {
@@ -26,6 +33,8 @@ fn run() -> anyhow::Result<ExitCode> {
                 println!("{name}");
             }
         }
+        Command::Baselines(args) => cmd_baselines::run(&args)?,
+        Command::Fit(args) => cmd_fit::run(args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,76 @@
+//! Prints the "Done means" measurements of issue 2 (see the crate README):
+//! 1. SiLU, GELU, Mish under N(0, 1) with τ = 1e-3: the density-aware optimum (annealing), its weighted error
+//!    re-checked on an independent dense grid, and its bytes against the cheapest approximation meeting max error
+//!    1e-3 on [−8, 8] (density-unaware, same search, same tails);
+//! 2. annealing vs exhaustive over {SiLU, GELU, Mish} × τ ∈ {1e-2, 1e-3, 1e-4}.
+//!
+//! Run: `cargo run --release -p activation-approx --example done_means`
+
+use std::time::Instant;
+
+use activation_approx::metrics::weighted_error_dense;
+use activation_approx::search::SearchOutcome;
+use activation_approx::{
+    Activation, AnnealConfig, Builtin, Criterion, DensitySpec, ExhaustiveGrid, Fitter, TwoPartyCostModel, anneal,
+    exhaustive,
+};
+
+fn shape(o: &SearchOutcome) -> String {
+    let (a, b) = o.best.pp.range();
+    format!("m={} d={:?} [{a:.3}, {b:.3}]", o.best.pp.n_pieces(), o.best.structure.degrees)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let model = TwoPartyCostModel::default();
+    let cfg = AnnealConfig::default();
+    let fns = [Builtin::Silu, Builtin::Gelu, Builtin::Mish];
+
+    println!("## Density-aware (N(0,1), weighted ≤ 1e-3) vs density-unaware (max ≤ 1e-3 on [-8, 8])\n");
+    println!("| fn | aware: bytes | aware: structure | weighted (quadrature) | weighted (dense grid, 2e6 pts) | unaware: bytes | unaware: structure | ratio |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for f in fns {
+        let aware_c = Criterion::weighted(DensitySpec::standard_normal(), 1e-3, None)?;
+        let unaware_c = Criterion::max_error(-8.0, 8.0, 1e-3)?;
+        let aware = anneal(&Fitter::new(&f, &aware_c, &model), &cfg)?;
+        let unaware = anneal(&Fitter::new(&f, &unaware_c, &model), &cfg)?;
+        let dense = weighted_error_dense(&f, &aware.best.pp, &DensitySpec::standard_normal(), 2_000_000);
+        println!(
+            "| {} | {} | {} | {:.4e} | {:.4e} | {} | {} | {:.1} % |",
+            f.name(),
+            aware.best.cost.bytes_per_party,
+            shape(&aware),
+            aware.best.error,
+            dense,
+            unaware.best.cost.bytes_per_party,
+            shape(&unaware),
+            100.0 * aware.best.cost.bytes_per_party as f64 / unaware.best.cost.bytes_per_party as f64
+        );
+    }
+
+    println!("\n## Annealing vs exhaustive (N(0,1), weighted error ≤ τ)\n");
+    println!("| fn | τ | annealing bytes | annealing structure | exhaustive bytes | exhaustive structure | ratio | anneal s | exhaustive s |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for f in fns {
+        for tol in [1e-2, 1e-3, 1e-4] {
+            let c = Criterion::weighted(DensitySpec::standard_normal(), tol, None)?;
+            let fit = Fitter::new(&f, &c, &model);
+            let t0 = Instant::now();
+            let an = anneal(&fit, &cfg)?;
+            let t1 = Instant::now();
+            let ex = exhaustive(&fit, &ExhaustiveGrid::for_space(&fit.space))?;
+            let t2 = Instant::now();
+            println!(
+                "| {} | {tol:e} | {} | {} | {} | {} | {:.3} | {:.2} | {:.2} |",
+                f.name(),
+                an.best.cost.bytes_per_party,
+                shape(&an),
+                ex.best.cost.bytes_per_party,
+                shape(&ex),
+                an.best.scalar / ex.best.scalar,
+                (t1 - t0).as_secs_f64(),
+                (t2 - t1).as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}

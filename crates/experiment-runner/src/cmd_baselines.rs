@@ -1,0 +1,191 @@
+//! `compact baselines`: every registered method for one activation, measured the same way
+//! (`activation_approx::baselines::report`), printed as a Markdown table, CSV or JSON.
+
+use std::fmt::Write as _;
+
+use activation_approx::baselines::report::{measure, MethodReport};
+use activation_approx::baselines::{BuildContext, MethodRegistry};
+use activation_approx::density::DensitySpec;
+use activation_approx::{ActivationRegistry, FixedPoint, TwoPartyCostModel};
+use anyhow::{bail, Context};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// Markdown table.
+    Md,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// A JSON array of rows.
+    Json,
+}
+
+/// Options of `compact baselines`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Activation to approximate (see `compact list`).
+    #[arg(long = "af")]
+    af: String,
+    /// Input density: normal:MEAN,STD | uniform:A,B | mixture:W1@SPEC1;W2@SPEC2 | inline JSON.
+    #[arg(long, default_value = "normal:0,1")]
+    density: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Md)]
+    format: Format,
+    /// Only these methods (comma-separated registry names); default: every method defined for the activation.
+    #[arg(long, value_delimiter = ',')]
+    methods: Vec<String>,
+    /// Per-method options as a JSON object keyed by method name, e.g. '{"nfgen": {"range": [-5, 5]}}'.
+    #[arg(long, default_value = "{}")]
+    config: String,
+    /// Fractional bits of the fixed-point encoding.
+    #[arg(long, default_value_t = 16)]
+    frac_bits: u32,
+}
+
+/// Runs the command.
+pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    let rows = reports(args)?;
+    print!("{}", render(&rows, args.format)?);
+    Ok(())
+}
+
+fn reports(args: &Args) -> anyhow::Result<Vec<MethodReport>> {
+    let activation = ActivationRegistry::builtin().get(&args.af)?;
+    let density = DensitySpec::parse(&args.density)?;
+    let fx = FixedPoint::new(args.frac_bits)?;
+    let config: serde_json::Value = serde_json::from_str(&args.config)
+        .with_context(|| format!("--config '{}' is not valid JSON; expected an object keyed by method", args.config))?;
+    let Some(config) = config.as_object() else {
+        bail!("--config '{}' must be a JSON object keyed by method name", args.config);
+    };
+    let registry = MethodRegistry::builtin();
+    for key in config.keys() {
+        registry.spec(key)?;
+    }
+    let names: Vec<String> = if args.methods.is_empty() {
+        registry.names_for(activation.name()).into_iter().map(String::from).collect()
+    } else {
+        args.methods.clone()
+    };
+    let model = TwoPartyCostModel::default();
+    let mut rows = Vec::new();
+    for name in &names {
+        let spec = registry.spec(name)?;
+        let ctx = BuildContext {
+            activation: activation.clone(),
+            density: Some(args.density.clone()),
+            fx,
+            config: config.get(spec.name).cloned().unwrap_or(serde_json::Value::Null),
+        };
+        let method = registry.build(name, &ctx)?;
+        rows.push(measure(method.as_ref(), activation.as_ref(), &density, &model)?);
+    }
+    Ok(rows)
+}
+
+const HEADER: [&str; 15] = [
+    "method",
+    "pieces",
+    "degrees",
+    "range",
+    "max_err",
+    "max_err_fixed",
+    "weighted_err",
+    "weighted_err_fixed",
+    "comparisons",
+    "multiplications",
+    "rounds",
+    "bytes",
+    "lan_ms_per_1e6",
+    "wan_ms_per_1e6",
+    "protocol",
+];
+
+fn cells(r: &MethodReport) -> [String; 15] {
+    [
+        r.method.clone(),
+        r.pieces.to_string(),
+        r.degrees.clone(),
+        r.range.clone(),
+        format!("{:.3e}", r.max_err),
+        format!("{:.3e}", r.max_err_fixed),
+        format!("{:.3e}", r.weighted_err),
+        format!("{:.3e}", r.weighted_err_fixed),
+        r.comparisons.to_string(),
+        r.multiplications.to_string(),
+        r.rounds.to_string(),
+        r.bytes.to_string(),
+        format!("{:.1}", r.lan_ms),
+        format!("{:.1}", r.wan_ms),
+        r.protocol.clone(),
+    ]
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+fn render(rows: &[MethodReport], format: Format) -> anyhow::Result<String> {
+    let mut out = String::new();
+    match format {
+        Format::Json => {
+            out = serde_json::to_string_pretty(rows)?;
+            out.push('\n');
+        }
+        Format::Csv => {
+            writeln!(out, "{}", HEADER.join(","))?;
+            for r in rows {
+                writeln!(out, "{}", cells(r).iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","))?;
+            }
+        }
+        Format::Md => {
+            writeln!(out, "| {} |", HEADER.join(" | "))?;
+            writeln!(out, "|{}", "---|".repeat(HEADER.len()))?;
+            for r in rows {
+                writeln!(out, "| {} |", cells(r).join(" | "))?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(af: &str, methods: &[&str], config: &str) -> Args {
+        Args {
+            af: af.into(),
+            density: "normal:0,1".into(),
+            format: Format::Csv,
+            methods: methods.iter().map(|s| s.to_string()).collect(),
+            config: config.into(),
+            frac_bits: 16,
+        }
+    }
+
+    #[test]
+    fn csv_has_one_row_per_method() {
+        let rows = reports(&args("gelu", &["puma", "bolt", "relu-swap"], "{}")).unwrap();
+        let csv = render(&rows, Format::Csv).unwrap();
+        assert_eq!(csv.lines().count(), 4, "{csv}");
+        assert!(csv.lines().nth(1).unwrap().starts_with("puma,4,"), "{csv}");
+        let json: serde_json::Value = serde_json::from_str(&render(&rows, Format::Json).unwrap()).unwrap();
+        assert_eq!(json.as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn bad_inputs_are_clear_errors() {
+        let e = reports(&args("gelu", &["pumaa"], "{}")).unwrap_err().to_string();
+        assert!(e.contains("unknown method 'pumaa'") && e.contains("puma"), "{e}");
+        let e = reports(&args("mish", &["puma"], "{}")).unwrap_err().to_string();
+        assert!(e.contains("not defined for activation 'mish'"), "{e}");
+        let e = reports(&args("gelu", &["bolt"], r#"{"bolt": {"t": -1}}"#)).unwrap_err().to_string();
+        assert!(e.contains("t = -1"), "{e}");
+        let e = reports(&args("gelu", &["bolt"], "[1]")).unwrap_err().to_string();
+        assert!(e.contains("JSON object"), "{e}");
+        let e = reports(&args("swsh", &[], "{}")).unwrap_err().to_string();
+        assert!(e.contains("unknown activation 'swsh'"), "{e}");
+    }
+}

@@ -1,0 +1,437 @@
+//! `compact fit`: search (or fit a given structure for) an MPC-friendly approximation of one activation, print a
+//! summary table and write the versioned JSON file (schema: crates/activation-approx/README.md).
+//!
+//! Modes:
+//! - search (default): simulated annealing ([`activation_approx::anneal`]), or `--exhaustive`;
+//! - fixed structure: `--pieces M --degree D --range A,B` fits M equal pieces of degree D on [A, B];
+//! - `--check FILE`: load and validate an approximation file and print its summary;
+//! - `--list`: the activation catalogue.
+
+use std::path::PathBuf;
+
+use activation_approx::chebyshev::FitMethod;
+use activation_approx::format::SearchInfo;
+use activation_approx::search::{Candidate, SearchOutcome};
+use activation_approx::{
+    ActivationRegistry, AnnealConfig, ApproximationFile, CostModel, Criterion, DensitySpec, Empirical,
+    ErrorReport, ExhaustiveGrid, Fitter, FixedPoint, Structure, TwoPartyCostModel, anneal, exhaustive,
+};
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+
+/// Arguments of `compact fit`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct FitArgs {
+    /// List the activations and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Activation to approximate (see --list).
+    #[arg(long = "af", required_unless_present_any = ["list", "check"])]
+    pub af: Option<String>,
+    /// Input density: normal:MEAN,STD | uniform:A,B | mixture:W1@SPEC1;W2@SPEC2 | JSON | @FILE.json (JSON density)
+    /// | samples:FILE[,BINS] (histogram of recorded values, one per line).
+    #[arg(long, default_value = "normal:0,1", allow_hyphen_values = true)]
+    pub density: String,
+    /// Tolerance τ of the criterion (> 0).
+    #[arg(long, default_value_t = 1e-3, allow_hyphen_values = true)]
+    pub tol: f64,
+    /// weighted: E_ρ|f − p| ≤ τ (density-aware); max: max|f − p| ≤ τ on --max-range (density-unaware).
+    #[arg(long, value_enum, default_value_t = CriterionKind::Weighted)]
+    pub criterion: CriterionKind,
+    /// Interval of the max criterion, "LO,HI".
+    #[arg(long, default_value = "-8,8", allow_hyphen_values = true)]
+    pub max_range: String,
+    /// Optional cap on the max error over the density's central 99.9 % (weighted criterion).
+    #[arg(long)]
+    pub cap: Option<f64>,
+    /// Annealing seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Annealing restarts (parallel chains).
+    #[arg(long, default_value_t = 4)]
+    pub restarts: usize,
+    /// Annealing steps per restart.
+    #[arg(long, default_value_t = 1200)]
+    pub iterations: usize,
+    /// Use the exhaustive grid search instead of annealing.
+    #[arg(long)]
+    pub exhaustive: bool,
+    /// Most pieces the search may use.
+    #[arg(long, default_value_t = 16)]
+    pub max_pieces: usize,
+    /// Highest degree the search may use.
+    #[arg(long, default_value_t = 10)]
+    pub max_degree: usize,
+    /// Fixed structure: number of equal pieces (with --degree and --range; no search).
+    #[arg(long, requires_all = ["degree", "range"])]
+    pub pieces: Option<usize>,
+    /// Fixed structure: degree of every piece.
+    #[arg(long, requires_all = ["pieces", "range"])]
+    pub degree: Option<usize>,
+    /// Fixed structure: range "A,B".
+    #[arg(long, requires_all = ["pieces", "degree"], allow_hyphen_values = true)]
+    pub range: Option<String>,
+    /// Per-piece fit; default: l1 for the weighted criterion, interpolate for max.
+    #[arg(long, value_enum)]
+    pub fit: Option<FitKind>,
+    /// Fractional bits of the fixed-point encoding.
+    #[arg(long, default_value_t = 16)]
+    pub frac_bits: u32,
+    /// Output JSON file (default: <af>.approx.json).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Load and validate an approximation JSON file, print its summary, and exit.
+    #[arg(long)]
+    pub check: Option<PathBuf>,
+}
+
+/// Criterion choice on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CriterionKind {
+    /// Density-weighted mean error.
+    Weighted,
+    /// Max error on an interval.
+    Max,
+}
+
+/// Per-piece fit choice on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FitKind {
+    /// Chebyshev–Lobatto interpolation.
+    Interpolate,
+    /// Density-weighted least squares.
+    Wls,
+    /// Density-weighted L1 (IRLS).
+    L1,
+}
+
+fn parse_pair(name: &str, s: &str) -> Result<(f64, f64)> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    let bad = || anyhow::anyhow!("invalid --{name} '{s}': expected two numbers 'A,B' with A < B, e.g. -8,8");
+    if parts.len() != 2 {
+        return Err(bad());
+    }
+    let a: f64 = parts[0].parse().map_err(|_| bad())?;
+    let b: f64 = parts[1].parse().map_err(|_| bad())?;
+    if !(a.is_finite() && b.is_finite()) {
+        return Err(bad());
+    }
+    if a >= b {
+        bail!("invalid --{name} '{s}': a = {a} ≥ b = {b}; need a < b");
+    }
+    Ok((a, b))
+}
+
+/// Parses --density, reading files for `@FILE` and `samples:FILE[,BINS]`.
+pub(crate) fn parse_density(s: &str) -> Result<DensitySpec> {
+    if let Some(path) = s.strip_prefix('@') {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read density file '{path}'"))?;
+        return Ok(text.parse::<DensitySpec>()?);
+    }
+    if let Some(rest) = s.strip_prefix("samples:") {
+        let (path, bins) = match rest.rsplit_once(',') {
+            Some((p, b)) if b.trim().parse::<usize>().is_ok() => (p, b.trim().parse::<usize>()?),
+            _ => (rest, 64),
+        };
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read samples file '{path}'"))?;
+        let mut values = Vec::new();
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let v: f64 = line
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("samples file '{path}' line {}: '{}' is not a number", i + 1, line.trim()))?;
+            values.push(v);
+        }
+        return Ok(Empirical::from_samples(&values, bins)?.into());
+    }
+    Ok(s.parse::<DensitySpec>()?)
+}
+
+fn fit_method(kind: Option<FitKind>) -> Option<FitMethod> {
+    kind.map(|k| match k {
+        FitKind::Interpolate => FitMethod::Interpolate,
+        FitKind::Wls => FitMethod::WeightedLeastSquares,
+        FitKind::L1 => FitMethod::WeightedL1,
+    })
+}
+
+fn method_name(m: FitMethod) -> &'static str {
+    match m {
+        FitMethod::Interpolate => "interpolate",
+        FitMethod::WeightedLeastSquares => "weighted_least_squares",
+        FitMethod::WeightedL1 => "weighted_l1",
+    }
+}
+
+/// Prints the summary table of an approximation file.
+fn print_summary(file: &ApproximationFile, title: &str) {
+    let e = &file.errors;
+    let degrees: Vec<String> = file.pieces.iter().map(|p| p.degree.to_string()).collect();
+    let bps: Vec<String> = file.breakpoints.iter().map(|t| format!("{t}")).collect();
+    let rows: Vec<(&str, String)> = vec![
+        ("pieces", file.pieces.len().to_string()),
+        ("degrees", degrees.join(", ")),
+        ("range", format!("[{}, {}]", file.range[0], file.range[1])),
+        ("breakpoints", bps.join(", ")),
+        ("tails", format!("{:?} / {:?}", file.left_tail, file.right_tail)),
+        ("weighted error", format!("{:.4e}", e.weighted)),
+        (
+            "weighted error, fixed point",
+            format!("{:.4e} (f = {}, floor truncation)", e.weighted_fixed, e.frac_bits),
+        ),
+        ("max error, central 99.9%", format!("{:.4e}", e.max_central_999)),
+        ("max error on range", format!("{:.4e}", e.max_on_range)),
+        ("max error on [-8, 8]", format!("{:.4e}", e.max_on_pm8)),
+        ("NFGen relative error [-8, 8]", format!("{:.4e}", e.nfgen_relative_pm8)),
+        ("comparisons", file.cost.comparisons.to_string()),
+        ("multiplications", file.cost.multiplications.to_string()),
+        ("rounds", file.cost.rounds.to_string()),
+        ("bytes per element", format!("{} (sent by one party)", file.cost.bytes_per_party)),
+    ];
+    println!("{title}");
+    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    for (k, v) in rows {
+        println!("  {k:<w$}  {v}");
+    }
+}
+
+/// Runs `compact fit`.
+pub(crate) fn run(args: FitArgs) -> Result<()> {
+    let registry = ActivationRegistry::builtin();
+    if args.list {
+        println!("{:<10}  {:<40}  right tail", "name", "left tail");
+        for name in registry.names() {
+            let f = registry.get(&name)?;
+            println!("{name:<10}  {:<40}  {:?}", format!("{:?}", f.left_tail()), f.right_tail());
+        }
+        return Ok(());
+    }
+    if let Some(path) = &args.check {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read approximation file '{}'", path.display()))?;
+        let file = ApproximationFile::from_json(&text).with_context(|| format!("{}", path.display()))?;
+        print_summary(&file, &format!("{}: valid approximation of '{}'", path.display(), file.activation));
+        return Ok(());
+    }
+    let Some(af_name) = args.af.as_deref() else {
+        bail!("missing --af NAME; known: {}", registry.names().join(", "));
+    };
+    let af = registry.get(af_name)?;
+    if !(args.tol.is_finite() && args.tol > 0.0) {
+        bail!("invalid --tol {}: need a finite number > 0, e.g. 1e-3", args.tol);
+    }
+    let fx = FixedPoint::new(args.frac_bits)?;
+    let density = parse_density(&args.density)?;
+    let criterion = match args.criterion {
+        CriterionKind::Weighted => Criterion::weighted(density.clone(), args.tol, args.cap)?,
+        CriterionKind::Max => {
+            let (lo, hi) = parse_pair("max-range", &args.max_range)?;
+            Criterion::max_error(lo, hi, args.tol)?
+        }
+    };
+    let model = TwoPartyCostModel::default();
+    let mut fitter = Fitter::new(af.as_ref(), &criterion, &model);
+    fitter.fx = fx;
+    if let Some(m) = fit_method(args.fit) {
+        fitter.method = m;
+    }
+    fitter.space.max_pieces = args.max_pieces.max(1);
+    fitter.space.max_degree = args.max_degree.max(1);
+
+    let (best, info): (Candidate, SearchInfo) = if let (Some(m), Some(d), Some(r)) = (args.pieces, args.degree, &args.range)
+    {
+        let (a, b) = parse_pair("range", r)?;
+        if m == 0 {
+            bail!("invalid --pieces 0: need at least 1");
+        }
+        let c = fitter.evaluate(&Structure::uniform(a, b, m, d))?;
+        let info = SearchInfo {
+            method: "fixed_structure".into(),
+            seed: None,
+            evaluations: 1,
+            restarts: None,
+            iterations: None,
+            fit: Some(method_name(fitter.method).into()),
+        };
+        (c, info)
+    } else {
+        let (out, info): (SearchOutcome, SearchInfo) = if args.exhaustive {
+            let out = exhaustive(&fitter, &ExhaustiveGrid::for_space(&fitter.space))?;
+            let info = SearchInfo {
+                method: "exhaustive".into(),
+                seed: None,
+                evaluations: out.evaluations,
+                restarts: None,
+                iterations: None,
+                fit: Some(method_name(fitter.method).into()),
+            };
+            (out, info)
+        } else {
+            let cfg = AnnealConfig {
+                seed: args.seed,
+                restarts: args.restarts.max(1),
+                iterations: args.iterations.max(1),
+                ..AnnealConfig::default()
+            };
+            let out = anneal(&fitter, &cfg)?;
+            let info = SearchInfo {
+                method: "anneal".into(),
+                seed: Some(cfg.seed),
+                evaluations: out.evaluations,
+                restarts: Some(cfg.restarts),
+                iterations: Some(cfg.iterations),
+                fit: Some(method_name(fitter.method).into()),
+            };
+            (out, info)
+        };
+        (out.best, info)
+    };
+
+    let errors = ErrorReport::measure(af.as_ref(), &best.pp, &density, &fx);
+    let cost = model.piecewise_cost(&best.pp);
+    let file = ApproximationFile::new(
+        af.name(),
+        &best.pp,
+        Some(density.clone()),
+        Some(criterion.clone()),
+        fx,
+        errors,
+        cost,
+        Some(model),
+        Some(info.clone()),
+    );
+    let title = format!(
+        "compact fit: {} — {} ({}{}, {} structures evaluated){}",
+        af.name(),
+        criterion.describe(),
+        info.method,
+        info.seed.map(|s| format!(", seed {s}")).unwrap_or_default(),
+        info.evaluations,
+        if best.feasible() { "" } else { " — NOT MEETING THE CRITERION (fixed structure)" }
+    );
+    print_summary(&file, &title);
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("{}.approx.json", af.name())));
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory '{}'", dir.display()))?;
+    }
+    std::fs::write(&out, file.to_json()?).with_context(|| format!("cannot write '{}'", out.display()))?;
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        args: FitArgs,
+    }
+
+    fn err_of(argv: &[&str]) -> String {
+        let mut full = vec!["fit"];
+        full.extend_from_slice(argv);
+        let args = T::try_parse_from(full).map(|t| t.args);
+        let e = match args {
+            Ok(a) => format!("{:#}", run(a).expect_err("should fail")),
+            Err(e) => e.to_string(),
+        };
+        assert!(!e.trim().contains('\n'), "multi-line error: {e}");
+        e
+    }
+
+    #[test]
+    fn unknown_activation() {
+        let e = err_of(&["--af", "swsh"]);
+        assert!(e.contains("unknown activation 'swsh'") && e.contains("silu"), "{e}");
+    }
+
+    #[test]
+    fn tolerance_not_positive() {
+        assert!(err_of(&["--af", "silu", "--tol", "0"]).contains("invalid --tol 0"));
+        assert!(err_of(&["--af", "silu", "--tol", "-1e-3"]).contains("invalid --tol -0.001"));
+    }
+
+    #[test]
+    fn tolerance_nan() {
+        assert!(err_of(&["--af", "silu", "--tol", "NaN"]).contains("invalid --tol NaN"));
+    }
+
+    #[test]
+    fn std_not_positive() {
+        let e = err_of(&["--af", "silu", "--density", "normal:0,-1"]);
+        assert!(e.contains("std = -1 ≤ 0"), "{e}");
+    }
+
+    #[test]
+    fn uniform_a_not_below_b() {
+        let e = err_of(&["--af", "silu", "--density", "uniform:8,-8"]);
+        assert!(e.contains("a = 8 ≥ b = -8"), "{e}");
+        let e = err_of(&["--af", "gelu", "--pieces", "2", "--degree", "4", "--range", "3,3"]);
+        assert!(e.contains("a = 3 ≥ b = 3"), "{e}");
+    }
+
+    #[test]
+    fn degree_overflows_ring() {
+        let e = err_of(&["--af", "silu", "--pieces", "1", "--degree", "10", "--range", "-16,16"]);
+        assert!(e.contains("degree 10") && e.contains("overflows"), "{e}");
+    }
+
+    #[test]
+    fn empty_histogram() {
+        let e = err_of(&["--af", "silu", "--density", r#"{"kind":"empirical","edges":[0,1],"counts":[0]}"#]);
+        assert!(e.contains("empty"), "{e}");
+        let dir = std::env::temp_dir().join(format!("compact-fit-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let p = dir.join("empty.txt");
+        std::fs::write(&p, "").expect("write");
+        let e = err_of(&["--af", "silu", "--density", &format!("samples:{}", p.display())]);
+        assert!(e.contains("empty"), "{e}");
+    }
+
+    #[test]
+    fn malformed_json() {
+        let dir = std::env::temp_dir().join(format!("compact-fit-test-m-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let p = dir.join("bad.json");
+        std::fs::write(&p, "{\"format\": \"compact-approximation\", ").expect("write");
+        let e = err_of(&["--check", p.to_str().expect("utf-8 path")]);
+        assert!(e.contains("malformed JSON"), "{e}");
+    }
+
+    #[test]
+    fn wrong_version_json() {
+        let dir = std::env::temp_dir().join(format!("compact-fit-test-v-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let out = dir.join("silu.json");
+        let args = T::try_parse_from([
+            "fit", "--af", "silu", "--pieces", "1", "--degree", "4", "--range", "-3,3", "--out",
+            out.to_str().expect("utf-8 path"),
+        ])
+        .expect("parse")
+        .args;
+        run(args).expect("fixed-structure fit");
+        let text = std::fs::read_to_string(&out).expect("read").replace("\"version\": 1", "\"version\": 7");
+        std::fs::write(&out, text).expect("write");
+        let e = err_of(&["--check", out.to_str().expect("utf-8 path")]);
+        assert!(e.contains("unsupported format version 7"), "{e}");
+    }
+
+    #[test]
+    fn fit_writes_valid_json() {
+        let dir = std::env::temp_dir().join(format!("compact-fit-test-ok-{}", std::process::id()));
+        let out = dir.join("gelu.json");
+        let args = T::try_parse_from([
+            "fit", "--af", "gelu", "--tol", "1e-2", "--iterations", "200", "--restarts", "2", "--out",
+            out.to_str().expect("utf-8 path"),
+        ])
+        .expect("parse")
+        .args;
+        run(args).expect("fit");
+        let file = ApproximationFile::from_json(&std::fs::read_to_string(&out).expect("read")).expect("valid");
+        assert_eq!(file.activation, "gelu");
+        assert!(file.errors.weighted <= 1e-2);
+    }
+}

@@ -1,0 +1,264 @@
+//! The metered channel: everything that crosses between the parties goes through [`Channel::exchange`], which counts
+//! rounds and bytes; the dealer's material is counted as offline bytes by the session. Protocols never count.
+//!
+//! # Rounds
+//! One call to [`Channel::exchange`] is one simultaneous exchange (both parties send, then both receive): one round.
+//! The channel keeps a *clock*, the number of rounds on the critical path so far. Concurrent sub-protocols are run as
+//! branches of a fork ([`Channel::fork`] / [`Channel::next_branch`] / [`Channel::join`]): every branch starts at the
+//! fork's clock and the join sets the clock to the latest branch end, so rounds compose as max(branch rounds) while
+//! bytes add up. This is exact for a real implementation that sends the messages of concurrent branches in the same
+//! exchange.
+//!
+//! # Labels
+//! [`Channel::enter`] / [`Channel::exit`] push and pop labels; costs are attributed to the path of labels
+//! (`layer3/silu`) and to every enclosing path, so each path's figures are inclusive. A path's rounds are the clock
+//! advance between entering and leaving it (summed over visits).
+//!
+//! # Bytes
+//! Bytes are those sent by each party, counted from the message's in-memory size (`len · size_of::<T>()`); the wire
+//! carries the sum of both parties' figures.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::share::Pair;
+
+/// A message that can cross the channel; its size is what the meter counts.
+pub trait Wire {
+    /// Bytes this message occupies on the wire.
+    fn byte_len(&self) -> u64;
+}
+
+impl<T: Copy> Wire for Vec<T> {
+    fn byte_len(&self) -> u64 {
+        (self.len() * std::mem::size_of::<T>()) as u64
+    }
+}
+
+/// Cost of a (sub-)protocol as counted by the meter or predicted by [`crate::predict`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CommCost {
+    /// Rounds on the critical path.
+    pub rounds: u64,
+    /// Bytes sent by one party (the protocols are symmetric; the meter reports the larger of the two).
+    pub bytes_per_party: u64,
+    /// Dealer material received by one party (the larger of the two).
+    pub offline_bytes_per_party: u64,
+}
+
+impl CommCost {
+    /// A cost.
+    pub fn new(rounds: u64, bytes_per_party: u64, offline_bytes_per_party: u64) -> Self {
+        CommCost { rounds, bytes_per_party, offline_bytes_per_party }
+    }
+
+    /// Sequential composition: rounds and bytes add.
+    pub fn then(self, o: CommCost) -> CommCost {
+        CommCost {
+            rounds: self.rounds + o.rounds,
+            bytes_per_party: self.bytes_per_party + o.bytes_per_party,
+            offline_bytes_per_party: self.offline_bytes_per_party + o.offline_bytes_per_party,
+        }
+    }
+
+    /// Parallel composition: rounds take the max, bytes add.
+    pub fn par(self, o: CommCost) -> CommCost {
+        CommCost {
+            rounds: self.rounds.max(o.rounds),
+            bytes_per_party: self.bytes_per_party + o.bytes_per_party,
+            offline_bytes_per_party: self.offline_bytes_per_party + o.offline_bytes_per_party,
+        }
+    }
+
+    /// The same protocol on `n` elements at once: bytes scale, rounds do not.
+    pub fn times(self, n: u64) -> CommCost {
+        CommCost {
+            rounds: self.rounds,
+            bytes_per_party: self.bytes_per_party * n,
+            offline_bytes_per_party: self.offline_bytes_per_party * n,
+        }
+    }
+}
+
+/// Counters of one label path (inclusive of its sub-paths).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Stats {
+    /// Rounds on the critical path while the path was active.
+    pub rounds: u64,
+    /// Bytes sent by party 0 and party 1.
+    pub bytes: [u64; 2],
+    /// Dealer bytes received by party 0 and party 1.
+    pub offline_bytes: [u64; 2],
+    /// Messages sent (two per exchange).
+    pub messages: u64,
+}
+
+impl Stats {
+    /// As a [`CommCost`] (larger party's bytes).
+    pub fn cost(&self) -> CommCost {
+        CommCost {
+            rounds: self.rounds,
+            bytes_per_party: self.bytes[0].max(self.bytes[1]),
+            offline_bytes_per_party: self.offline_bytes[0].max(self.offline_bytes[1]),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Fork {
+    start: u64,
+    latest: u64,
+}
+
+/// The one channel between the two parties, with its meter.
+#[derive(Debug, Clone, Default)]
+pub struct Channel {
+    clock: u64,
+    path: Vec<String>,
+    scope_start: Vec<u64>,
+    forks: Vec<Fork>,
+    stats: BTreeMap<String, Stats>,
+    total: Stats,
+}
+
+impl Channel {
+    /// A fresh channel with zero counters.
+    pub fn new() -> Self {
+        Channel::default()
+    }
+
+    /// One round: each party sends its half of `outgoing`; returns what each party received (the other's half).
+    pub fn exchange<M: Wire + Clone>(&mut self, outgoing: &Pair<M>) -> Pair<M> {
+        let [b0, b1] = outgoing.halves().each_ref().map(Wire::byte_len);
+        self.clock += 1;
+        self.add(|s| {
+            s.bytes[0] += b0;
+            s.bytes[1] += b1;
+            s.messages += 2;
+        });
+        outgoing.clone().swapped()
+    }
+
+    /// Charges one round with the given bytes per party without a message: used only by the cost predictor
+    /// ([`crate::CostEvaluator`]), never by a protocol.
+    pub fn charge_round(&mut self, bytes: [u64; 2]) {
+        self.clock += 1;
+        self.add(|s| {
+            s.bytes[0] += bytes[0];
+            s.bytes[1] += bytes[1];
+            s.messages += 2;
+        });
+    }
+
+    /// Counts dealer material received by each party.
+    pub fn offline(&mut self, bytes: [u64; 2]) {
+        self.add(|s| {
+            s.offline_bytes[0] += bytes[0];
+            s.offline_bytes[1] += bytes[1];
+        });
+    }
+
+    fn add(&mut self, f: impl Fn(&mut Stats)) {
+        f(&mut self.total);
+        let mut key = String::new();
+        for (i, label) in self.path.iter().enumerate() {
+            if i > 0 {
+                key.push('/');
+            }
+            key.push_str(label);
+            f(self.stats.entry(key.clone()).or_default());
+        }
+    }
+
+    /// Enters a label scope (nested under the current one).
+    pub fn enter(&mut self, label: &str) {
+        self.path.push(label.to_string());
+        self.scope_start.push(self.clock);
+        let key = self.path.join("/");
+        self.stats.entry(key).or_default();
+    }
+
+    /// Leaves the innermost label scope, attributing the rounds spent in it.
+    pub fn exit(&mut self) {
+        if let Some(start) = self.scope_start.pop() {
+            let key = self.path.join("/");
+            let rounds = self.clock - start;
+            self.stats.entry(key).or_default().rounds += rounds;
+            self.path.pop();
+        }
+    }
+
+    /// Starts a group of concurrent branches; the first branch starts now.
+    pub fn fork(&mut self) {
+        self.forks.push(Fork { start: self.clock, latest: self.clock });
+    }
+
+    /// Ends the current branch and starts the next one at the fork's clock.
+    pub fn next_branch(&mut self) {
+        if let Some(f) = self.forks.last_mut() {
+            f.latest = f.latest.max(self.clock);
+            self.clock = f.start;
+        }
+    }
+
+    /// Ends the group: the clock becomes the latest branch end.
+    pub fn join(&mut self) {
+        if let Some(f) = self.forks.pop() {
+            self.clock = f.latest.max(self.clock);
+        }
+    }
+
+    /// Rounds on the critical path so far.
+    pub fn rounds(&self) -> u64 {
+        self.clock
+    }
+
+    /// Totals since creation (or the last [`Channel::reset`]); `rounds` is the critical-path clock.
+    pub fn total(&self) -> Stats {
+        Stats { rounds: self.clock, ..self.total }
+    }
+
+    /// Inclusive counters per label path, sorted by path.
+    pub fn by_label(&self) -> Vec<(String, Stats)> {
+        self.stats.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
+    /// Counters of one label path, if it was entered.
+    pub fn label(&self, path: &str) -> Option<Stats> {
+        self.stats.get(path).copied()
+    }
+
+    /// Zeroes every counter (labels in scope stay in scope).
+    pub fn reset(&mut self) {
+        self.clock = 0;
+        self.total = Stats::default();
+        self.stats.clear();
+        for s in &mut self.scope_start {
+            *s = 0;
+        }
+        self.forks.clear();
+    }
+}
+
+/// A network for latency estimates: latency = rounds · RTT + bytes per party · 8 / bandwidth (full duplex: both
+/// parties send at once, so one party's bytes set the transfer time).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    /// Round-trip time in seconds.
+    pub rtt_s: f64,
+    /// Bandwidth in bits per second.
+    pub bandwidth_bps: f64,
+}
+
+impl Network {
+    /// LAN: 1 Gbit/s, 0.5 ms RTT.
+    pub const LAN: Network = Network { rtt_s: 0.5e-3, bandwidth_bps: 1e9 };
+    /// WAN: 100 Mbit/s, 40 ms RTT.
+    pub const WAN: Network = Network { rtt_s: 40e-3, bandwidth_bps: 100e6 };
+
+    /// Estimated online latency in seconds.
+    pub fn latency_s(&self, cost: &CommCost) -> f64 {
+        cost.rounds as f64 * self.rtt_s + cost.bytes_per_party as f64 * 8.0 / self.bandwidth_bps
+    }
+}

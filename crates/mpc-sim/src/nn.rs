@@ -1,0 +1,1 @@
+//! Neural-network layers on any [`Evaluator`]. (Filled below.)

@@ -1,0 +1,548 @@
+//! The secure two-party session: real protocols on additive shares over Z_{2^64}, every message through the
+//! metered [`Channel`], correlated randomness from the [`Dealer`].
+//!
+//! # Protocols (per element, bytes sent by one party)
+//! - **Beaver product** (1 round, 16 B): open ε = x − a, δ = y − b; z_p = c_p + ε·b_p + δ·a_p (+ ε·δ for P0).
+//! - **Square** (1 round, 8 B): open ε = x − a; z_p = s_p + 2ε·a_p (+ ε² for P0).
+//! - **Local truncation** (SecureML; 0 rounds): P0 takes x_0 >> f (arithmetic), P1 takes −((−x_1) >> f). If the
+//!   shares do not wrap (x_0 + x_1 = x over the integers, taken as signed) the result is ⌊x_0/2^f⌋ + ⌈x_1/2^f⌉ =
+//!   ⌊x/2^f⌋ + e with e ∈ {0, 1}. They wrap with probability |x|/2^64 (x_0 is uniform); then the result is off by
+//!   ±2^(64−f) — a huge error, rare for small |x| (≈ 2^−27 for |x| = 10 at scale 2f = 32).
+//! - **Dealer-pair truncation** (1 round, 8 B; the "probabilistic truncation with a known top bit" of Escudero et
+//!   al., CRYPTO 2020, as SPU's `TruncAPr`): with x' = x + 2^62 ∈ [0, 2^63) (requires |x| < 2^62) and a dealer pair
+//!   r, [r >> 63], [(r mod 2^63) >> f], open c = x' + r. With C = c mod 2^63 and w = c_{63} ⊕ r_{63} (the carry of
+//!   x' + (r mod 2^63) into bit 63, linear in the shared top bit of r), x' = C + w·2^63 − (r mod 2^63), so
+//!   (C >> f) − ((r mod 2^63) >> f) + w·2^(63−f) − 2^(62−f) = ⌊x/2^f⌋ + e, e ∈ {0, 1} (e is the borrow of the low f
+//!   bits, 1 with probability (x mod 2^f)/2^f: stochastic rounding). Exact for every |x| < 2^62; for larger |x| the
+//!   result is meaningless (as is the plaintext value, whose next operation overflows).
+//! - **LTZ** (8 rounds, 64 B): the sign of x = x_0 + x_1 by arithmetic→binary conversion of the top bit with a carry
+//!   tree whose widths halve (SPU semi2k `msb_a2b`). Each share is already a binary sharing of itself; with
+//!   y_p = x_p << 1 (bit 0 a neutral (g, p) = (0, 1) slot), generate G = y_0 ∧ y_1 (one AND on 64-bit words: 16 B) and
+//!   propagate P = y_0 ⊕ y_1 ⊕ 1 (local). Six levels combine adjacent ranges, G ← G_hi ⊕ (P_hi ∧ G_lo),
+//!   P ← P_hi ∧ P_lo, on 32, 16, 8, 4, 2, 1 groups; the bits are first permuted (6-bit index reversal) so that
+//!   "adjacent" is "high half, low half" of the word. Each level opens 4 words of its width, at least a byte
+//!   (16, 8, 4, 4, 4, 4 B): 7 rounds and 56 B, SPU's measured figures. The final G is the carry into bit 63 and
+//!   msb = x_{0,63} ⊕ x_{1,63} ⊕ G. Binary→arithmetic of that bit (1 round, 8 B): m = m_0 + m_1 − 2·m_0·m_1 with the
+//!   private-input product of the dealer (P0 opens m_0 − α, P1 opens m_1 − β).
+//! - **Matrix product** (1 round, 8(mk + kn) B in total): open E = X − A, F = Y − B;
+//!   Z_p = C_p + E·B_p + A_p·F (+ E·F for P0).
+//! - **Reveal** (1 round, 8 B): each party sends its share.
+//!
+//! Input sharing (x_0 uniform, x_1 = x − x_0, from the session's seeded input CSPRNG) models a data owner sending
+//! shares and is not metered.
+
+use activation_approx::{FixedPoint, Truncation};
+use rand::{Rng, RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::dealer::{CHUNK, Dealer, Word};
+use crate::error::Result;
+use crate::evaluator::{self, Evaluator};
+use crate::meter::{Channel, Stats};
+use crate::share::{Meta, Pair, Party, Shared};
+
+/// Minimum elements per rayon task.
+const MIN_LEN: usize = 2048;
+
+/// Settings of a secure session.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SessionConfig {
+    /// Fixed-point setting.
+    pub fx: FixedPoint,
+    /// Truncation protocol.
+    pub truncation: Truncation,
+    /// Seed of the dealer and of input sharing.
+    pub seed: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig { fx: FixedPoint::default(), truncation: Truncation::Local, seed: 0 }
+    }
+}
+
+/// A two-party session: channel + dealer + the input owner's randomness.
+#[derive(Debug, Clone)]
+pub struct Session {
+    cfg: SessionConfig,
+    chan: Channel,
+    dealer: Dealer,
+    input_rng: ChaCha8Rng,
+}
+
+impl Session {
+    /// A session with the given settings.
+    pub fn new(cfg: SessionConfig) -> Self {
+        Session {
+            cfg,
+            chan: Channel::new(),
+            dealer: Dealer::new(cfg.seed),
+            input_rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5EED_1A7E_u64.rotate_left(32)),
+        }
+    }
+
+    /// Its settings.
+    pub fn config(&self) -> &SessionConfig {
+        &self.cfg
+    }
+
+    /// The metered channel (read its [`Channel::total`] and [`Channel::by_label`]).
+    pub fn channel(&self) -> &Channel {
+        &self.chan
+    }
+
+    /// Totals so far.
+    pub fn total(&self) -> Stats {
+        self.chan.total()
+    }
+
+    /// Zeroes the meter.
+    pub fn reset_meter(&mut self) {
+        self.chan.reset();
+    }
+
+    /// Dealer material, its per-party size counted as offline bytes.
+    fn deal<T: Copy>(&mut self, f: impl FnOnce(&mut Dealer) -> Pair<Vec<T>>) -> Pair<Vec<T>> {
+        let m = f(&mut self.dealer);
+        let b = m.halves().each_ref().map(|h| (h.len() * std::mem::size_of::<T>()) as u64);
+        self.chan.offline(b);
+        m
+    }
+
+    fn check(&self, op: &'static str, m: &Meta) -> Result<()> {
+        m.check_fx(op, &self.cfg.fx)
+    }
+
+    /// Local elementwise step of each party on its own share.
+    fn local(&self, a: &Shared, meta: Meta, f: impl Fn(Party, u64) -> u64 + Sync) -> Shared {
+        let shares = Pair::build(|v| {
+            let p = v.party();
+            v.own(&a.shares).par_iter().with_min_len(MIN_LEN).map(|&x| f(p, x)).collect()
+        });
+        Shared { meta, shares }
+    }
+
+    fn local2(&self, a: &Shared, b: &Shared, f: impl Fn(u64, u64) -> u64 + Sync) -> Shared {
+        let shares = Pair::build(|v| {
+            v.own(&a.shares).par_iter().with_min_len(MIN_LEN).zip(v.own(&b.shares)).map(|(&x, &y)| f(x, y)).collect()
+        });
+        Shared { meta: a.meta.clone(), shares }
+    }
+
+    /// Local truncation (SecureML): see the module docs.
+    fn trunc_local(&self, a: &Shared, meta: Meta) -> Shared {
+        let f = self.cfg.fx.frac_bits;
+        self.local(a, meta, move |p, x| match p {
+            Party::P0 => ((x as i64) >> f) as u64,
+            Party::P1 => (((x.wrapping_neg() as i64) >> f) as u64).wrapping_neg(),
+        })
+    }
+
+    /// Dealer-pair truncation: see the module docs.
+    fn trunc_pair(&mut self, a: &Shared, meta: Meta) -> Shared {
+        let f = self.cfg.fx.frac_bits;
+        let n = a.len();
+        let t = self.deal(|d| d.trunc(n, f));
+        const OFFSET: u64 = 1 << 62;
+        let out: Pair<Vec<u64>> = Pair::build(|v| {
+            let first = v.party().is_first();
+            v.own(&a.shares)
+                .par_iter()
+                .with_min_len(MIN_LEN)
+                .zip(v.own(&t))
+                .map(|(&x, t)| x.wrapping_add(if first { OFFSET } else { 0 }).wrapping_add(t[0]))
+                .collect()
+        });
+        let inc = self.chan.exchange(&out);
+        let shares = Pair::build(|v| {
+            let first = v.party().is_first();
+            v.own(&out)
+                .par_iter()
+                .with_min_len(MIN_LEN)
+                .zip(v.own(&inc))
+                .zip(v.own(&t))
+                .map(|((&mine, &theirs), t)| {
+                    let c = mine.wrapping_add(theirs);
+                    let cm = c >> 63;
+                    // w = c_63 ⊕ r_63 = c_63 + r_63 − 2·c_63·r_63, on the arithmetic share m_p of r_63.
+                    let w = if cm == 1 { (if first { 1u64 } else { 0 }).wrapping_sub(t[1]) } else { t[1] };
+                    let mut z = w.wrapping_shl(63 - f).wrapping_sub(t[2]);
+                    if first {
+                        z = z.wrapping_add((c & (u64::MAX >> 1)) >> f).wrapping_sub(1u64 << (62 - f));
+                    }
+                    z
+                })
+                .collect()
+        });
+        Shared { meta, shares }
+    }
+
+    /// One level of the carry tree on `2·w` groups → `w` groups; state per element is [G, P].
+    fn carry_level<W: Word>(&mut self, st: &Pair<Vec<[u64; 2]>>, w: u32) -> Pair<Vec<[u64; 2]>> {
+        let n = st.halves()[0].len();
+        let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
+        let t = self.deal(|d| d.and_triples::<W>(2 * n));
+        let out: Pair<Vec<[W; 4]>> = Pair::build(|v| {
+            v.own(st)
+                .par_iter()
+                .with_min_len(MIN_LEN)
+                .zip(v.own(&t).par_chunks(2))
+                .map(|(&[g, p], t)| {
+                    let (glo, phi, plo) = (g & mask, (p >> w) & mask, p & mask);
+                    [
+                        W::from_u64(phi ^ t[0][0].to_u64()),
+                        W::from_u64(glo ^ t[0][1].to_u64()),
+                        W::from_u64(phi ^ t[1][0].to_u64()),
+                        W::from_u64(plo ^ t[1][1].to_u64()),
+                    ]
+                })
+                .collect()
+        });
+        let inc = self.chan.exchange(&out);
+        Pair::build(|v| {
+            let first = v.party().is_first();
+            v.own(st)
+                .par_iter()
+                .with_min_len(MIN_LEN)
+                .zip(v.own(&out).par_iter().zip(v.own(&inc)))
+                .zip(v.own(&t).par_chunks(2))
+                .map(|((&[g, _], (o, i)), t)| {
+                    let [d1, e1, d2, e2] = [0, 1, 2, 3].map(|j| o[j].to_u64() ^ i[j].to_u64());
+                    let and = |d: u64, e: u64, tr: &[W; 3]| {
+                        let z = tr[2].to_u64() ^ (d & tr[1].to_u64()) ^ (e & tr[0].to_u64());
+                        if first { z ^ (d & e) } else { z }
+                    };
+                    let ghi = (g >> w) & mask;
+                    [ghi ^ and(d1, e1, &t[0]), and(d2, e2, &t[1])]
+                })
+                .collect()
+        })
+    }
+
+    /// Arithmetic shares of the top bit of x: SPU-style msb_a2b (7 rounds, 56 B) + b2a (1 round, 8 B).
+    fn msb(&mut self, a: &Shared) -> Pair<Vec<u64>> {
+        let n = a.len();
+        // Level 0: G = y_0 ∧ y_1 with one AND triple on 64-bit words; P = y_0 ⊕ y_1 ⊕ 1 locally.
+        let t = self.deal(|d| d.and_triples::<u64>(n));
+        let out: Pair<Vec<[u64; 2]>> = Pair::build(|v| {
+            let first = v.party().is_first();
+            v.own(&a.shares)
+                .par_iter()
+                .with_min_len(MIN_LEN)
+                .zip(v.own(&t))
+                .map(|(&x, t)| {
+                    let y = crate::ring::bit_reverse_index(x << 1);
+                    // P0 holds u = y_0 (its input to the AND), P1 holds v = y_1; the other's input share is 0.
+                    if first { [y ^ t[0], t[1]] } else { [t[0], y ^ t[1]] }
+                })
+                .collect()
+        });
+        let inc = self.chan.exchange(&out);
+        let mut st: Pair<Vec<[u64; 2]>> = Pair::build(|v| {
+            let first = v.party().is_first();
+            v.own(&a.shares)
+                .par_iter()
+                .with_min_len(MIN_LEN)
+                .zip(v.own(&out).par_iter().zip(v.own(&inc)))
+                .zip(v.own(&t))
+                .map(|((&x, (o, i)), t)| {
+                    let (d, e) = (o[0] ^ i[0], o[1] ^ i[1]);
+                    let mut g = t[2] ^ (d & t[1]) ^ (e & t[0]);
+                    if first {
+                        g ^= d & e;
+                    }
+                    let p = crate::ring::bit_reverse_index((x << 1) | u64::from(first));
+                    [g, p]
+                })
+                .collect()
+        });
+        st = self.carry_level::<u32>(&st, 32);
+        st = self.carry_level::<u16>(&st, 16);
+        for w in [8, 4, 2, 1] {
+            st = self.carry_level::<u8>(&st, w);
+        }
+        // Binary shares of the msb, then binary → arithmetic with a private-input product.
+        let bits: Pair<Vec<u64>> = Pair::build(|v| {
+            v.own(&a.shares).par_iter().with_min_len(MIN_LEN).zip(v.own(&st)).map(|(&x, s)| (x >> 63) ^ (s[0] & 1)).collect()
+        });
+        let pp = self.deal(|d| d.private_product(n));
+        let out: Pair<Vec<u64>> = Pair::build(|v| {
+            v.own(&bits).par_iter().with_min_len(MIN_LEN).zip(v.own(&pp)).map(|(&m, q)| m.wrapping_sub(q[0])).collect()
+        });
+        let inc = self.chan.exchange(&out);
+        Pair::build(|v| {
+            let first = v.party().is_first();
+            v.own(&bits)
+                .par_iter()
+                .with_min_len(MIN_LEN)
+                .zip(v.own(&out).par_iter().zip(v.own(&inc)))
+                .zip(v.own(&pp))
+                .map(|((&m, (&mine, &theirs)), q)| {
+                    // P0: s = mine, t = theirs; product share s·t + t·α + γ_0. P1: t = mine, s = theirs; s·β + γ_1.
+                    let prod = if first {
+                        mine.wrapping_mul(theirs).wrapping_add(theirs.wrapping_mul(q[0])).wrapping_add(q[1])
+                    } else {
+                        theirs.wrapping_mul(q[0]).wrapping_add(q[1])
+                    };
+                    m.wrapping_sub(prod.wrapping_mul(2))
+                })
+                .collect()
+        })
+    }
+
+    /// Shares ring elements (the input owner's step; not metered).
+    fn share(&mut self, xs: &[i64], meta: Meta) -> Shared {
+        let seed: [u8; 32] = self.input_rng.random();
+        let mut s0 = vec![0u64; xs.len()];
+        let mut s1 = vec![0u64; xs.len()];
+        s0.par_chunks_mut(CHUNK).zip(s1.par_chunks_mut(CHUNK)).zip(xs.par_chunks(CHUNK)).enumerate().for_each(
+            |(ci, ((c0, c1), x))| {
+                let mut rng = ChaCha8Rng::from_seed(seed);
+                rng.set_stream(ci as u64);
+                for ((a, b), &x) in c0.iter_mut().zip(c1.iter_mut()).zip(x) {
+                    *a = rng.next_u64();
+                    *b = (x as u64).wrapping_sub(*a);
+                }
+            },
+        );
+        Shared { meta, shares: Pair::from_halves(s0, s1) }
+    }
+}
+
+impl Evaluator for Session {
+    type Value = Shared;
+
+    fn fixed_point(&self) -> FixedPoint {
+        self.cfg.fx
+    }
+
+    fn meta(v: &Shared) -> &Meta {
+        &v.meta
+    }
+
+    fn input_raw(&mut self, xs: &[i64], shape: &[usize], scale: u32) -> Result<Shared> {
+        Meta::check_len(xs.len(), shape)?;
+        Ok(self.share(xs, Meta { fx: self.cfg.fx, scale, shape: shape.to_vec() }))
+    }
+
+    fn reveal_raw(&mut self, v: &Shared) -> Result<Vec<i64>> {
+        self.check("reveal", &v.meta)?;
+        let inc = self.chan.exchange(&v.shares);
+        let opened: Pair<Vec<i64>> = Pair::build(|p| {
+            p.own(&v.shares).par_iter().with_min_len(MIN_LEN).zip(p.own(&inc)).map(|(&a, &b)| a.wrapping_add(b) as i64).collect()
+        });
+        Ok(opened.into_first())
+    }
+
+    fn add(&mut self, a: &Shared, b: &Shared) -> Result<Shared> {
+        self.check("add", &a.meta)?;
+        a.meta.check_same("add", &b.meta)?;
+        Ok(self.local2(a, b, u64::wrapping_add))
+    }
+
+    fn sub(&mut self, a: &Shared, b: &Shared) -> Result<Shared> {
+        self.check("sub", &a.meta)?;
+        a.meta.check_same("sub", &b.meta)?;
+        Ok(self.local2(a, b, u64::wrapping_sub))
+    }
+
+    fn neg(&mut self, a: &Shared) -> Result<Shared> {
+        self.check("neg", &a.meta)?;
+        Ok(self.local(a, a.meta.clone(), |_, x| x.wrapping_neg()))
+    }
+
+    fn add_const_raw(&mut self, a: &Shared, c: i64) -> Result<Shared> {
+        self.check("add_const", &a.meta)?;
+        Ok(self.local(a, a.meta.clone(), |p, x| if p.is_first() { x.wrapping_add(c as u64) } else { x }))
+    }
+
+    fn mul_const_raw(&mut self, a: &Shared, k: i64, k_scale: u32) -> Result<Shared> {
+        self.check("mul_const", &a.meta)?;
+        let meta = a.meta.with_scale(Meta::product_scale("mul_const", a.meta.scale, k_scale)?);
+        Ok(self.local(a, meta, |_, x| x.wrapping_mul(k as u64)))
+    }
+
+    fn concat(&mut self, vs: &[&Shared]) -> Result<Shared> {
+        let meta = evaluator::concat_meta(self.cfg.fx, &vs.iter().map(|v| &v.meta).collect::<Vec<_>>())?;
+        let shares = Pair::build(|p| vs.iter().flat_map(|v| p.own(&v.shares).iter().copied()).collect());
+        Ok(Shared { meta, shares })
+    }
+
+    fn split(&mut self, v: &Shared, sizes: &[usize]) -> Result<Vec<Shared>> {
+        self.check("split", &v.meta)?;
+        evaluator::check_split(v.len(), sizes)?;
+        let mut out = Vec::with_capacity(sizes.len());
+        let mut start = 0;
+        for &s in sizes {
+            let shares = Pair::build(|p| p.own(&v.shares)[start..start + s].to_vec());
+            out.push(Shared { meta: v.meta.with_shape(vec![s]), shares });
+            start += s;
+        }
+        Ok(out)
+    }
+
+    fn reshape(&mut self, v: &Shared, shape: &[usize]) -> Result<Shared> {
+        self.check("reshape", &v.meta)?;
+        Meta::check_len(v.len(), shape)?;
+        Ok(Shared { meta: v.meta.with_shape(shape.to_vec()), shares: v.shares.clone() })
+    }
+
+    fn gather(&mut self, v: &Shared, idx: &[Option<usize>], shape: &[usize]) -> Result<Shared> {
+        self.check("gather", &v.meta)?;
+        evaluator::check_gather(v.len(), idx, shape)?;
+        let shares = Pair::build(|p| {
+            let s = p.own(&v.shares);
+            idx.par_iter().with_min_len(MIN_LEN).map(|i| i.map_or(0, |i| s[i])).collect()
+        });
+        Ok(Shared { meta: v.meta.with_shape(shape.to_vec()), shares })
+    }
+
+    fn sum_groups(&mut self, v: &Shared, group: usize, shape: &[usize]) -> Result<Shared> {
+        self.check("sum_groups", &v.meta)?;
+        evaluator::check_groups(v.len(), group, shape)?;
+        let shares = Pair::build(|p| {
+            p.own(&v.shares).par_chunks(group).map(|c| c.iter().fold(0u64, |a, &x| a.wrapping_add(x))).collect()
+        });
+        Ok(Shared { meta: v.meta.with_shape(shape.to_vec()), shares })
+    }
+
+    fn matmul_public_raw(&mut self, a: &Shared, w: &[i64], n: usize, w_scale: u32) -> Result<Shared> {
+        self.check("matmul_public", &a.meta)?;
+        let (m, k) = evaluator::check_matmul_public(&a.meta, w.len(), n)?;
+        let scale = Meta::product_scale("matmul_public", a.meta.scale, w_scale)?;
+        let wu: Vec<u64> = w.iter().map(|&x| x as u64).collect();
+        let shares = Pair::build(|p| crate::ring::matmul(p.own(&a.shares).as_slice(), &wu, m, k, n));
+        Ok(Shared { meta: Meta { fx: self.cfg.fx, scale, shape: vec![m, n] }, shares })
+    }
+
+    fn mul_raw(&mut self, a: &Shared, b: &Shared) -> Result<Shared> {
+        self.check("mul", &a.meta)?;
+        let meta = evaluator::product_meta("mul", &a.meta, &b.meta)?;
+        let t = self.deal(|d| d.beaver(a.len()));
+        let out: Pair<Vec<[u64; 2]>> = Pair::build(|v| {
+            v.own(&a.shares)
+                .par_iter()
+                .with_min_len(MIN_LEN)
+                .zip(v.own(&b.shares))
+                .zip(v.own(&t))
+                .map(|((&x, &y), t)| [x.wrapping_sub(t[0]), y.wrapping_sub(t[1])])
+                .collect()
+        });
+        let inc = self.chan.exchange(&out);
+        let shares = Pair::build(|v| {
+            let first = v.party().is_first();
+            v.own(&out)
+                .par_iter()
+                .with_min_len(MIN_LEN)
+                .zip(v.own(&inc))
+                .zip(v.own(&t))
+                .map(|((o, i), t)| {
+                    let (e, d) = (o[0].wrapping_add(i[0]), o[1].wrapping_add(i[1]));
+                    let z = t[2].wrapping_add(e.wrapping_mul(t[1])).wrapping_add(d.wrapping_mul(t[0]));
+                    if first { z.wrapping_add(e.wrapping_mul(d)) } else { z }
+                })
+                .collect()
+        });
+        Ok(Shared { meta, shares })
+    }
+
+    fn square_raw(&mut self, a: &Shared) -> Result<Shared> {
+        self.check("square", &a.meta)?;
+        let meta = evaluator::product_meta("square", &a.meta, &a.meta)?;
+        let t = self.deal(|d| d.square(a.len()));
+        let out: Pair<Vec<u64>> = Pair::build(|v| {
+            v.own(&a.shares).par_iter().with_min_len(MIN_LEN).zip(v.own(&t)).map(|(&x, t)| x.wrapping_sub(t[0])).collect()
+        });
+        let inc = self.chan.exchange(&out);
+        let shares = Pair::build(|v| {
+            let first = v.party().is_first();
+            v.own(&out)
+                .par_iter()
+                .with_min_len(MIN_LEN)
+                .zip(v.own(&inc))
+                .zip(v.own(&t))
+                .map(|((&o, &i), t)| {
+                    let e = o.wrapping_add(i);
+                    let z = t[1].wrapping_add(e.wrapping_mul(t[0]).wrapping_mul(2));
+                    if first { z.wrapping_add(e.wrapping_mul(e)) } else { z }
+                })
+                .collect()
+        });
+        Ok(Shared { meta, shares })
+    }
+
+    fn truncate(&mut self, a: &Shared) -> Result<Shared> {
+        self.check("truncate", &a.meta)?;
+        let scale = evaluator::check_truncate(&a.meta)?;
+        let meta = a.meta.with_scale(scale);
+        Ok(match self.cfg.truncation {
+            Truncation::Local => self.trunc_local(a, meta),
+            Truncation::DealerPair => self.trunc_pair(a, meta),
+        })
+    }
+
+    fn ltz(&mut self, a: &Shared) -> Result<Shared> {
+        self.check("ltz", &a.meta)?;
+        let shares = self.msb(a);
+        Ok(Shared { meta: a.meta.with_scale(0), shares })
+    }
+
+    fn matmul_raw(&mut self, a: &Shared, b: &Shared) -> Result<Shared> {
+        self.check("matmul", &a.meta)?;
+        let (m, k, n) = evaluator::matmul_dims(&a.meta, &b.meta)?;
+        let scale = Meta::product_scale("matmul", a.meta.scale, b.meta.scale)?;
+        let t = self.dealer.matrix(m, k, n);
+        let offline = t.halves().each_ref().map(|h| h.iter().map(|v| v.len() as u64 * 8).sum::<u64>());
+        self.chan.offline(offline);
+        let out: Pair<Vec<u64>> = Pair::build(|v| {
+            let [ta, tb, _] = v.own(&t);
+            let x = v.own(&a.shares).iter().zip(ta).map(|(x, a)| x.wrapping_sub(*a));
+            let y = v.own(&b.shares).iter().zip(tb).map(|(y, b)| y.wrapping_sub(*b));
+            x.chain(y).collect()
+        });
+        let inc = self.chan.exchange(&out);
+        let shares = Pair::build(|v| {
+            let [ta, tb, tc] = v.own(&t);
+            let opened: Vec<u64> = v.own(&out).iter().zip(v.own(&inc)).map(|(o, i)| o.wrapping_add(*i)).collect();
+            let (e, f) = opened.split_at(m * k);
+            let eb = crate::ring::matmul(e, tb, m, k, n);
+            let af = crate::ring::matmul(ta, f, m, k, n);
+            let mut z: Vec<u64> =
+                tc.iter().zip(&eb).zip(&af).map(|((c, x), y)| c.wrapping_add(*x).wrapping_add(*y)).collect();
+            if v.party().is_first() {
+                let ef = crate::ring::matmul(e, f, m, k, n);
+                z.iter_mut().zip(&ef).for_each(|(z, x)| *z = z.wrapping_add(*x));
+            }
+            z
+        });
+        Ok(Shared { meta: Meta { fx: self.cfg.fx, scale, shape: vec![m, n] }, shares })
+    }
+
+    fn parallel<T>(&mut self, n: usize, mut f: impl FnMut(&mut Self, usize) -> Result<T>) -> Result<Vec<T>> {
+        self.chan.fork();
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            if i > 0 {
+                self.chan.next_branch();
+            }
+            match f(self, i) {
+                Ok(v) => out.push(v),
+                Err(e) => {
+                    self.chan.join();
+                    return Err(e);
+                }
+            }
+        }
+        self.chan.join();
+        Ok(out)
+    }
+
+    fn scope<T>(&mut self, label: &str, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.chan.enter(label);
+        let r = f(self);
+        self.chan.exit();
+        r
+    }
+}
