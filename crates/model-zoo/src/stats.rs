@@ -1,0 +1,131 @@
+//! Activation statistics: for every activation layer, the feeding BatchNorm's γ and β (and running statistics)
+//! and a histogram of the pre-activation values a calibration subset of the training split produces.
+//! These are the inputs of the density prior: after BN, channel j's pre-activation is ≈ N(β_j, γ_j²).
+
+use rand::SeedableRng;
+use rand::seq::index::sample;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::act::ActivationPlan;
+use crate::data::Dataset;
+use crate::error::{Result, ZooError};
+use crate::model::{Layer, Network};
+
+/// A fixed-width histogram over [lo, hi].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// Left edge of the first bin.
+    pub lo: f64,
+    /// Right edge of the last bin.
+    pub hi: f64,
+    /// Counts per bin; bin k covers [lo + k·w, lo + (k+1)·w), the last bin includes hi.
+    pub counts: Vec<u64>,
+}
+
+impl Histogram {
+    /// Histogram of `values` with `bins` equal bins over their range.
+    pub fn of(values: &[f32], bins: usize) -> Histogram {
+        let bins = bins.max(1);
+        let lo = values.iter().copied().fold(f32::INFINITY, f32::min) as f64;
+        let hi = values.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let (lo, hi) = if values.is_empty() { (0.0, 0.0) } else { (lo, hi) };
+        let w = if hi > lo { (hi - lo) / bins as f64 } else { 1.0 };
+        let mut counts = vec![0u64; bins];
+        for &v in values {
+            let k = (((f64::from(v) - lo) / w) as usize).min(bins - 1);
+            counts[k] += 1;
+        }
+        Histogram { lo, hi, counts }
+    }
+
+    /// Bin centres.
+    pub fn centres(&self) -> Vec<f64> {
+        let w = (self.hi - self.lo) / self.counts.len() as f64;
+        (0..self.counts.len()).map(|k| self.lo + (k as f64 + 0.5) * w).collect()
+    }
+}
+
+/// Statistics of one activation layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivationStats {
+    /// 0-based activation-layer index.
+    pub index: usize,
+    /// Name of the feeding BatchNorm layer (e.g. `l1`).
+    pub batch_norm: String,
+    /// γ per channel.
+    pub gamma: Vec<f32>,
+    /// β per channel.
+    pub beta: Vec<f32>,
+    /// BN running mean per channel.
+    pub running_mean: Vec<f32>,
+    /// BN running variance per channel.
+    pub running_var: Vec<f32>,
+    /// Number of recorded pre-activation values.
+    pub n_values: usize,
+    /// Their mean.
+    pub mean: f64,
+    /// Their standard deviation.
+    pub std: f64,
+    /// Histogram of the recorded values.
+    pub histogram: Histogram,
+}
+
+/// Records the statistics on `n_calibration` training samples drawn with `seed` (all if fewer), with `bins` bins.
+pub fn activation_statistics(net: &Network, train: &Dataset, n_calibration: usize, bins: usize, seed: u64) -> Result<Vec<ActivationStats>> {
+    if train.is_empty() || n_calibration == 0 {
+        return Err(ZooError::Config(format!("calibration needs samples; have {}, asked for {n_calibration}", train.len())));
+    }
+    let n = n_calibration.min(train.len());
+    let mut idx = sample(&mut ChaCha8Rng::seed_from_u64(seed), train.len(), n).into_vec();
+    idx.sort_unstable();
+    let calib = train.select(&idx);
+    let n_act = net.n_activation_layers();
+    let mut values: Vec<Vec<f32>> = vec![Vec::new(); n_act];
+    let d = calib.sample_len();
+    for start in (0..calib.len()).step_by(500) {
+        let end = (start + 500).min(calib.len());
+        let x = net.input_tensor(&calib.features[start * d..end * d], &calib.sample_shape)?;
+        net.forward_observed(&x, &ActivationPlan::Exact, &mut |i, t| {
+            values[i].extend(t.flatten_all()?.to_vec1::<f32>()?);
+            Ok(())
+        })?;
+    }
+    // The BatchNorm right before each activation layer.
+    let mut out = Vec::with_capacity(n_act);
+    for (k, (_, layer)) in net.layers.iter().enumerate() {
+        let Layer::Activation { index } = layer else { continue };
+        let Some((bn_name, Layer::BatchNorm(bn))) = k.checked_sub(1).and_then(|p| net.layers.get(p)) else {
+            return Err(ZooError::Config(format!("activation layer {index} is not fed by a BatchNorm")));
+        };
+        let v = &values[*index];
+        let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len().max(1) as f64;
+        let var = v.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / v.len().max(1) as f64;
+        out.push(ActivationStats {
+            index: *index,
+            batch_norm: bn_name.clone(),
+            gamma: bn.gamma.as_tensor().to_vec1()?,
+            beta: bn.beta.as_tensor().to_vec1()?,
+            running_mean: bn.running_mean.as_tensor().to_vec1()?,
+            running_var: bn.running_var.as_tensor().to_vec1()?,
+            n_values: v.len(),
+            mean,
+            std: var.sqrt(),
+            histogram: Histogram::of(v, bins),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_bins() {
+        let h = Histogram::of(&[0.0, 0.1, 0.5, 1.0, 1.0], 2);
+        assert_eq!(h.counts, vec![2, 3]);
+        assert_eq!((h.lo, h.hi), (0.0, 1.0));
+        assert_eq!(h.centres(), vec![0.25, 0.75]);
+    }
+}

@@ -1,0 +1,108 @@
+//! The default models: one [`ModelSpec`] per (task, activation, depth), their hyper-parameters, and
+//! [`train_and_save`], the function behind `make train` (and `compact train`).
+
+use std::path::{Path, PathBuf};
+
+use activation_approx::ActivationRegistry;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Task, TaskData, load_task, spam};
+use crate::error::{Result, ZooError};
+use crate::model::{Arch, ModelConfig};
+use crate::train::{Sidecar, TrainConfig, save_model, train};
+
+/// The activations of the committed default models.
+pub const DEFAULT_ACTIVATIONS: [&str; 3] = ["silu", "gelu", "mish"];
+/// The MNIST depths of the depth study.
+pub const MNIST_DEPTHS: [usize; 5] = [2, 4, 8, 16, 32];
+/// Default MNIST depth (hidden layers).
+pub const MNIST_DEFAULT_DEPTH: usize = 4;
+/// Default Letter depth.
+pub const LETTER_DEFAULT_DEPTH: usize = 4;
+/// The seed of the committed models.
+pub const DEFAULT_SEED: u64 = 1;
+
+/// A model to train: file stem, architecture and hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    /// File stem under the models folder.
+    pub stem: String,
+    /// Task, architecture, activation.
+    pub config: ModelConfig,
+    /// Hyper-parameters.
+    pub train: TrainConfig,
+}
+
+/// The default spec of `task` with `activation`; `depth` overrides the MLP depth (ignored by the CNN).
+pub fn default_spec(task: Task, activation: &str, depth: Option<usize>) -> Result<ModelSpec> {
+    let act = activation.trim().to_ascii_lowercase();
+    let base = TrainConfig { seed: DEFAULT_SEED, ..TrainConfig::default() };
+    let (arch, train, stem) = match task {
+        Task::Mnist => {
+            let depth = depth.unwrap_or(MNIST_DEFAULT_DEPTH);
+            // Fewer epochs for the deep nets keep every model within the CPU budget (README: measured times).
+            let epochs = match depth {
+                0..=4 => 8,
+                5..=8 => 6,
+                9..=16 => 5,
+                _ => 4,
+            };
+            (Arch::Mlp { input: 784, width: 128, depth, classes: 10 }, TrainConfig { epochs, batch_size: 256, lr: 4e-3, ..base }, format!("mnist-{act}-d{depth}"))
+        }
+        Task::Letter => {
+            let depth = depth.unwrap_or(LETTER_DEFAULT_DEPTH);
+            (Arch::Mlp { input: 16, width: 128, depth, classes: 26 }, TrainConfig { epochs: 40, batch_size: 128, lr: 4e-3, ..base }, format!("letter-{act}-d{depth}"))
+        }
+        Task::Spam => {
+            let depth = depth.unwrap_or(2);
+            (
+                Arch::Mlp { input: 1 << spam::DEFAULT_HASH_BITS, width: 64, depth, classes: 2 },
+                TrainConfig { epochs: 12, batch_size: 64, lr: 1e-3, weight_decay: 5e-2, ..base },
+                format!("spam-{act}-d{depth}"),
+            )
+        }
+        Task::FashionMnist | Task::Cifar10 => {
+            let input = if task == Task::FashionMnist { [28, 28, 1] } else { [32, 32, 3] };
+            (
+                Arch::VggCnn { input, widths: [8, 16, 32], fc: 64, classes: 10 },
+                TrainConfig { epochs: 2, batch_size: 128, lr: 5e-3, ..base },
+                format!("{}-{act}-cnn", task.name()),
+            )
+        }
+    };
+    Ok(ModelSpec { stem, config: ModelConfig { task, arch, activation: act }, train })
+}
+
+/// The models the quick profile uses: for each default activation, MNIST at every depth of [`MNIST_DEPTHS`]
+/// (the default depth among them), Letter, Spam and the Fashion-MNIST CNN.
+pub fn default_specs() -> Result<Vec<ModelSpec>> {
+    let mut out = Vec::new();
+    for act in DEFAULT_ACTIVATIONS {
+        for d in MNIST_DEPTHS {
+            out.push(default_spec(Task::Mnist, act, Some(d))?);
+        }
+        out.push(default_spec(Task::Letter, act, None)?);
+        out.push(default_spec(Task::Spam, act, None)?);
+        out.push(default_spec(Task::FashionMnist, act, None)?);
+    }
+    Ok(out)
+}
+
+/// Loads the data of `spec`'s task from `data_root`, trains, and saves into `out_dir`; returns the sidecar path
+/// and the sidecar. Pass already-loaded data in `cache` to avoid reloading it for every model of a task.
+pub fn train_and_save(
+    spec: &ModelSpec,
+    data_root: &Path,
+    out_dir: &Path,
+    registry: &ActivationRegistry,
+    cache: &mut Vec<TaskData>,
+) -> Result<(PathBuf, Sidecar)> {
+    let task = spec.config.task;
+    if !cache.iter().any(|d| d.task == task) {
+        cache.push(load_task(task, data_root)?);
+    }
+    let data = cache.iter().find(|d| d.task == task).ok_or_else(|| ZooError::Config(format!("no data for {task}")))?;
+    let (net, mut sidecar) = train(spec.config.clone(), data, &spec.train, registry)?;
+    let path = save_model(&net, &mut sidecar, out_dir, &spec.stem)?;
+    Ok((path, sidecar))
+}
