@@ -4,7 +4,9 @@
 //! record per point ([`sweep`]), tables ([`table`], polars) and figures ([`plot`], plotters). Only this crate reads
 //! `datasets/`, writes `results/` or prints.
 
+pub mod experiments;
 pub mod plot;
+pub mod report;
 pub mod spec;
 pub mod sweep;
 pub mod table;

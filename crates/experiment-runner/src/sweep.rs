@@ -40,6 +40,11 @@ pub struct Record {
 pub trait Executor: Sync {
     /// Checks the spec's names and parameters before anything runs (unknown activation, method, task …).
     fn validate(&self, spec: &Spec) -> anyhow::Result<()>;
+    /// Whether a point of the grid is meaningful (e.g. PUMA is defined for GELU and SiLU only); points that are not
+    /// are left out of the sweep. Defaults to every point.
+    fn applicable(&self, _spec: &Spec, _point: &Point) -> bool {
+        true
+    }
     /// Computes one point. Must be deterministic given `seed`.
     fn run(&self, spec: &Spec, point: &Point, seed: u64) -> anyhow::Result<serde_json::Value>;
 }
@@ -130,7 +135,7 @@ pub struct SweepSummary {
 /// Runs every not-yet-recorded point of `spec` with `executor`, appending records to `<raw_dir>/<name>.jsonl`.
 pub fn run_sweep(spec: &Spec, executor: &dyn Executor, raw_dir: &Path, progress: bool) -> anyhow::Result<SweepSummary> {
     executor.validate(spec)?;
-    let points = spec.points();
+    let points: Vec<Point> = spec.points().into_iter().filter(|p| executor.applicable(spec, p)).collect();
     if points.is_empty() {
         bail!("empty sweep: spec '{}' expands to no points", spec.name);
     }

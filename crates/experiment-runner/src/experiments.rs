@@ -1,0 +1,426 @@
+//! The experiment kinds: what one sweep point computes.
+//!
+//! - `approximation` (activation × method × density): structure, errors and per-element MPC cost of each method,
+//!   plus the curve for the figures.
+//! - `accuracy` (task × activation × method [× depth]): the model's test accuracy with every activation replaced by
+//!   the method's fixed-point emulation. For `compact` this is the accuracy-constrained search of the paper: the
+//!   input density comes from the model's own activation statistics (calibration histogram on the training split),
+//!   and an outer bisection on the weighted-error tolerance τ keeps the loosest τ whose *validation* relative
+//!   accuracy loss (η − η′)/η stays ≤ ν; only then is the *test* accuracy measured. The depth sweep is this kind
+//!   with a `depth` axis on the MNIST MLP.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use activation_approx::baselines::report::measure;
+use activation_approx::baselines::{BuildContext, MethodRegistry, SecureMethod};
+use activation_approx::density::{DensitySpec, Empirical, Mixture};
+use activation_approx::search::{AnnealConfig, Criterion, Fitter, anneal};
+use activation_approx::{Activation, ActivationRegistry, CostModel, FixedPoint, PiecewisePoly, TwoPartyCostModel};
+use anyhow::{Context, bail};
+use model_zoo::{ActFn, ActivationPlan, Task, TaskData};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::spec::{Point, Spec};
+use crate::sweep::Executor;
+
+/// The experiment kinds this runner knows.
+pub const KINDS: &[&str] = &["approximation", "accuracy"];
+
+/// Where the executors find their inputs.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// Root of the fetched datasets (`datasets/`).
+    pub data_root: PathBuf,
+    /// Trained models with their sidecars (`results/models/`).
+    pub models: PathBuf,
+}
+
+/// The executor for `spec.kind`.
+pub fn executor(kind: &str, paths: &Paths) -> anyhow::Result<Box<dyn Executor>> {
+    match kind {
+        "approximation" => Ok(Box::new(Approximation::new())),
+        "accuracy" => Ok(Box::new(Accuracy::new(paths.clone()))),
+        other => bail!("unknown experiment kind '{other}'; known: {}", KINDS.join(", ")),
+    }
+}
+
+fn need<'a>(point: &'a Point, axis: &str, v: &'a Option<String>) -> anyhow::Result<&'a str> {
+    v.as_deref().with_context(|| format!("point {point} has no '{axis}'; add a '{axis}' axis to [grid]"))
+}
+
+fn check_names(spec: &Spec, methods: &MethodRegistry) -> anyhow::Result<()> {
+    let activations = ActivationRegistry::builtin();
+    for a in spec.grid.activation.iter().flatten() {
+        activations.get(a)?;
+    }
+    for m in spec.grid.method.iter().flatten() {
+        methods.spec(m)?;
+    }
+    for d in spec.grid.density.iter().flatten() {
+        DensitySpec::parse(d)?;
+    }
+    Ok(())
+}
+
+/// Method options from `[params.config.<method>]` (a TOML table, passed on as JSON), or `{}`.
+fn method_config(spec: &Spec, method: &str) -> anyhow::Result<serde_json::Value> {
+    match spec.params.get("config").and_then(|c| c.get(method)) {
+        None => Ok(json!({})),
+        Some(v) => Ok(serde_json::to_value(v)?),
+    }
+}
+
+/// x grid for curves and figures: [−8, 8] in steps of 1/16.
+fn curve_grid() -> Vec<f64> {
+    (0..=256).map(|i| -8.0 + i as f64 / 16.0).collect()
+}
+
+/// `approximation`: each method's structure, errors and cost under a density.
+#[derive(Debug)]
+pub struct Approximation {
+    methods: MethodRegistry,
+}
+
+impl Approximation {
+    /// With the built-in methods.
+    pub fn new() -> Self {
+        Approximation { methods: MethodRegistry::builtin() }
+    }
+}
+
+impl Default for Approximation {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Executor for Approximation {
+    fn validate(&self, spec: &Spec) -> anyhow::Result<()> {
+        spec.check_params(&["config"])?;
+        check_names(spec, &self.methods)
+    }
+
+    fn applicable(&self, _spec: &Spec, p: &Point) -> bool {
+        match (&p.method, &p.activation) {
+            (Some(m), Some(a)) => self.methods.spec(m).is_ok_and(|s| s.supports(a)),
+            _ => true,
+        }
+    }
+
+    fn run(&self, spec: &Spec, point: &Point, seed: u64) -> anyhow::Result<serde_json::Value> {
+        let act_name = need(point, "activation", &point.activation)?;
+        let method_name = need(point, "method", &point.method)?;
+        let density_text = point.density.clone().unwrap_or_else(|| "normal:0,1".to_string());
+        let density = DensitySpec::parse(&density_text)?;
+        let activation = ActivationRegistry::builtin().get(act_name)?;
+        let mut config = method_config(spec, method_name)?;
+        if let Some(obj) = config.as_object_mut() {
+            if self.methods.spec(method_name)?.name == "compact" {
+                obj.entry("seed").or_insert(json!(seed));
+            }
+        }
+        let ctx = BuildContext::new(act_name)?.with_density(density_text.clone()).with_config(config);
+        let method = self.methods.build(method_name, &ctx)?;
+        let report = measure(method.as_ref(), activation.as_ref(), &density, &TwoPartyCostModel::default())?;
+        let xs = curve_grid();
+        let ys = method.eval_fixed(&xs)?;
+        let mut out = serde_json::to_value(&report)?;
+        out["density"] = json!(density_text);
+        out["curve"] = json!({ "x": xs, "y": ys });
+        Ok(out)
+    }
+}
+
+/// A model and its data, loaded once per (task, activation, depth) and shared by the points that need it.
+struct Loaded {
+    net: model_zoo::Network,
+    sidecar: model_zoo::Sidecar,
+    data: Arc<TaskData>,
+    exact_val: f64,
+    exact_test: f64,
+    stats: Vec<model_zoo::ActivationStats>,
+}
+
+/// `accuracy`: model accuracy with approximated activations; Compact under the accuracy constraint.
+pub struct Accuracy {
+    paths: Paths,
+    methods: MethodRegistry,
+    data: Mutex<HashMap<Task, Arc<TaskData>>>,
+}
+
+impl std::fmt::Debug for Accuracy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accuracy").field("paths", &self.paths).finish()
+    }
+}
+
+const ACCURACY_PARAMS: &[&str] =
+    &["config", "nu", "tau_lo", "tau_hi", "bisection_steps", "calibration", "bins", "batch", "eval_limit"];
+
+/// The validation/test subsets actually evaluated (the first `limit` samples of each, or all).
+fn limited(d: &model_zoo::Dataset, limit: usize) -> model_zoo::Dataset {
+    if limit == 0 || d.len() <= limit {
+        return d.clone();
+    }
+    let n = d.sample_shape.iter().product::<usize>();
+    model_zoo::Dataset {
+        features: d.features[..limit * n].to_vec(),
+        labels: d.labels[..limit].to_vec(),
+        sample_shape: d.sample_shape.clone(),
+    }
+}
+
+/// The input density of a model's activations: the equal-weight mixture of every activation layer's calibration
+/// histogram (one shared approximation per model).
+pub fn model_density(stats: &[model_zoo::ActivationStats]) -> anyhow::Result<DensitySpec> {
+    let mut comps = Vec::new();
+    for s in stats {
+        let h = &s.histogram;
+        let n = h.counts.len();
+        let w = (h.hi - h.lo) / n as f64;
+        let edges: Vec<f64> = (0..=n).map(|k| h.lo + k as f64 * w).collect();
+        let counts: Vec<f64> = h.counts.iter().map(|&c| c as f64).collect();
+        let emp = Empirical::from_histogram(edges, counts)
+            .with_context(|| format!("activation layer {} has an unusable histogram", s.index))?;
+        comps.push((1.0, DensitySpec::Empirical(emp)));
+    }
+    if comps.is_empty() {
+        bail!("the model has no activation layers to take a density from");
+    }
+    Ok(DensitySpec::Mixture(Mixture::new(comps)?))
+}
+
+impl Accuracy {
+    /// Reads models from `paths.models` and data from `paths.data_root`.
+    pub fn new(paths: Paths) -> Self {
+        Accuracy { paths, methods: MethodRegistry::builtin(), data: Mutex::new(HashMap::new()) }
+    }
+
+    fn task_data(&self, task: Task) -> anyhow::Result<Arc<TaskData>> {
+        let mut cache = self.data.lock().map_err(|_| anyhow::anyhow!("data cache poisoned"))?;
+        if let Some(d) = cache.get(&task) {
+            return Ok(d.clone());
+        }
+        let d = Arc::new(model_zoo::load_task(task, &self.paths.data_root)?);
+        cache.insert(task, d.clone());
+        Ok(d)
+    }
+
+    fn load(&self, spec: &Spec, task: Task, act: &str, depth: Option<usize>, seed: u64) -> anyhow::Result<Loaded> {
+        let ms = model_zoo::default_spec(task, act, depth)?;
+        let sidecar_path = self.paths.models.join(format!("{}.json", ms.stem));
+        if !sidecar_path.exists() {
+            bail!(
+                "no trained model '{}' in '{}'; run `make train` (or `make reproduce PROFILE=full`) to train it",
+                ms.stem,
+                self.paths.models.display()
+            );
+        }
+        let (net, sidecar) = model_zoo::load_model(&sidecar_path, &ActivationRegistry::builtin())?;
+        let data = self.task_data(task)?;
+        let batch = spec.param_usize("batch", 512)?;
+        let limit = spec.param_usize("eval_limit", 0)?;
+        let (val, test) = (limited(&data.val, limit), limited(&data.test, limit));
+        let exact_val = model_zoo::evaluate(&net, &val, &ActivationPlan::Exact, batch)?;
+        let exact_test = model_zoo::evaluate(&net, &test, &ActivationPlan::Exact, batch)?;
+        let stats = model_zoo::activation_statistics(
+            &net,
+            &data.train,
+            spec.param_usize("calibration", 2000)?,
+            spec.param_usize("bins", 256)?,
+            seed,
+        )?;
+        Ok(Loaded { net, sidecar, data, exact_val, exact_test, stats })
+    }
+}
+
+/// Accuracy of `net` on `d` with every activation replaced by `f`.
+fn accuracy_with(net: &model_zoo::Network, d: &model_zoo::Dataset, f: ActFn, batch: usize) -> anyhow::Result<f64> {
+    Ok(model_zoo::evaluate(net, d, &ActivationPlan::All(f), batch)?)
+}
+
+/// The fixed-point emulation of a piecewise polynomial as an element-wise function (inputs beyond the fixed-point
+/// range saturate to it, as they would have been clipped at encoding).
+fn piecewise_fn(pp: &PiecewisePoly, fx: FixedPoint) -> anyhow::Result<ActFn> {
+    let enc = pp.encode(&fx)?;
+    let limit = fx.limit() / 2.0;
+    Ok(Arc::new(move |x: f64| {
+        let x = x.clamp(-limit, limit);
+        let v = (x * fx.scale()).round() as i64;
+        fx.decode(enc.eval(v))
+    }))
+}
+
+/// A method's fixed-point emulation as an element-wise function.
+fn method_fn(method: Arc<dyn SecureMethod>) -> ActFn {
+    Arc::new(move |x: f64| method.eval_fixed(&[x]).ok().and_then(|v| v.first().copied()).unwrap_or(f64::NAN))
+}
+
+#[derive(Debug, Serialize)]
+struct Trial {
+    tau: f64,
+    bytes: u64,
+    val_accuracy: f64,
+    rel_loss: f64,
+}
+
+impl Executor for Accuracy {
+    fn validate(&self, spec: &Spec) -> anyhow::Result<()> {
+        spec.check_params(ACCURACY_PARAMS)?;
+        check_names(spec, &self.methods)?;
+        for t in spec.grid.task.iter().flatten() {
+            t.parse::<Task>()?;
+        }
+        if spec.grid.task.is_none() {
+            bail!("an accuracy experiment needs a 'task' axis in [grid]");
+        }
+        let nu = spec.param_f64("nu", 0.01)?;
+        if !(nu > 0.0 && nu < 1.0) {
+            bail!("parameter nu = {nu} must be in (0, 1), e.g. 0.01 for a 1 % relative accuracy loss");
+        }
+        Ok(())
+    }
+
+    fn applicable(&self, _spec: &Spec, p: &Point) -> bool {
+        match (&p.method, &p.activation) {
+            (Some(m), Some(a)) if m != "compact" => self.methods.spec(m).is_ok_and(|s| s.supports(a)),
+            _ => true,
+        }
+    }
+
+    fn run(&self, spec: &Spec, point: &Point, seed: u64) -> anyhow::Result<serde_json::Value> {
+        let task: Task = need(point, "task", &point.task)?.parse()?;
+        let act_name = need(point, "activation", &point.activation)?;
+        let method_name = need(point, "method", &point.method)?;
+        let activation = ActivationRegistry::builtin().get(act_name)?;
+        let loaded = self.load(spec, task, act_name, point.depth, seed)?;
+        let batch = spec.param_usize("batch", 512)?;
+        let limit = spec.param_usize("eval_limit", 0)?;
+        let (val, test) = (limited(&loaded.data.val, limit), limited(&loaded.data.test, limit));
+        let nu = spec.param_f64("nu", 0.01)?;
+        let cost_model = TwoPartyCostModel::default();
+        let fx = FixedPoint::default();
+        let rel = |acc: f64| (loaded.exact_val - acc) / loaded.exact_val;
+
+        let (f, cost, tau, trials, summary): (ActFn, _, Option<f64>, Vec<Trial>, serde_json::Value) =
+            if method_name == "compact" {
+                let density = model_density(&loaded.stats)?;
+                let (mut lo, mut hi) = (spec.param_f64("tau_lo", 1e-4)?.ln(), spec.param_f64("tau_hi", 3e-2)?.ln());
+                let steps = spec.param_usize("bisection_steps", 6)?;
+                let mut trials = Vec::new();
+                let mut best: Option<(f64, PiecewisePoly)> = None;
+                let fit = |tau: f64| -> anyhow::Result<PiecewisePoly> {
+                    let criterion = Criterion::weighted(density.clone(), tau, None)?;
+                    let fitter = Fitter::new(activation.as_ref(), &criterion, &cost_model);
+                    Ok(anneal(&fitter, &AnnealConfig { seed, ..AnnealConfig::default() })?.best.pp)
+                };
+                // The tightest τ must meet ν; if even it does not, report it as infeasible rather than pretend.
+                for step in 0..=steps {
+                    let tau = if step == 0 { lo.exp() } else { ((lo + hi) / 2.0).exp() };
+                    let pp = fit(tau)?;
+                    let acc = accuracy_with(&loaded.net, &val, piecewise_fn(&pp, fx)?, batch)?;
+                    let ok = rel(acc) <= nu;
+                    trials.push(Trial {
+                        tau,
+                        bytes: cost_model.piecewise_cost(&pp).bytes_per_party,
+                        val_accuracy: acc,
+                        rel_loss: rel(acc),
+                    });
+                    if step == 0 {
+                        if !ok {
+                            bail!(
+                                "compact misses ν = {nu} even at τ = {tau:e} (validation loss {:.3} %); lower tau_lo",
+                                100.0 * rel(acc)
+                            );
+                        }
+                        best = Some((tau, pp));
+                        continue;
+                    }
+                    if ok {
+                        lo = tau.ln();
+                        best = Some((tau, pp));
+                    } else {
+                        hi = tau.ln();
+                    }
+                }
+                let (tau, pp) = best.context("bisection kept no feasible approximation")?;
+                let cost = cost_model.piecewise_cost(&pp);
+                let summary = json!({
+                    "pieces": pp.n_pieces(),
+                    "degrees": pp.pieces.iter().map(|p| p.effective_degree()).collect::<Vec<_>>(),
+                    "range": pp.range(),
+                    "approximation": pp,
+                });
+                (piecewise_fn(&pp, fx)?, cost, Some(tau), trials, summary)
+            } else {
+                // Density-aware methods (the Compact ablations) see the model's own density, like Compact.
+                let density = serde_json::to_string(&model_density(&loaded.stats)?)?;
+                let ctx = BuildContext::new(act_name)?.with_density(density).with_config(method_config(spec, method_name)?);
+                let method: Arc<dyn SecureMethod> = Arc::from(self.methods.build(method_name, &ctx)?);
+                let cost = method.cost(&cost_model);
+                let info = method.info();
+                let summary = json!({ "pieces": info.pieces, "degrees": info.degrees, "range": info.range });
+                (method_fn(method), cost, None, Vec::new(), summary)
+            };
+        let val_acc = accuracy_with(&loaded.net, &val, f.clone(), batch)?;
+        let test_acc = accuracy_with(&loaded.net, &test, f, batch)?;
+        let n_act: usize = loaded.stats.iter().map(|s| s.gamma.len()).sum();
+        let elements = activation_elements(&loaded.net)?;
+        Ok(json!({
+            "task": task.name(),
+            "activation": act_name,
+            "method": method_name,
+            "depth": loaded.net.config.arch.depth(),
+            "model": loaded.sidecar,
+            "exact_val_accuracy": loaded.exact_val,
+            "exact_test_accuracy": loaded.exact_test,
+            "val_accuracy": val_acc,
+            "test_accuracy": test_acc,
+            "val_rel_loss": rel(val_acc),
+            "test_rel_loss": (loaded.exact_test - test_acc) / loaded.exact_test,
+            "tau": tau,
+            "trials": trials,
+            "bytes_per_element": cost.bytes_per_party,
+            "rounds_per_element": cost.rounds,
+            "comparisons_per_element": cost.comparisons,
+            "activation_channels": n_act,
+            "activation_elements_per_inference": elements,
+            "activation_bytes_per_inference": cost.bytes_per_party * elements as u64,
+            "approximation": summary,
+        }))
+    }
+}
+
+/// Activation elements one inference evaluates (all layers), by following the per-sample shape through the
+/// exported layers.
+pub fn activation_elements(net: &model_zoo::Network) -> anyhow::Result<usize> {
+    use model_zoo::ExportedLayer as L;
+    let exported = net.export()?;
+    let mut shape = exported.input_shape.clone();
+    let mut total = 0;
+    for layer in &exported.layers {
+        match layer {
+            L::Dense { out_dim, .. } => shape = vec![*out_dim],
+            L::Conv3x3 { out_channels, .. } => {
+                let n = shape.len();
+                if n != 3 {
+                    bail!("convolution on a {n}-d sample shape {shape:?}");
+                }
+                shape[2] = *out_channels;
+            }
+            L::Affine { .. } => {}
+            L::Activation { .. } => total += shape.iter().product::<usize>(),
+            L::MaxPool2 => {
+                if shape.len() != 3 {
+                    bail!("max pooling on a {}-d sample shape {shape:?}", shape.len());
+                }
+                shape = vec![shape[0] / 2, shape[1] / 2, shape[2]];
+            }
+            L::Flatten => shape = vec![shape.iter().product()],
+        }
+    }
+    Ok(total)
+}
