@@ -26,3 +26,9 @@ train: datasets
 reproduce: build datasets
 	@mkdir -p results
 	$(COMPACT) list > results/activations.txt
+	@mkdir -p results/fits
+	for af in silu gelu mish; do \
+	  $(COMPACT) fit --af $$af --density normal:0,1 --tol 1e-3 --seed 0 --out results/fits/$$af-normal01-tol1e-3.json \
+	    > results/fits/$$af-normal01-tol1e-3.txt || exit 1; \
+	done
+	$(CARGO) run --release -q -p activation-approx --example done_means > results/approx-done-means.md

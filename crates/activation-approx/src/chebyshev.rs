@@ -29,7 +29,7 @@ use crate::poly::Polynomial;
 /// Default limit on κ: evaluation in f64 keeps ≥ 8 significant digits.
 pub const DEFAULT_CONDITION_LIMIT: f64 = 1e8;
 
-/// A Chebyshev series on [a, b]: p(x) = Σ_k coeffs[k]·T_k((2x − a − b)/(b − a)).
+/// A Chebyshev series on [a, b]: p(x) = Σ_k coeffs_k·T_k((2x − a − b)/(b − a)).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChebSeries {
     /// Interval start.
@@ -296,7 +296,7 @@ impl LsSamples {
     fn solve(&self, weights: &[f64]) -> Option<Vec<f64>> {
         let n = self.n;
         let wsum: f64 = weights.iter().sum();
-        if !(wsum > 1e-300) || !wsum.is_finite() {
+        if wsum.is_nan() || wsum <= 1e-300 || !wsum.is_finite() {
             return None;
         }
         let mut gram = vec![vec![0.0; n]; n];
@@ -312,9 +312,11 @@ impl LsSamples {
                 }
             }
         }
+        // Mirror the lower triangle into the upper one.
         for k in 0..n {
-            for l in k + 1..n {
-                gram[k][l] = gram[l][k];
+            let (upper, lower) = gram.split_at_mut(k + 1);
+            for (l, row) in lower.iter().enumerate() {
+                upper[k][k + 1 + l] = row[k];
             }
         }
         let ridge = 1e-13 * (0..n).map(|k| gram[k][k]).sum::<f64>() / n as f64;

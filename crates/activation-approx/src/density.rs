@@ -2,14 +2,14 @@
 //! (histogram of recorded values) and weighted mixtures of these.
 //!
 //! Every density implements [`Density`]: pdf ρ, cdf F, quantile F⁻¹, support, mean/std, the central interval holding a
-//! given mass, and the expectation E_ρ[g] = ∫ g(x) ρ(x) dx of a piecewise-smooth g (used by the weighted error of
-//! [`crate::metrics`]). How each computes E_ρ[g]:
+//! given mass, and the expectation E_ρ(g) = ∫ g(x) ρ(x) dx of a piecewise-smooth g (used by the weighted error of
+//! [`crate::metrics`]). How each computes E_ρ(g):
 //! - **Uniform** on [a, b]: composite 8-point Gauss–Legendre on [a, b], split at the kinks of g, at most (b − a)/64 wide.
 //! - **Normal** N(μ, σ²): 8-point Gauss–Legendre in x on [μ − 6σ, μ + 6σ] (cells ≤ σ/2, split at kinks); beyond ±6σ
 //!   (mass 2·10⁻⁹) in probability space, ∫₀^{Φ(−6)} g(μ − σ·Φ⁻¹(1 − s)) ds per side, on the geometric chunks
 //!   [Φ(−6)·2^{−k−1}, Φ(−6)·2^{−k}], k < 60, so the tails are included however g grows there.
 //! - **Empirical** (histogram; ρ constant on each bin, zero outside): Gauss–Legendre per bin, split at kinks.
-//! - **Mixture** Σ w_k ρ_k: Σ w_k E_{ρ_k}[g], each component with its own rule.
+//! - **Mixture** Σ w_k ρ_k: Σ w_k E_{ρ_k}(g), each component with its own rule.
 //!
 //! [`DensitySpec`] is the closed set as one serde enum (JSON `{"kind": "normal", "mean": 0, "std": 1}`) and parses
 //! the CLI strings `normal:MEAN,STD`, `uniform:A,B`, `mixture:W1@SPEC1;W2@SPEC2` and inline JSON (`{...}`).
@@ -36,7 +36,7 @@ pub trait Density: Send + Sync + fmt::Debug {
     fn mean(&self) -> f64;
     /// Standard deviation.
     fn std(&self) -> f64;
-    /// E_ρ[g] = ∫ g(x) ρ(x) dx for g smooth between the sorted points `kinks` (see the module docs for the rule).
+    /// E_ρ(g) = ∫ g(x) ρ(x) dx for g smooth between the sorted points `kinks` (see the module docs for the rule).
     fn expect(&self, g: &dyn Fn(f64) -> f64, kinks: &[f64]) -> f64;
     /// The central interval [F⁻¹((1 − mass)/2), F⁻¹((1 + mass)/2)], e.g. `mass = 0.999` for the central 99.9 %.
     fn central_interval(&self, mass: f64) -> (f64, f64) {
@@ -319,7 +319,7 @@ impl Density for Normal {
 // ---------------------------------------------------------------------------------------------------------------
 // Empirical
 
-/// Histogram density: bin i holds mass counts[i]/Σcounts spread uniformly over [edges[i], edges[i+1]).
+/// Histogram density: bin i holds mass `counts[i] / Σ counts` spread uniformly over `[edges[i], edges[i+1])`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "EmpiricalRaw", into = "EmpiricalRaw")]
 pub struct Empirical {
@@ -547,6 +547,22 @@ impl Mixture {
         }
         let components = components.into_iter().filter(|(w, _)| *w > 0.0).map(|(w, d)| (w / total, d)).collect();
         Ok(Mixture { components })
+    }
+
+    /// The input density of an activation fed by a BatchNorm layer with per-channel shifts β_c and scales γ_c:
+    /// the equal-weight mixture of N(β_c, γ_c²) (each channel's normalised input taken as N(0, 1)). Errors: no
+    /// channels, unequal lengths, a non-finite value or γ_c = 0.
+    pub fn from_batchnorm_channels(betas: &[f64], gammas: &[f64]) -> Result<Self> {
+        let spec = format!("batchnorm with {} β and {} γ", betas.len(), gammas.len());
+        if betas.is_empty() || betas.len() != gammas.len() {
+            return Err(invalid(spec, "need one γ per β and at least one channel"));
+        }
+        let comps = betas
+            .iter()
+            .zip(gammas)
+            .map(|(&b, &g)| Normal::from_batchnorm(b, g).map(|n| (1.0, DensitySpec::Normal(n))))
+            .collect::<Result<Vec<_>>>()?;
+        Mixture::new(comps)
     }
 
     /// The (normalised weight, component) pairs.
@@ -864,6 +880,16 @@ mod tests {
             assert!((m.cdf(m.quantile(p)) - p).abs() < 1e-10);
         }
         assert!((m.mean() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn batchnorm_channel_mixture() {
+        let m = Mixture::from_batchnorm_channels(&[0.0, 1.0, -1.0], &[1.0, -0.5, 2.0]).unwrap();
+        assert!((m.mean() - 0.0).abs() < 1e-12);
+        let var = (1.0 + 0.25 + 4.0) / 3.0 + (0.0 + 1.0 + 1.0) / 3.0;
+        assert!((m.std() - f64::sqrt(var)).abs() < 1e-12);
+        assert!(Mixture::from_batchnorm_channels(&[0.0], &[0.0]).unwrap_err().to_string().contains("γ=0"));
+        assert!(Mixture::from_batchnorm_channels(&[0.0, 1.0], &[1.0]).is_err());
     }
 
     #[test]

@@ -13,10 +13,25 @@
 //! - [`cost`]: the per-element two-party cost model.
 //! - [`chebyshev`]: per-piece Chebyshev interpolation / weighted least squares and the monomial conversion.
 //! - [`density`]: input densities (uniform, normal, empirical histogram, mixtures) and the CLI/JSON [`DensitySpec`].
-//! - [`format`]: the versioned JSON file of an approximation ([`ApproximationFile`]).
+//! - [`format`](mod@format): the versioned JSON file of an approximation ([`ApproximationFile`]).
 //! - [`metrics`]: max, density-weighted and NFGen-relative errors; the fixed-point error bound.
 //! - [`search`]: simulated annealing and the exhaustive reference search over structures.
 //! - [`quad`]: Gauss–Legendre quadrature.
+
+//!
+//! Fitting SiLU for inputs N(0, 1) with weighted error ≤ 1e-2 (`compact fit` does this from the command line):
+//!
+//! ```
+//! use activation_approx::*;
+//! let crit = Criterion::weighted("normal:0,1".parse()?, 1e-2, None)?;
+//! let model = TwoPartyCostModel::default();
+//! let cfg = AnnealConfig { iterations: 200, restarts: 2, seed: 1, ..AnnealConfig::default() };
+//! let best = anneal(&Fitter::new(&Builtin::Silu, &crit, &model), &cfg)?.best;
+//! assert!(best.error <= 1e-2 && best.cost.comparisons >= 2);
+//! # Ok::<(), ApproxError>(())
+//! ```
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod activation;
 pub mod baselines;

@@ -24,7 +24,7 @@ const GRID_PER_SEGMENT: usize = 64;
 
 /// max_{x ∈ [lo, hi]} |f(x) − p(x)|, with p and f smooth between the sorted `kinks` (see the module docs).
 pub fn max_abs_error_fn(f: &dyn Fn(f64) -> f64, p: &dyn Fn(f64) -> f64, lo: f64, hi: f64, kinks: &[f64]) -> f64 {
-    if !(hi >= lo) {
+    if hi.is_nan() || lo.is_nan() || hi < lo {
         return f64::NAN;
     }
     let err = |x: f64| (f(x) - p(x)).abs();
@@ -94,6 +94,34 @@ pub fn weighted_error(f: &dyn Activation, p: &PiecewisePoly, density: &dyn Densi
     density.expect(&|x| g(x).abs(), &kinks)
 }
 
+/// The reference fixed-point evaluation of p at x ([`crate::EncodedPiecewise::eval`] on enc(x), decoded); inputs
+/// that do not encode (or a p whose coefficients do not) fall back to the f64 value.
+pub fn fixed_evaluator<'a>(p: &'a PiecewisePoly, fx: &'a FixedPoint) -> impl Fn(f64) -> f64 + 'a {
+    let enc = p.encode(fx).ok();
+    move |x| match (&enc, fx.encode(x)) {
+        (Some(e), Ok(v)) => fx.decode(e.eval(v)),
+        _ => p.eval(x),
+    }
+}
+
+/// E_ρ|f − p_fx| with p_fx the reference fixed-point evaluation (what secure evaluation computes, up to the
+/// truncation protocol's ±1 LSB); same quadrature and kinks as [`weighted_error`].
+pub fn weighted_error_fixed(f: &dyn Activation, p: &PiecewisePoly, density: &dyn Density, fx: &FixedPoint) -> f64 {
+    let pf = fixed_evaluator(p, fx);
+    let g = |x: f64| f.eval(x) - p.eval(x);
+    let (lo, hi) = (density.quantile(1e-9), density.quantile(1.0 - 1e-9));
+    let mut kinks = error_sign_changes(&g, &p.breakpoints, lo, hi);
+    kinks.extend_from_slice(&p.breakpoints);
+    kinks.sort_by(f64::total_cmp);
+    density.expect(&|x| (f.eval(x) - pf(x)).abs(), &kinks)
+}
+
+/// max |f − p_fx| on [lo, hi] for the fixed-point evaluation p_fx (see [`fixed_evaluator`]).
+pub fn max_abs_error_fixed(f: &dyn Activation, p: &PiecewisePoly, fx: &FixedPoint, lo: f64, hi: f64) -> f64 {
+    let pf = fixed_evaluator(p, fx);
+    max_abs_error_fn(&|x| f.eval(x), &pf, lo, hi, &p.breakpoints)
+}
+
 /// Samples per smooth segment when looking for sign changes.
 const SIGN_SCAN_PER_SEGMENT: usize = 24;
 
@@ -102,7 +130,7 @@ const SIGN_SCAN_PER_SEGMENT: usize = 24;
 /// inside one cell that cancel out are missed; their contribution to ∫|g| is of the order of the cell's integral.
 pub fn error_sign_changes(g: &dyn Fn(f64) -> f64, kinks: &[f64], lo: f64, hi: f64) -> Vec<f64> {
     let mut zeros = Vec::new();
-    if !(lo < hi) || !lo.is_finite() || !hi.is_finite() {
+    if !lo.is_finite() || !hi.is_finite() || lo >= hi {
         return zeros;
     }
     let mut s = lo;
@@ -222,12 +250,7 @@ impl ErrorReport {
     /// Measures all figures; the fixed-point one with `fx`.
     pub fn measure(f: &dyn Activation, p: &PiecewisePoly, density: &dyn Density, fx: &FixedPoint) -> Self {
         let (a, b) = p.range();
-        let enc = p.encode(fx).ok();
-        let p_fixed = |x: f64| match (&enc, fx.encode(x)) {
-            (Some(e), Ok(v)) => fx.decode(e.eval(v)),
-            _ => p.eval(x),
-        };
-        let weighted_fixed = density.expect(&|x| (f.eval(x) - p_fixed(x)).abs(), &p.breakpoints);
+        let weighted_fixed = weighted_error_fixed(f, p, density, fx);
         ErrorReport {
             weighted_fixed,
             frac_bits: fx.frac_bits,
@@ -266,8 +289,7 @@ pub fn fixed_point_error_bound(p: &PiecewisePoly, fx: &FixedPoint, x: i64) -> (u
         e[k] = xr.powi(pk as i32) * e[q] + xr.powi(q as i32) * e[pk] + e[pk] * e[q] + u;
     }
     let mut bound = u;
-    for j in 0..=d {
-        let c = seg.coeffs[j];
+    for (j, &c) in seg.coeffs.iter().enumerate().take(d + 1) {
         let c_hat = fx.encode(c).map(|v| fx.decode(v)).unwrap_or(c);
         bound += 0.5 * u * xr.powi(j as i32) + c_hat.abs() * e[j] + 1e-12 * c.abs() * xr.powi(j as i32);
     }

@@ -11,7 +11,9 @@
 //!   max |f − p| ≤ cap over the density's central 99.9 %;
 //! - [`Criterion::MaxError`] (density-unaware): max |f − p| ≤ τ on a fixed interval, e.g. [−8, 8].
 //!
-//! The violation is v = max(error/τ, cap error/cap); feasible ⇔ v ≤ 1. The search minimises
+//! The violation is v = max(error/τ, cap error/cap); feasible ⇔ v ≤ 1. Errors are those of the f64 polynomial, or,
+//! with [`Fitter::fixed_point_errors`], of the reference fixed-point evaluation (encoding, power-tree truncations and
+//! the final truncation included). The search minimises
 //! [`CostModel::scalar`] (bytes per party by default) over feasible structures. Breakpoints are rounded to multiples
 //! of [`SearchSpace::grid`] (2⁻⁸ by default, exactly representable in fixed point with f ≥ 8, so the secure
 //! comparisons select the same segment as the f64 evaluation).
@@ -54,7 +56,7 @@ use crate::cost::{Cost, CostModel};
 use crate::density::{Density, DensitySpec};
 use crate::error::{ApproxError, Result};
 use crate::fixed::FixedPoint;
-use crate::metrics::{max_abs_error, max_error_central, weighted_error};
+use crate::metrics::{max_abs_error, max_abs_error_fixed, max_error_central, weighted_error, weighted_error_fixed};
 use crate::piecewise::PiecewisePoly;
 use crate::poly::Polynomial;
 
@@ -232,6 +234,9 @@ pub struct Fitter<'a> {
     pub method: FitMethod,
     /// Limit on the monomial condition number.
     pub condition_limit: f64,
+    /// Measure the criterion on the reference fixed-point evaluation (with [`Fitter::fx`]) instead of the f64
+    /// polynomial, so the guarantee covers encoding and truncation errors too.
+    pub fixed_point_errors: bool,
 }
 
 impl<'a> Fitter<'a> {
@@ -251,6 +256,7 @@ impl<'a> Fitter<'a> {
             fx: FixedPoint::default(),
             method,
             condition_limit: DEFAULT_CONDITION_LIMIT,
+            fixed_point_errors: false,
         }
     }
 
@@ -322,8 +328,19 @@ impl<'a> Fitter<'a> {
         let scalar = self.cost_model.scalar(&cost);
         let (error, cap_error, violation) = match self.criterion {
             Criterion::Weighted { density, tol, max_central_cap } => {
-                let e = weighted_error(self.activation, &pp, density);
-                let c = max_central_cap.map(|_| max_error_central(self.activation, &pp, density, 0.999));
+                let e = if self.fixed_point_errors {
+                    weighted_error_fixed(self.activation, &pp, density, &self.fx)
+                } else {
+                    weighted_error(self.activation, &pp, density)
+                };
+                let c = max_central_cap.map(|_| {
+                    if self.fixed_point_errors {
+                        let (lo, hi) = density.central_interval(0.999);
+                        max_abs_error_fixed(self.activation, &pp, &self.fx, lo, hi)
+                    } else {
+                        max_error_central(self.activation, &pp, density, 0.999)
+                    }
+                });
                 let v = (e / tol).max(match (c, max_central_cap) {
                     (Some(c), Some(cap)) => c / cap,
                     _ => 0.0,
@@ -331,7 +348,11 @@ impl<'a> Fitter<'a> {
                 (e, c, v)
             }
             Criterion::MaxError { lo, hi, tol } => {
-                let e = max_abs_error(self.activation, &pp, *lo, *hi);
+                let e = if self.fixed_point_errors {
+                    max_abs_error_fixed(self.activation, &pp, &self.fx, *lo, *hi)
+                } else {
+                    max_abs_error(self.activation, &pp, *lo, *hi)
+                };
                 (e, None, e / tol)
             }
         };
@@ -641,6 +662,35 @@ mod tests {
         let b = anneal(&fit, &cfg).unwrap();
         assert_eq!(a.best.pp, b.best.pp);
         assert!(a.best.feasible() && a.best.error <= 1e-2);
+    }
+
+    #[test]
+    fn fixed_point_errors_are_guaranteed_when_asked() {
+        let crit = Criterion::weighted(DensitySpec::standard_normal(), 1e-3, None).unwrap();
+        let model = TwoPartyCostModel::default();
+        let mut fit = Fitter::new(&Builtin::Gelu, &crit, &model);
+        fit.fixed_point_errors = true;
+        fit.fx = FixedPoint::new(12).unwrap();
+        let cfg = AnnealConfig { iterations: 400, restarts: 2, seed: 5, ..Default::default() };
+        let best = anneal(&fit, &cfg).unwrap().best;
+        let d = DensitySpec::standard_normal();
+        let e = crate::metrics::weighted_error_fixed(&Builtin::Gelu, &best.pp, &d, &fit.fx);
+        assert!(e <= 1e-3 && (e - best.error).abs() < 1e-15, "{e} vs {}", best.error);
+    }
+
+    #[test]
+    fn result_does_not_depend_on_thread_count() {
+        let crit = Criterion::weighted(DensitySpec::standard_normal(), 1e-3, None).unwrap();
+        let model = TwoPartyCostModel::default();
+        let fit = Fitter::new(&Builtin::Mish, &crit, &model);
+        let cfg = AnnealConfig { iterations: 300, restarts: 4, seed: 11, ..Default::default() };
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| anneal(&fit, &cfg).unwrap())
+        };
+        let (one, three) = (run(1), run(3));
+        assert_eq!(one.best.pp, three.best.pp);
+        assert_eq!(one.evaluations, three.evaluations);
     }
 
     #[test]

@@ -3,11 +3,11 @@
 
 use std::fmt::Write as _;
 
-use activation_approx::baselines::report::{measure, MethodReport};
-use activation_approx::baselines::{BuildContext, MethodRegistry};
+use activation_approx::baselines::report::{MethodReport, measure};
+use activation_approx::baselines::{BuildContext, MethodRegistry, nfgen};
 use activation_approx::density::DensitySpec;
 use activation_approx::{ActivationRegistry, FixedPoint, TwoPartyCostModel};
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -41,10 +41,18 @@ pub(crate) struct Args {
     /// Fractional bits of the fixed-point encoding.
     #[arg(long, default_value_t = 16)]
     frac_bits: u32,
+    /// Instead of the table: NFGen's candidates per degree k (m, Rep3 time, our bytes) and both (k, m) picks, for the
+    /// NFGen options given in --config (e.g. '{"nfgen": {"range": [-5, 5]}}').
+    #[arg(long)]
+    nfgen_candidates: bool,
 }
 
 /// Runs the command.
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    if args.nfgen_candidates {
+        print!("{}", nfgen_candidates(args)?);
+        return Ok(());
+    }
     let rows = reports(args)?;
     print!("{}", render(&rows, args.format)?);
     Ok(())
@@ -82,6 +90,60 @@ fn reports(args: &Args) -> anyhow::Result<Vec<MethodReport>> {
         rows.push(measure(method.as_ref(), activation.as_ref(), &density, &model)?);
     }
     Ok(rows)
+}
+
+fn nfgen_candidates(args: &Args) -> anyhow::Result<String> {
+    let activation = ActivationRegistry::builtin().get(&args.af)?;
+    let config: serde_json::Value = serde_json::from_str(&args.config)
+        .with_context(|| format!("--config '{}' is not valid JSON; expected an object keyed by method", args.config))?;
+    let ctx = BuildContext {
+        activation: activation.clone(),
+        density: None,
+        fx: FixedPoint::new(args.frac_bits)?,
+        config: config.get("nfgen").cloned().unwrap_or(serde_json::Value::Null),
+    };
+    let cfg = nfgen::NfgenConfig::from_context("nfgen", &ctx)?;
+    let fit = nfgen::fit(activation.as_ref(), &cfg)?;
+    let mut out = String::new();
+    let (a, b) = cfg.range;
+    writeln!(
+        out,
+        "NFGen {} on ({a}, {b}), tol {}, <n, f> = <{}, {}>",
+        fit.activation, cfg.tol, cfg.ring_bits, cfg.fx.frac_bits
+    )?;
+    writeln!(out, "| k | m | Rep3 time (ms) | in Rep3 domain | bytes (sorted) | bytes (one-hot) | max fit error |")?;
+    writeln!(out, "|---|---|---|---|---|---|---|")?;
+    let model = TwoPartyCostModel::default();
+    for c in &fit.candidates {
+        let onehot = activation_approx::baselines::spline::PiecewiseMethod {
+            name: "nfgen".into(),
+            activation: fit.activation.clone(),
+            citation: String::new(),
+            pp: c.pp.clone(),
+            protocol: activation_approx::baselines::spline::Protocol::OneHot,
+            fx: cfg.fx,
+            scales: Some(c.scales.clone()),
+        };
+        use activation_approx::baselines::SecureMethod as _;
+        writeln!(
+            out,
+            "| {} | {} | {:.2} | {} | {} | {} | {:.2e} |",
+            c.k,
+            c.m,
+            1e3 * c.rep3_seconds,
+            if c.in_rep3_domain { "yes" } else { "no" },
+            c.bytes_sorted,
+            onehot.cost(&model).bytes_per_party,
+            c.max_fit_error
+        )?;
+    }
+    let (r, o) = (&fit.candidates[fit.pick_rep3], &fit.candidates[fit.pick_ours]);
+    writeln!(
+        out,
+        "pick by NFGen's Rep3 regression: k = {}, m = {}; pick by our cost model: k = {}, m = {}",
+        r.k, r.m, o.k, o.m
+    )?;
+    Ok(out)
 }
 
 const HEADER: [&str; 15] = [
@@ -143,7 +205,8 @@ fn render(rows: &[MethodReport], format: Format) -> anyhow::Result<String> {
             writeln!(out, "| {} |", HEADER.join(" | "))?;
             writeln!(out, "|{}", "---|".repeat(HEADER.len()))?;
             for r in rows {
-                writeln!(out, "| {} |", cells(r).join(" | "))?;
+                let escaped: Vec<String> = cells(r).iter().map(|c| c.replace('|', "\\|")).collect();
+                writeln!(out, "| {} |", escaped.join(" | "))?;
             }
         }
     }
@@ -151,6 +214,7 @@ fn render(rows: &[MethodReport], format: Format) -> anyhow::Result<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -162,6 +226,7 @@ mod tests {
             methods: methods.iter().map(|s| s.to_string()).collect(),
             config: config.into(),
             frac_bits: 16,
+            nfgen_candidates: false,
         }
     }
 

@@ -77,6 +77,9 @@ pub(crate) struct FitArgs {
     /// Fractional bits of the fixed-point encoding.
     #[arg(long, default_value_t = 16)]
     pub frac_bits: u32,
+    /// Apply the criterion to the fixed-point evaluation (encoding and truncations included) instead of the f64 one.
+    #[arg(long)]
+    pub fixed_point_error: bool,
     /// Output JSON file (default: <af>.approx.json).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -235,6 +238,7 @@ pub(crate) fn run(args: FitArgs) -> Result<()> {
     if let Some(m) = fit_method(args.fit) {
         fitter.method = m;
     }
+    fitter.fixed_point_errors = args.fixed_point_error;
     fitter.space.max_pieces = args.max_pieces.max(1);
     fitter.space.max_degree = args.max_degree.max(1);
 

@@ -23,7 +23,7 @@ enum Command {
     /// Compare every baseline (and Compact) for one activation: structure, errors, MPC cost, time estimates.
     Baselines(cmd_baselines::Args),
     /// Fit an MPC-friendly approximation of an activation (annealing search) and write its JSON.
-    Fit(cmd_fit::FitArgs),
+    Fit(Box<cmd_fit::FitArgs>),
     /// Run experiment sweeps from TOML specs; records are appended to results/raw/ and finished points skipped.
     Run(cmd_run::RunArgs),
     /// Write tables, figures and the README's results section from the recorded sweeps.
@@ -38,8 +38,8 @@ fn run() -> anyhow::Result<ExitCode> {
                 println!("{name}");
             }
         }
+        Command::Fit(args) => cmd_fit::run(*args)?,
         Command::Baselines(args) => cmd_baselines::run(&args)?,
-        Command::Fit(args) => cmd_fit::run(args)?,
         Command::Run(args) => cmd_run::run(&args)?,
         Command::Report(args) => cmd_run::report(&args)?,
     }

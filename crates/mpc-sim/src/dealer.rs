@@ -24,7 +24,7 @@ use crate::share::Pair;
 pub const CHUNK: usize = 4096;
 
 /// A fixed-width unsigned word for XOR sharing (u8, u16, u32, u64).
-pub trait Word: Copy + Send + Sync + Default + std::fmt::Debug + 'static {
+pub trait Word: crate::meter::WireElem + Copy + Send + Sync + Default + std::fmt::Debug + 'static {
     /// Bits in the word.
     const BITS: u32;
     /// The low `BITS` bits of a u64.
@@ -86,7 +86,7 @@ impl Dealer {
         Pair::from_halves(h0, h1)
     }
 
-    /// Beaver triples [a, b, c] with c = a·b in Z_{2^64}.
+    /// Beaver triples \[a, b, c\] with c = a·b in Z_{2^64}.
     pub fn beaver(&mut self, n: usize) -> Pair<Vec<[u64; 3]>> {
         self.generate(n, |r| {
             let (a0, a1, b0, b1, c0) = (r.next_u64(), r.next_u64(), r.next_u64(), r.next_u64(), r.next_u64());
@@ -95,7 +95,7 @@ impl Dealer {
         })
     }
 
-    /// Square pairs [a, a²].
+    /// Square pairs \[a, a²\].
     pub fn square(&mut self, n: usize) -> Pair<Vec<[u64; 2]>> {
         self.generate(n, |r| {
             let (a0, a1, s0) = (r.next_u64(), r.next_u64(), r.next_u64());
@@ -104,7 +104,7 @@ impl Dealer {
         })
     }
 
-    /// Truncation pairs [r, r >> 63, (r mod 2^63) >> f], all arithmetically shared.
+    /// Truncation pairs \[r, r >> 63, (r mod 2^63) >> f\], all arithmetically shared.
     pub fn trunc(&mut self, n: usize, frac_bits: u32) -> Pair<Vec<[u64; 3]>> {
         self.generate(n, move |rng| {
             let (r, r0, m0, h0) = (rng.next_u64(), rng.next_u64(), rng.next_u64(), rng.next_u64());
@@ -114,13 +114,34 @@ impl Dealer {
         })
     }
 
-    /// AND triples [a, b, c] on W-bit words, XOR-shared, c = a & b.
+    /// AND triples \[a, b, c\] on W-bit words, XOR-shared, c = a & b.
     pub fn and_triples<W: Word>(&mut self, n: usize) -> Pair<Vec<[W; 3]>> {
         self.generate(n, |r| {
             let (a0, a1, b0, b1, c0) = (r.next_u64(), r.next_u64(), r.next_u64(), r.next_u64(), r.next_u64());
             let c1 = ((a0 ^ a1) & (b0 ^ b1)) ^ c0;
             let w = W::from_u64;
             ([w(a0), w(b0), w(c0)], [w(a1), w(b1), w(c1)])
+        })
+    }
+
+    /// Two AND triples per element on W-bit words (one carry-tree level: P_hi ∧ G_lo and P_hi ∧ P_lo), drawn from
+    /// packed random words (⌈10·W/64⌉ words per element instead of 10).
+    pub fn and_triple_pairs<W: Word>(&mut self, n: usize) -> Pair<Vec<[[W; 3]; 2]>> {
+        let bits = W::BITS as usize;
+        let words = (10 * bits).div_ceil(64);
+        self.generate(n, move |r| {
+            let mut buf = [0u64; 5];
+            buf.iter_mut().take(words).for_each(|w| *w = r.next_u64());
+            let get = |j: usize| (buf[(j * bits) / 64] >> ((j * bits) % 64)) & (u64::MAX >> (64 - bits));
+            let tri = |o: usize| {
+                let (a0, a1, b0, b1, c0) = (get(o), get(o + 1), get(o + 2), get(o + 3), get(o + 4));
+                let c1 = ((a0 ^ a1) & (b0 ^ b1)) ^ c0;
+                let w = W::from_u64;
+                ([w(a0), w(b0), w(c0)], [w(a1), w(b1), w(c1)])
+            };
+            let (x0, x1) = tri(0);
+            let (y0, y1) = tri(5);
+            ([x0, y0], [x1, y1])
         })
     }
 

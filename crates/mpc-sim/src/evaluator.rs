@@ -30,7 +30,7 @@ use crate::share::Meta;
 /// A fixed-point arithmetic back end (secure, plaintext or cost-only). See the module docs for scales and costs.
 pub trait Evaluator {
     /// A (shared, plaintext or symbolic) tensor.
-    type Value: Clone + Send + Sync;
+    type Value: Clone + Send + Sync + std::fmt::Debug;
 
     /// The evaluator's fixed-point setting.
     fn fixed_point(&self) -> FixedPoint;
@@ -78,9 +78,9 @@ pub trait Evaluator {
     fn split(&mut self, v: &Self::Value, sizes: &[usize]) -> Result<Vec<Self::Value>>;
     /// Same elements, new shape.
     fn reshape(&mut self, v: &Self::Value, shape: &[usize]) -> Result<Self::Value>;
-    /// out[i] = v[idx[i]] or 0 for `None`, with the given output shape (im2col, pooling windows, transposes).
+    /// `out[i] = v[idx[i]]`, or 0 for `None`, with the given output shape (im2col, pooling windows, transposes).
     fn gather(&mut self, v: &Self::Value, idx: &[Option<usize>], shape: &[usize]) -> Result<Self::Value>;
-    /// Sums consecutive groups of `group` elements: out[i] = Σ_{j<group} v[i·group + j]; output shape `shape`.
+    /// Sums consecutive groups of `group` elements: `out[i] = Σ_{j<group} v[i·group + j]`; output shape `shape`.
     fn sum_groups(&mut self, v: &Self::Value, group: usize, shape: &[usize]) -> Result<Self::Value>;
     /// a (m×k) · W (k×n) for a public matrix W of ring elements at scale `w_scale` (local; scale adds).
     fn matmul_public_raw(&mut self, a: &Self::Value, w: &[i64], n: usize, w_scale: u32) -> Result<Self::Value>;
@@ -93,7 +93,7 @@ pub trait Evaluator {
     fn square_raw(&mut self, a: &Self::Value) -> Result<Self::Value>;
     /// Removes f fractional bits. Plaintext: floor (`>> f`); secure: floor + e, see [`crate::secure`].
     fn truncate(&mut self, a: &Self::Value) -> Result<Self::Value>;
-    /// [a < 0] as an integer 0/1 value (scale 0) (secure: 8 rounds, 64 B).
+    /// \[a < 0\] as an integer 0/1 value (scale 0) (secure: 8 rounds, 64 B).
     fn ltz(&mut self, a: &Self::Value) -> Result<Self::Value>;
     /// Matrix product a (m×k) · b (k×n) without truncation (secure: matrix triple, 1 round).
     fn matmul_raw(&mut self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value>;
@@ -141,6 +141,19 @@ pub trait Evaluator {
         self.mul_const_raw(a, k, 0)
     }
 
+    /// Σ_i k_i·v_i + c for public ring elements k_i carrying `k_scale` fractional bits (result scale: the terms'
+    /// scale + k_scale; c already at that scale, added once). Local; the secure session fuses it into one pass.
+    fn lincomb_raw(&mut self, terms: &[(&Self::Value, i64)], k_scale: u32, constant: i64) -> Result<Self::Value> {
+        let metas: Vec<&Meta> = terms.iter().map(|(v, _)| Self::meta(v)).collect();
+        check_lincomb(&metas)?;
+        let mut acc = self.mul_const_raw(terms[0].0, terms[0].1, k_scale)?;
+        for (v, k) in &terms[1..] {
+            let t = self.mul_const_raw(v, *k, k_scale)?;
+            acc = self.add(&acc, &t)?;
+        }
+        self.add_const_raw(&acc, constant)
+    }
+
     /// Fixed-point product: [`Evaluator::mul_raw`] then [`Evaluator::truncate`].
     fn mul(&mut self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value> {
         let p = self.mul_raw(a, b)?;
@@ -165,14 +178,14 @@ pub trait Evaluator {
         self.add_const_raw(&n, 1)
     }
 
-    /// [a ≥ t] for a public real t (= 1 − LTZ(a − t)); 0/1 at scale 0.
+    /// \[a ≥ t\] for a public real t (= 1 − LTZ(a − t)); 0/1 at scale 0.
     fn ge_public(&mut self, a: &Self::Value, t: f64) -> Result<Self::Value> {
         let d = self.add_public(a, -t)?;
         let l = self.ltz(&d)?;
         self.not(&l)
     }
 
-    /// [a ≥ b] for two values.
+    /// \[a ≥ b\] for two values.
     fn ge(&mut self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value> {
         let d = self.sub(a, b)?;
         let l = self.ltz(&d)?;
@@ -186,20 +199,20 @@ pub trait Evaluator {
         self.add(b, &m)
     }
 
-    /// ReLU(a) = a·[a ≥ 0] (LTZ + one multiplication: 9 rounds, 80 B).
+    /// ReLU(a) = a·\[a ≥ 0\] (LTZ + one multiplication: 9 rounds, 80 B).
     fn relu(&mut self, a: &Self::Value) -> Result<Self::Value> {
         let l = self.ltz(a)?;
         let b = self.not(&l)?;
         self.mul_raw(&b, a)
     }
 
-    /// max(a, b) = b + [a ≥ b]·(a − b).
+    /// max(a, b) = b + \[a ≥ b\]·(a − b).
     fn max(&mut self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value> {
         let c = self.ge(a, b)?;
         self.select(&c, a, b)
     }
 
-    /// |a| = a − 2·[a < 0]·a (LTZ + one multiplication).
+    /// |a| = a − 2·\[a < 0\]·a (LTZ + one multiplication).
     fn abs(&mut self, a: &Self::Value) -> Result<Self::Value> {
         let l = self.ltz(a)?;
         let m = self.mul_raw(&l, a)?;
@@ -223,7 +236,7 @@ pub fn encode_at(fx: FixedPoint, c: f64, scale: u32) -> Result<i64> {
 
 /// Checks the operands of a matrix product; returns (m, k, n).
 pub fn matmul_dims(a: &Meta, b: &Meta) -> Result<(usize, usize, usize)> {
-    a.check_fx("matmul", &b.fx)?;
+    b.check_fx("matmul", &a.fx)?;
     match (a.shape.as_slice(), b.shape.as_slice()) {
         ([m, k], [k2, n]) if k == k2 => Ok((*m, *k, *n)),
         _ => Err(MpcError::ShapeMismatch { op: "matmul (needs m×k and k×n)", left: a.shape.clone(), right: b.shape.clone() }),
@@ -241,6 +254,17 @@ pub fn check_gather(src_len: usize, idx: &[Option<usize>], shape: &[usize]) -> R
         });
     }
     Ok(())
+}
+
+/// Checks the terms of a linear combination (non-empty, one setting, scale and shape); returns the first meta.
+pub fn check_lincomb<'a>(metas: &[&'a Meta]) -> Result<&'a Meta> {
+    let Some(first) = metas.first() else {
+        return Err(MpcError::InvalidParameter { name: "lincomb terms", value: "0".into(), hint: "pass at least one term" });
+    };
+    for m in &metas[1..] {
+        first.check_same("lincomb", m)?;
+    }
+    Ok(first)
 }
 
 /// Checks split sizes against the length.
@@ -283,7 +307,7 @@ pub fn check_matmul_public(a: &Meta, w_len: usize, n: usize) -> Result<(usize, u
 
 /// Meta of a product of a and b (elementwise): shapes equal, settings equal, scales add.
 pub fn product_meta(op: &'static str, a: &Meta, b: &Meta) -> Result<Meta> {
-    a.check_fx(op, &b.fx)?;
+    b.check_fx(op, &a.fx)?;
     if a.shape != b.shape {
         return Err(MpcError::ShapeMismatch { op, left: a.shape.clone(), right: b.shape.clone() });
     }

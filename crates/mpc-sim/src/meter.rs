@@ -28,12 +28,49 @@ use crate::share::Pair;
 pub trait Wire {
     /// Bytes this message occupies on the wire.
     fn byte_len(&self) -> u64;
+    /// The message as words (each element zero-extended), for transcripts.
+    fn words(&self) -> Vec<u64>;
 }
 
-impl<T: Copy> Wire for Vec<T> {
+/// An element of a message: a fixed-size word or array of words.
+pub trait WireElem: Copy {
+    /// Appends the element's words.
+    fn push_words(&self, out: &mut Vec<u64>);
+}
+
+macro_rules! wire_word {
+    ($($t:ty),*) => {$(
+        impl WireElem for $t {
+            fn push_words(&self, out: &mut Vec<u64>) {
+                out.push(*self as u64);
+            }
+        }
+    )*};
+}
+wire_word!(u8, u16, u32, u64);
+
+impl<T: WireElem, const N: usize> WireElem for [T; N] {
+    fn push_words(&self, out: &mut Vec<u64>) {
+        self.iter().for_each(|x| x.push_words(out));
+    }
+}
+
+impl<T: WireElem> Wire for Vec<T> {
     fn byte_len(&self) -> u64 {
         (self.len() * std::mem::size_of::<T>()) as u64
     }
+
+    fn words(&self) -> Vec<u64> {
+        let mut out = Vec::new();
+        self.iter().for_each(|x| x.push_words(&mut out));
+        out
+    }
+}
+
+/// A delivered exchange: party p reads the message the other party sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a, M> {
+    pub(crate) sent: &'a Pair<M>,
 }
 
 /// Cost of a (sub-)protocol as counted by the meter or predicted by [`crate::predict`].
@@ -120,6 +157,7 @@ pub struct Channel {
     forks: Vec<Fork>,
     stats: BTreeMap<String, Stats>,
     total: Stats,
+    transcript: Option<Vec<Vec<u64>>>,
 }
 
 impl Channel {
@@ -128,16 +166,30 @@ impl Channel {
         Channel::default()
     }
 
-    /// One round: each party sends its half of `outgoing`; returns what each party received (the other's half).
-    pub fn exchange<M: Wire + Clone>(&mut self, outgoing: &Pair<M>) -> Pair<M> {
+    /// One round: each party sends its half of `outgoing`; returns the delivery, from which each party reads what
+    /// it received (the other's half) with [`crate::PartyView::received`] — without copying the message.
+    pub fn exchange<'a, M: Wire>(&mut self, outgoing: &'a Pair<M>) -> Incoming<'a, M> {
         let [b0, b1] = outgoing.halves().each_ref().map(Wire::byte_len);
+        if let Some(t) = &mut self.transcript {
+            t.push(outgoing.halves()[1].words());
+        }
         self.clock += 1;
         self.add(|s| {
             s.bytes[0] += b0;
             s.bytes[1] += b1;
             s.messages += 2;
         });
-        outgoing.clone().swapped()
+        Incoming { sent: outgoing }
+    }
+
+    /// Starts recording party 0's incoming messages (what party 1 sent), for view-indistinguishability tests.
+    pub fn record_view_of_p0(&mut self) {
+        self.transcript = Some(Vec::new());
+    }
+
+    /// Party 0's incoming messages since [`Channel::record_view_of_p0`], one entry per exchange.
+    pub fn view_of_p0(&self) -> &[Vec<u64>] {
+        self.transcript.as_deref().unwrap_or(&[])
     }
 
     /// Charges one round with the given bytes per party without a message: used only by the cost predictor

@@ -42,19 +42,25 @@ pub fn powers<E: Evaluator>(ev: &mut E, x: &E::Value, degree: usize) -> Result<V
     Ok(pows)
 }
 
-/// Σ_j enc(c_j)·x^j at scale 2f (the constant as enc(c_0)·2^f), from x^1 … x^d; local.
+/// Σ_j enc(c_j)·x^j at scale 2f (the constant as enc(c_0)·2^f), from x^1 … x^d; local (one fused pass).
 pub fn combine_raw<E: Evaluator>(ev: &mut E, x: &E::Value, pows: &[E::Value], coeffs: &[i64]) -> Result<E::Value> {
     let f = ev.fixed_point().frac_bits;
+    if coeffs.len() > pows.len() + 1 {
+        return Err(MpcError::InvalidParameter {
+            name: "coefficients",
+            value: format!("{} for {} powers", coeffs.len(), pows.len()),
+            hint: "compute powers up to the polynomial's degree first",
+        });
+    }
     let c1 = coeffs.get(1).copied().unwrap_or(0);
-    let mut acc = ev.mul_const_raw(x, c1, f)?;
+    let mut terms: Vec<(&E::Value, i64)> = vec![(x, c1)];
     for (j, &c) in coeffs.iter().enumerate().skip(2) {
         if c != 0 {
-            let t = ev.mul_const_raw(&pows[j - 1], c, f)?;
-            acc = ev.add(&acc, &t)?;
+            terms.push((&pows[j - 1], c));
         }
     }
     let c0 = coeffs.first().copied().unwrap_or(0).wrapping_mul(1i64 << f);
-    ev.add_const_raw(&acc, c0)
+    ev.lincomb_raw(&terms, f, c0)
 }
 
 /// A polynomial Σ c_j x^j with real coefficients: power tree, coefficients applied locally at scale 2f, one
@@ -70,7 +76,7 @@ pub fn polynomial<E: Evaluator>(ev: &mut E, x: &E::Value, coeffs: &[f64]) -> Res
 
 /// Secure piecewise polynomial, straight from the approximation's encoding (`PiecewisePoly::encode`):
 ///
-/// 1. concurrently: all comparisons b_i = [x ≥ t_i] in ONE batch (one LTZ on the concatenated x − t_i), and the
+/// 1. concurrently: all comparisons b_i = \[x ≥ t_i\] in ONE batch (one LTZ on the concatenated x − t_i), and the
 ///    powers x² … x^d by [`powers`];
 /// 2. Y_s = enc(c_0)·2^f + Σ_j enc(c_j)·x^j at scale 2f for every segment (local);
 /// 3. Y = Y_0 + Σ_i b_i·(Y_{i+1} − Y_i): all products in ONE round (one batched multiplication);
@@ -85,9 +91,16 @@ pub fn piecewise<E: Evaluator>(ev: &mut E, x: &E::Value, pw: &EncodedPiecewise) 
     if pw.fx != ev.fixed_point() {
         return Err(MpcError::FixedPointMismatch { op: "piecewise", left: ev.fixed_point().frac_bits, right: pw.fx.frac_bits });
     }
+    let nt = pw.thresholds.len();
+    if nt == 0 || pw.segments.len() != nt + 1 || pw.segments.iter().any(|s| s.is_empty() || s.len() > pw.max_degree + 1) {
+        return Err(MpcError::InvalidParameter {
+            name: "encoded piecewise",
+            value: format!("{} thresholds, {} segments, max degree {}", nt, pw.segments.len(), pw.max_degree),
+            hint: "build it with PiecewisePoly::encode (one more segment than thresholds, none above max_degree)",
+        });
+    }
     let shape = E::shape(x).to_vec();
     let n = E::len(x);
-    let nt = pw.thresholds.len();
     let mut branches = ev.parallel(2, |ev, b| {
         if b == 0 {
             let diffs = pw.thresholds.iter().map(|&t| ev.add_const_raw(x, t.wrapping_neg())).collect::<Result<Vec<_>>>()?;
@@ -100,10 +113,18 @@ pub fn piecewise<E: Evaluator>(ev: &mut E, x: &E::Value, pw: &EncodedPiecewise) 
     })?;
     let pows = branches.pop().unwrap_or_default();
     let bits = branches.pop().and_then(|mut v| v.pop());
-    let ys = pw.segments.iter().map(|c| combine_raw(ev, x, &pows, c)).collect::<Result<Vec<_>>>()?;
-    let mut y = ys[0].clone();
+    // Y_0, and the differences Y_{i+1} − Y_i formed directly from the coefficient differences (same ring values).
+    let mut y = combine_raw(ev, x, &pows, &pw.segments[0])?;
     if let Some(bits) = bits {
-        let diffs = (1..ys.len()).map(|i| ev.sub(&ys[i], &ys[i - 1])).collect::<Result<Vec<_>>>()?;
+        let diffs = (1..pw.segments.len())
+            .map(|i| {
+                let (hi, lo) = (&pw.segments[i], &pw.segments[i - 1]);
+                let d: Vec<i64> = (0..hi.len().max(lo.len()))
+                    .map(|j| hi.get(j).copied().unwrap_or(0).wrapping_sub(lo.get(j).copied().unwrap_or(0)))
+                    .collect();
+                combine_raw(ev, x, &pows, &d)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let flat = diffs.iter().map(|d| ev.reshape(d, &[n])).collect::<Result<Vec<_>>>()?;
         let cat = ev.concat(&flat.iter().collect::<Vec<_>>())?;
         let prod = ev.mul_raw(&bits, &cat)?;

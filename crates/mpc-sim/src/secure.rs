@@ -10,7 +10,7 @@
 //!   ±2^(64−f) — a huge error, rare for small |x| (≈ 2^−27 for |x| = 10 at scale 2f = 32).
 //! - **Dealer-pair truncation** (1 round, 8 B; the "probabilistic truncation with a known top bit" of Escudero et
 //!   al., CRYPTO 2020, as SPU's `TruncAPr`): with x' = x + 2^62 ∈ [0, 2^63) (requires |x| < 2^62) and a dealer pair
-//!   r, [r >> 63], [(r mod 2^63) >> f], open c = x' + r. With C = c mod 2^63 and w = c_{63} ⊕ r_{63} (the carry of
+//!   r, \[r >> 63\], \[(r mod 2^63) >> f\], open c = x' + r. With C = c mod 2^63 and w = c_{63} ⊕ r_{63} (the carry of
 //!   x' + (r mod 2^63) into bit 63, linear in the shared top bit of r), x' = C + w·2^63 − (r mod 2^63), so
 //!   (C >> f) − ((r mod 2^63) >> f) + w·2^(63−f) − 2^(62−f) = ⌊x/2^f⌋ + e, e ∈ {0, 1} (e is the borrow of the low f
 //!   bits, 1 with probability (x mod 2^f)/2^f: stochastic rounding). Exact for every |x| < 2^62; for larger |x| the
@@ -42,6 +42,32 @@ use crate::error::Result;
 use crate::evaluator::{self, Evaluator};
 use crate::meter::{Channel, Stats};
 use crate::share::{Meta, Pair, Party, Shared};
+
+/// Send step of a carry level on `2·w` groups: opens P_hi ⊕ a, G_lo ⊕ b (first AND) and P_hi ⊕ a', P_lo ⊕ b'.
+#[inline(always)]
+fn carry_send<W: Word>(s: [u64; 2], t: &[[W; 3]; 2], w: u32) -> [W; 4] {
+    let mask = (1u64 << w) - 1;
+    let [g, p] = s;
+    let (glo, phi, plo) = (g & mask, (p >> w) & mask, p & mask);
+    [
+        W::from_u64(phi ^ t[0][0].to_u64()),
+        W::from_u64(glo ^ t[0][1].to_u64()),
+        W::from_u64(phi ^ t[1][0].to_u64()),
+        W::from_u64(plo ^ t[1][1].to_u64()),
+    ]
+}
+
+/// Receive step: G ← G_hi ⊕ (P_hi ∧ G_lo), P ← P_hi ∧ P_lo from the opened values.
+#[inline(always)]
+fn carry_recv<W: Word>(g: u64, o: &[W; 4], i: &[W; 4], t: &[[W; 3]; 2], w: u32, first: bool) -> [u64; 2] {
+    let mask = (1u64 << w) - 1;
+    let [d1, e1, d2, e2] = [0, 1, 2, 3].map(|j| o[j].to_u64() ^ i[j].to_u64());
+    let and = |d: u64, e: u64, tr: &[W; 3]| {
+        let z = tr[2].to_u64() ^ (d & tr[1].to_u64()) ^ (e & tr[0].to_u64());
+        if first { z ^ (d & e) } else { z }
+    };
+    [((g >> w) & mask) ^ and(d1, e1, &t[0]), and(d2, e2, &t[1])]
+}
 
 /// Minimum elements per rayon task.
 const MIN_LEN: usize = 2048;
@@ -91,6 +117,11 @@ impl Session {
     /// The metered channel (read its [`Channel::total`] and [`Channel::by_label`]).
     pub fn channel(&self) -> &Channel {
         &self.chan
+    }
+
+    /// The channel, mutably (to start transcript recording).
+    pub fn channel_mut(&mut self) -> &mut Channel {
+        &mut self.chan
     }
 
     /// Totals so far.
@@ -161,7 +192,7 @@ impl Session {
             v.own(&out)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&inc))
+                .zip(v.received(&inc))
                 .zip(v.own(&t))
                 .map(|((&mine, &theirs), t)| {
                     let c = mine.wrapping_add(theirs);
@@ -179,59 +210,53 @@ impl Session {
         Shared { meta, shares }
     }
 
-    /// One level of the carry tree on `2·w` groups → `w` groups; state per element is [G, P].
-    fn carry_level<W: Word>(&mut self, st: &Pair<Vec<[u64; 2]>>, w: u32) -> Pair<Vec<[u64; 2]>> {
-        let n = st.halves()[0].len();
-        let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
-        let t = self.deal(|d| d.and_triples::<W>(2 * n));
-        let out: Pair<Vec<[W; 4]>> = Pair::build(|v| {
-            v.own(st)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.own(&t).par_chunks(2))
-                .map(|(&[g, p], t)| {
-                    let (glo, phi, plo) = (g & mask, (p >> w) & mask, p & mask);
-                    [
-                        W::from_u64(phi ^ t[0][0].to_u64()),
-                        W::from_u64(glo ^ t[0][1].to_u64()),
-                        W::from_u64(phi ^ t[1][0].to_u64()),
-                        W::from_u64(plo ^ t[1][1].to_u64()),
-                    ]
-                })
-                .collect()
-        });
-        let inc = self.chan.exchange(&out);
+    /// Receive step of carry level k fused with the send step of level k + 1 (one pass per level).
+    #[allow(clippy::type_complexity)]
+    fn carry_level<W: Word, V: Word>(
+        &mut self,
+        st: &Pair<Vec<[u64; 2]>>,
+        out: &Pair<Vec<[W; 4]>>,
+        t: &Pair<Vec<[[W; 3]; 2]>>,
+        w: u32,
+        tn: &Pair<Vec<[[V; 3]; 2]>>,
+        wn: u32,
+    ) -> (Pair<Vec<[u64; 2]>>, Pair<Vec<[V; 4]>>) {
+        let inc = self.chan.exchange(out);
         Pair::build(|v| {
             let first = v.party().is_first();
             v.own(st)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&out).par_iter().zip(v.own(&inc)))
-                .zip(v.own(&t).par_chunks(2))
-                .map(|((&[g, _], (o, i)), t)| {
-                    let [d1, e1, d2, e2] = [0, 1, 2, 3].map(|j| o[j].to_u64() ^ i[j].to_u64());
-                    let and = |d: u64, e: u64, tr: &[W; 3]| {
-                        let z = tr[2].to_u64() ^ (d & tr[1].to_u64()) ^ (e & tr[0].to_u64());
-                        if first { z ^ (d & e) } else { z }
-                    };
-                    let ghi = (g >> w) & mask;
-                    [ghi ^ and(d1, e1, &t[0]), and(d2, e2, &t[1])]
+                .zip(v.own(out).par_iter().zip(v.received(&inc)))
+                .zip(v.own(t).par_iter().zip(v.own(tn)))
+                .map(|((&[g, _], (o, i)), (t, tn))| {
+                    let s = carry_recv(g, o, i, t, w, first);
+                    (s, carry_send(s, tn, wn))
                 })
-                .collect()
+                .unzip()
         })
+        .unzip()
     }
 
     /// Arithmetic shares of the top bit of x: SPU-style msb_a2b (7 rounds, 56 B) + b2a (1 round, 8 B).
     fn msb(&mut self, a: &Shared) -> Pair<Vec<u64>> {
         let n = a.len();
+        // All dealer material first (the offline phase).
+        let t0 = self.deal(|d| d.and_triples::<u64>(n));
+        let t1 = self.deal(|d| d.and_triple_pairs::<u32>(n));
+        let t2 = self.deal(|d| d.and_triple_pairs::<u16>(n));
+        let t3 = self.deal(|d| d.and_triple_pairs::<u8>(n));
+        let t4 = self.deal(|d| d.and_triple_pairs::<u8>(n));
+        let t5 = self.deal(|d| d.and_triple_pairs::<u8>(n));
+        let t6 = self.deal(|d| d.and_triple_pairs::<u8>(n));
+        let pp = self.deal(|d| d.private_product(n));
         // Level 0: G = y_0 ∧ y_1 with one AND triple on 64-bit words; P = y_0 ⊕ y_1 ⊕ 1 locally.
-        let t = self.deal(|d| d.and_triples::<u64>(n));
-        let out: Pair<Vec<[u64; 2]>> = Pair::build(|v| {
+        let out0: Pair<Vec<[u64; 2]>> = Pair::build(|v| {
             let first = v.party().is_first();
             v.own(&a.shares)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&t))
+                .zip(v.own(&t0))
                 .map(|(&x, t)| {
                     let y = crate::ring::bit_reverse_index(x << 1);
                     // P0 holds u = y_0 (its input to the AND), P1 holds v = y_1; the other's input share is 0.
@@ -239,45 +264,57 @@ impl Session {
                 })
                 .collect()
         });
-        let inc = self.chan.exchange(&out);
-        let mut st: Pair<Vec<[u64; 2]>> = Pair::build(|v| {
+        let inc = self.chan.exchange(&out0);
+        let (st, out): (Pair<Vec<[u64; 2]>>, Pair<Vec<[u32; 4]>>) = Pair::build(|v| {
             let first = v.party().is_first();
             v.own(&a.shares)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&out).par_iter().zip(v.own(&inc)))
-                .zip(v.own(&t))
-                .map(|((&x, (o, i)), t)| {
+                .zip(v.own(&out0).par_iter().zip(v.received(&inc)))
+                .zip(v.own(&t0).par_iter().zip(v.own(&t1)))
+                .map(|((&x, (o, i)), (t, tn))| {
                     let (d, e) = (o[0] ^ i[0], o[1] ^ i[1]);
                     let mut g = t[2] ^ (d & t[1]) ^ (e & t[0]);
                     if first {
                         g ^= d & e;
                     }
                     let p = crate::ring::bit_reverse_index((x << 1) | u64::from(first));
-                    [g, p]
+                    ([g, p], carry_send([g, p], tn, 32))
                 })
-                .collect()
-        });
-        st = self.carry_level::<u32>(&st, 32);
-        st = self.carry_level::<u16>(&st, 16);
-        for w in [8, 4, 2, 1] {
-            st = self.carry_level::<u8>(&st, w);
-        }
-        // Binary shares of the msb, then binary → arithmetic with a private-input product.
-        let bits: Pair<Vec<u64>> = Pair::build(|v| {
-            v.own(&a.shares).par_iter().with_min_len(MIN_LEN).zip(v.own(&st)).map(|(&x, s)| (x >> 63) ^ (s[0] & 1)).collect()
-        });
-        let pp = self.deal(|d| d.private_product(n));
-        let out: Pair<Vec<u64>> = Pair::build(|v| {
-            v.own(&bits).par_iter().with_min_len(MIN_LEN).zip(v.own(&pp)).map(|(&m, q)| m.wrapping_sub(q[0])).collect()
-        });
+                .unzip()
+        })
+        .unzip();
+        let (st, out) = self.carry_level(&st, &out, &t1, 32, &t2, 16);
+        let (st, out) = self.carry_level(&st, &out, &t2, 16, &t3, 8);
+        let (st, out) = self.carry_level(&st, &out, &t3, 8, &t4, 4);
+        let (st, out) = self.carry_level(&st, &out, &t4, 4, &t5, 2);
+        let (st, out) = self.carry_level(&st, &out, &t5, 2, &t6, 1);
+        // Last level, then the binary shares of the msb and the b2a message, in one pass.
+        let inc = self.chan.exchange(&out);
+        let (bits, out): (Pair<Vec<u64>>, Pair<Vec<u64>>) = Pair::build(|v| {
+            let first = v.party().is_first();
+            v.own(&st)
+                .par_iter()
+                .with_min_len(MIN_LEN)
+                .zip(v.own(&out).par_iter().zip(v.received(&inc)))
+                .zip(v.own(&t6).par_iter().zip(v.own(&a.shares)))
+                .zip(v.own(&pp))
+                .map(|(((&[g, _], (o, i)), (t, &x)), q)| {
+                    let s = carry_recv(g, o, i, t, 1, first);
+                    let m = (x >> 63) ^ (s[0] & 1);
+                    (m, m.wrapping_sub(q[0]))
+                })
+                .unzip()
+        })
+        .unzip();
+        // Binary → arithmetic with the private-input product.
         let inc = self.chan.exchange(&out);
         Pair::build(|v| {
             let first = v.party().is_first();
             v.own(&bits)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&out).par_iter().zip(v.own(&inc)))
+                .zip(v.own(&out).par_iter().zip(v.received(&inc)))
                 .zip(v.own(&pp))
                 .map(|((&m, (&mine, &theirs)), q)| {
                     // P0: s = mine, t = theirs; product share s·t + t·α + γ_0. P1: t = mine, s = theirs; s·β + γ_1.
@@ -331,7 +368,7 @@ impl Evaluator for Session {
         self.check("reveal", &v.meta)?;
         let inc = self.chan.exchange(&v.shares);
         let opened: Pair<Vec<i64>> = Pair::build(|p| {
-            p.own(&v.shares).par_iter().with_min_len(MIN_LEN).zip(p.own(&inc)).map(|(&a, &b)| a.wrapping_add(b) as i64).collect()
+            p.own(&v.shares).par_iter().with_min_len(MIN_LEN).zip(p.received(&inc)).map(|(&a, &b)| a.wrapping_add(b) as i64).collect()
         });
         Ok(opened.into_first())
     }
@@ -417,6 +454,30 @@ impl Evaluator for Session {
         Ok(Shared { meta: Meta { fx: self.cfg.fx, scale, shape: vec![m, n] }, shares })
     }
 
+    fn lincomb_raw(&mut self, terms: &[(&Shared, i64)], k_scale: u32, constant: i64) -> Result<Shared> {
+        let first = evaluator::check_lincomb(&terms.iter().map(|(v, _)| &v.meta).collect::<Vec<_>>())?;
+        self.check("lincomb", first)?;
+        let meta = first.with_scale(Meta::product_scale("lincomb", first.scale, k_scale)?);
+        let n = first.len();
+        let shares = Pair::build(|v| {
+            let add_c = v.party().is_first();
+            let srcs: Vec<(&[u64], u64)> = terms.iter().map(|(x, k)| (v.own(&x.shares).as_slice(), *k as u64)).collect();
+            let mut out = vec![0u64; n];
+            out.par_chunks_mut(MIN_LEN).enumerate().for_each(|(ci, chunk)| {
+                let base = ci * MIN_LEN;
+                let len = chunk.len();
+                chunk.fill(if add_c { constant as u64 } else { 0 });
+                for (src, k) in &srcs {
+                    for (o, &x) in chunk.iter_mut().zip(&src[base..base + len]) {
+                        *o = o.wrapping_add(x.wrapping_mul(*k));
+                    }
+                }
+            });
+            out
+        });
+        Ok(Shared { meta, shares })
+    }
+
     fn mul_raw(&mut self, a: &Shared, b: &Shared) -> Result<Shared> {
         self.check("mul", &a.meta)?;
         let meta = evaluator::product_meta("mul", &a.meta, &b.meta)?;
@@ -436,7 +497,7 @@ impl Evaluator for Session {
             v.own(&out)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&inc))
+                .zip(v.received(&inc))
                 .zip(v.own(&t))
                 .map(|((o, i), t)| {
                     let (e, d) = (o[0].wrapping_add(i[0]), o[1].wrapping_add(i[1]));
@@ -461,7 +522,7 @@ impl Evaluator for Session {
             v.own(&out)
                 .par_iter()
                 .with_min_len(MIN_LEN)
-                .zip(v.own(&inc))
+                .zip(v.received(&inc))
                 .zip(v.own(&t))
                 .map(|((&o, &i), t)| {
                     let e = o.wrapping_add(i);
@@ -505,7 +566,7 @@ impl Evaluator for Session {
         let inc = self.chan.exchange(&out);
         let shares = Pair::build(|v| {
             let [ta, tb, tc] = v.own(&t);
-            let opened: Vec<u64> = v.own(&out).iter().zip(v.own(&inc)).map(|(o, i)| o.wrapping_add(*i)).collect();
+            let opened: Vec<u64> = v.own(&out).iter().zip(v.received(&inc)).map(|(o, i)| o.wrapping_add(*i)).collect();
             let (e, f) = opened.split_at(m * k);
             let eb = crate::ring::matmul(e, tb, m, k, n);
             let af = crate::ring::matmul(ta, f, m, k, n);

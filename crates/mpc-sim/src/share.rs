@@ -47,13 +47,20 @@ impl PartyView {
         self.id
     }
 
+    /// The message this party received in a delivered exchange (the other party's half of what was sent).
+    pub fn received<'a, M>(&self, inc: &crate::meter::Incoming<'a, M>) -> &'a M {
+        &inc.sent.halves[1 - self.id.index()]
+    }
+
     /// This party's half of `pair` (its own share, own dealer material, or the message it received).
     pub fn own<'a, T>(&self, pair: &'a Pair<T>) -> &'a T {
         &pair.halves[self.id.index()]
     }
 }
 
-/// One `T` per party; each half is readable only through that party's [`PartyView`].
+/// One `T` per party; each half is readable only through that party's [`PartyView`] (or, explicitly, by corrupting a
+/// party with [`Pair::corrupt`] in a security test). [`Pair::build`] takes an `Fn` closure, so party code cannot carry
+/// one party's data into the other's run without interior mutability.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pair<T> {
     halves: [T; 2],
@@ -61,14 +68,14 @@ pub struct Pair<T> {
 
 impl<T> Pair<T> {
     /// Runs `f` as party 0 then as party 1 and keeps each result as that party's half.
-    pub fn build(mut f: impl FnMut(PartyView) -> T) -> Pair<T> {
+    pub fn build(f: impl Fn(PartyView) -> T) -> Pair<T> {
         let a = f(PartyView { id: Party::P0 });
         let b = f(PartyView { id: Party::P1 });
         Pair { halves: [a, b] }
     }
 
     /// Fallible [`Pair::build`].
-    pub fn try_build(mut f: impl FnMut(PartyView) -> Result<T>) -> Result<Pair<T>> {
+    pub fn try_build(f: impl Fn(PartyView) -> Result<T>) -> Result<Pair<T>> {
         let a = f(PartyView { id: Party::P0 })?;
         let b = f(PartyView { id: Party::P1 })?;
         Ok(Pair { halves: [a, b] })
@@ -77,12 +84,6 @@ impl<T> Pair<T> {
     /// The trusted dealer's (or the input owner's) constructor: it knows both halves.
     pub(crate) fn from_halves(p0: T, p1: T) -> Pair<T> {
         Pair { halves: [p0, p1] }
-    }
-
-    /// Delivery by the channel: each party receives the other's half.
-    pub(crate) fn swapped(self) -> Pair<T> {
-        let [a, b] = self.halves;
-        Pair { halves: [b, a] }
     }
 
     /// Party 0's half of a value both parties hold identically (an opened value).
@@ -96,10 +97,18 @@ impl<T> Pair<T> {
         &self.halves
     }
 
-    /// Maps each half independently (a local step of each party).
-    pub fn map<U>(self, mut f: impl FnMut(Party, T) -> U) -> Pair<U> {
-        let [a, b] = self.halves;
-        Pair { halves: [f(Party::P0, a), f(Party::P1, b)] }
+    /// The adversary's view: the half of a *corrupted* party `p`, for security tests and audits. Protocol code never
+    /// calls this; it reads halves only through [`PartyView::own`].
+    pub fn corrupt(&self, p: Party) -> &T {
+        &self.halves[p.index()]
+    }
+}
+
+impl<A, B> Pair<(A, B)> {
+    /// Splits per-party pairs into two [`Pair`]s (each party keeps its own halves).
+    pub fn unzip(self) -> (Pair<A>, Pair<B>) {
+        let [(a0, b0), (a1, b1)] = self.halves;
+        (Pair { halves: [a0, a1] }, Pair { halves: [b0, b1] })
     }
 }
 
@@ -128,7 +137,7 @@ impl Meta {
 
     /// Checks that `other` has the same fixed-point setting, scale and shape.
     pub fn check_same(&self, op: &'static str, other: &Meta) -> Result<()> {
-        self.check_fx(op, &other.fx)?;
+        other.check_fx(op, &self.fx)?;
         if self.scale != other.scale {
             return Err(MpcError::ScaleMismatch { op, left: self.scale, right: other.scale });
         }
@@ -138,7 +147,7 @@ impl Meta {
         Ok(())
     }
 
-    /// Checks the fixed-point setting against `fx`.
+    /// Checks the fixed-point setting against `fx` (the error names `fx` first, then this value's f).
     pub fn check_fx(&self, op: &'static str, fx: &FixedPoint) -> Result<()> {
         if self.fx != *fx {
             return Err(MpcError::FixedPointMismatch { op, left: fx.frac_bits, right: self.fx.frac_bits });

@@ -16,7 +16,7 @@
 //! the final product x·σ.
 
 use super::program::{Ops, OpsExt, Val};
-use super::{not_defined, BuildContext, MethodInfo, MethodSpec, Options, Result, SecureMethod};
+use super::{BuildContext, MethodInfo, MethodSpec, Options, Result, SecureMethod, not_defined};
 
 /// Seg3 GeLU coefficients c0…c4 of 1, |x|, x², |x|³, x⁴ (plus 0.5·x).
 pub const GELU_C: [f64; 5] =
@@ -26,8 +26,12 @@ pub const SIGMOID_S: [f64; 5] =
     [0.49352908920523014, 0.3028510171823098, -0.06808619212463336, 0.006747908074344234, -0.0002472776978734074];
 
 /// Registry entry for BOLT (T = 2.7).
-pub const SPEC_BOLT: MethodSpec =
-    MethodSpec { name: "bolt", about: "BOLT seg3 GeLU, T = 2.7", activations: &["gelu", "gelu_tanh"], build: build_bolt };
+pub const SPEC_BOLT: MethodSpec = MethodSpec {
+    name: "bolt",
+    about: "BOLT seg3 GeLU, T = 2.7",
+    activations: &["gelu", "gelu_tanh"],
+    build: build_bolt,
+};
 
 /// Registry entry for BumbleBee (GeLU T = 3, SiLU seg4).
 pub const SPEC_BUMBLEBEE: MethodSpec = MethodSpec {

@@ -22,8 +22,8 @@
 //!
 //! Selection uses a 1-product mux where CrypTen's `where` spends two products (the cheaper, documented form).
 
-use super::program::{powers, Ops, OpsExt, Val};
-use super::{not_defined, BuildContext, MethodInfo, MethodSpec, Options, Result, SecureMethod};
+use super::program::{Ops, OpsExt, Val, powers};
+use super::{BuildContext, MethodInfo, MethodSpec, Options, Result, SecureMethod, not_defined};
 
 /// Registry entry for the composed recipes.
 pub const SPEC: MethodSpec = MethodSpec {
@@ -63,8 +63,17 @@ impl Default for Iterations {
 }
 
 fn iterations(name: &str, ctx: &BuildContext) -> Result<Iterations> {
-    let o = Options::new(name, &ctx.config, &["exp_iterations", "sigmoid_exp_iterations", "reciprocal_iterations",
-        "sigmoid_reciprocal_iterations", "erf_iterations"])?;
+    let o = Options::new(
+        name,
+        &ctx.config,
+        &[
+            "exp_iterations",
+            "sigmoid_exp_iterations",
+            "reciprocal_iterations",
+            "sigmoid_reciprocal_iterations",
+            "erf_iterations",
+        ],
+    )?;
     let d = Iterations::default();
     Ok(Iterations {
         exp: o.usize("exp_iterations", d.exp, 1, 20)?,
@@ -192,9 +201,13 @@ impl SecureMethod for Crypten {
     }
     fn citation(&self) -> &str {
         match self.recipe {
-            Recipe::GeluErf => "CrypTen approximations.py::erf (Taylor, erf_iterations = 8); GELU = 0.5x(1 + erf(x/√2))",
-            _ => "Knott et al., CrypTen (NeurIPS 2021); approximations.py exp (limit, 8/9 iters), reciprocal \
-                  (Newton, 10/3 iters), sigmoid, tanh = 2σ(2x) − 1",
+            Recipe::GeluErf => {
+                "CrypTen approximations.py::erf (Taylor, erf_iterations = 8); GELU = 0.5x(1 + erf(x/√2))"
+            }
+            _ => {
+                "Knott et al., CrypTen (NeurIPS 2021); approximations.py exp (limit, 8/9 iters), reciprocal \
+                  (Newton, 10/3 iters), sigmoid, tanh = 2σ(2x) − 1"
+            }
         }
     }
     fn info(&self) -> MethodInfo {

@@ -44,6 +44,7 @@
 //! ```
 
 pub mod bolt;
+pub mod compact;
 pub mod crude;
 pub mod crypten;
 pub mod nfgen;
@@ -261,7 +262,12 @@ impl<'a> Options<'a> {
 
     /// An error about `key`.
     pub fn bad(&self, key: &str, value: impl fmt::Display, hint: impl Into<String>) -> BaselineError {
-        BaselineError::BadConfig { method: self.method.into(), key: key.into(), value: value.to_string(), hint: hint.into() }
+        BaselineError::BadConfig {
+            method: self.method.into(),
+            key: key.into(),
+            value: value.to_string(),
+            hint: hint.into(),
+        }
     }
 
     /// A real option with a default, which must be finite and satisfy `ok` (described by `hint`).
@@ -359,6 +365,9 @@ impl MethodRegistry {
     pub fn builtin() -> Self {
         let mut r = Self::empty();
         for spec in [
+            compact::SPEC,
+            compact::SPEC_UNIFORM_DENSITY,
+            compact::SPEC_UNIFORM_BREAKPOINTS,
             nfgen::SPEC_ONEHOT,
             nfgen::SPEC_SORTED,
             puma::SPEC,
@@ -399,10 +408,10 @@ impl MethodRegistry {
     /// The spec registered under `name` (case-insensitive, `_` and `-` interchangeable).
     pub fn spec(&self, name: &str) -> Result<&MethodSpec> {
         let key = name.trim().to_ascii_lowercase().replace('_', "-");
-        self.index.get(key.as_str()).map(|&i| &self.specs[i]).ok_or_else(|| BaselineError::UnknownMethod {
-            name: name.into(),
-            known: self.names().join(", "),
-        })
+        self.index
+            .get(key.as_str())
+            .map(|&i| &self.specs[i])
+            .ok_or_else(|| BaselineError::UnknownMethod { name: name.into(), known: self.names().join(", ") })
     }
 
     /// Builds method `name` for the context's activation.

@@ -198,8 +198,9 @@ fn vandermonde_solve(xs: &[f64], ys: &[f64]) -> Vec<f64> {
         for row in col + 1..n {
             let factor = a[row][col] / p;
             if factor != 0.0 {
-                for j in col..=n {
-                    a[row][j] -= factor * a[col][j];
+                let pivot_row = a[col].clone();
+                for (dst, src) in a[row].iter_mut().zip(&pivot_row).skip(col) {
+                    *dst -= factor * src;
                 }
             }
         }
@@ -220,8 +221,13 @@ fn chebyshev_lobatto(g: impl Fn(f64) -> f64, s: f64, e: f64, k: usize) -> Vec<f6
     vandermonde_solve(&xs, &ys)
 }
 
+/// Raw scaled products stay below 2^HEADROOM_BITS (see [`coeff_scales`]). 61 gives NFGen the most coefficient
+/// precision the ring allows (its cheapest fits); it needs the dealer-pair truncation securely, as do its powers at
+/// the degree cap. With 48 (local-truncation-friendly) its fits need more pieces (SiLU 816 B instead of 560 B).
+pub const HEADROOM_BITS: f64 = 61.0;
+
 /// NFGen's per-coefficient scaling for a piece with max|x| = `max_abs`: the extra fractional bits s_j of the
-/// coefficient of x^j, the largest with |c_j|·max_abs^j·2^(2f + s_j) < 2^61, at most min(30, 62 − 2f) (so the raw
+/// coefficient of x^j, the largest with |c_j|·max_abs^j·2^(2f + s_j) < 2^[`HEADROOM_BITS`], at most min(30, 62 − 2f) (so the raw
 /// product's scale 2f + s_j stays ≤ 62; s_0 = 0).
 pub fn coeff_scales(fx: &FixedPoint, max_abs: f64, coeffs: &[f64]) -> Vec<u32> {
     let f = fx.frac_bits as f64;
@@ -233,7 +239,7 @@ pub fn coeff_scales(fx: &FixedPoint, max_abs: f64, coeffs: &[f64]) -> Vec<u32> {
             if j == 0 || c == 0.0 {
                 return 0;
             }
-            let room = 61.0 - 2.0 * f - c.abs().log2() - j as f64 * lm;
+            let room = HEADROOM_BITS - 2.0 * f - c.abs().log2() - j as f64 * lm;
             room.floor().clamp(0.0, 30f64.min(62.0 - 2.0 * f)) as u32
         })
         .collect()

@@ -203,7 +203,8 @@ impl Ops for F64Ops {
     }
     fn bit_affine(&mut self, terms: &[(i64, Bit)], c0: i64) -> Bit {
         let n = self.vals[0].len();
-        let v = (0..n).map(|i| terms.iter().fold(c0 as f64, |acc, &(k, b)| acc + k as f64 * self.bits[b.0][i])).collect();
+        let v =
+            (0..n).map(|i| terms.iter().fold(c0 as f64, |acc, &(k, b)| acc + k as f64 * self.bits[b.0][i])).collect();
         self.push_bit(v)
     }
 }
@@ -369,7 +370,8 @@ impl CostOps {
     }
     /// Starts counting with the given fixed point (it sets how many truncations a scaled coefficient needs).
     pub fn with_fixed_point(model: TwoPartyCostModel, fx: FixedPoint) -> (Self, Val) {
-        let ops = CostOps { model, fx, val_round: vec![0], bit_round: Vec::new(), cost: Cost::default(), truncations: 0 };
+        let ops =
+            CostOps { model, fx, val_round: vec![0], bit_round: Vec::new(), cost: Cost::default(), truncations: 0 };
         (ops, Val(0))
     }
     fn trunc(&mut self) -> u32 {

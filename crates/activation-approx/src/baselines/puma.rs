@@ -18,18 +18,16 @@
 //! (three products in one round): 9 rounds.
 
 use super::program::{Ops, OpsExt, Val};
-use super::{not_defined, BuildContext, MethodInfo, MethodSpec, Options, Result, SecureMethod};
+use super::{BuildContext, MethodInfo, MethodSpec, Options, Result, SecureMethod, not_defined};
 
 /// PUMA GeLU left-piece coefficients a0…a3.
-pub const GELU_A: [f64; 4] =
-    [-0.5054031199708174, -0.42226581151983866, -0.11807612951181953, -0.011034134030615728];
+pub const GELU_A: [f64; 4] = [-0.5054031199708174, -0.42226581151983866, -0.11807612951181953, -0.011034134030615728];
 /// PUMA GeLU middle-piece coefficients b0, b2, b4, b6 (b1 = 0.5, odd terms above 1 are zero).
-pub const GELU_B: [f64; 4] =
-    [0.008526321541038084, 0.3603292692789629, -0.037688200365904236, 0.0018067462606141187];
+pub const GELU_B: [f64; 4] = [0.008526321541038084, 0.3603292692789629, -0.037688200365904236, 0.0018067462606141187];
 /// SPU SiLU left-piece coefficients c0…c2.
 pub const SILU_C: [f64; 3] = [-0.3067541139982155, -0.0819767021525476, -0.0055465625580307];
 /// SPU SiLU middle-piece coefficients d0, d2, d4, d6 (d1 = 0.5).
-pub const SILU_D: [f64; 4] = [0.0085064025895951, 0.2281430841728270, -0.011113046708173, 0.0002743776353465];
+pub const SILU_D: [f64; 4] = [0.0085064025895951, 0.228_143_084_172_827, -0.011113046708173, 0.0002743776353465];
 
 /// Registry entry.
 pub const SPEC: MethodSpec = MethodSpec {

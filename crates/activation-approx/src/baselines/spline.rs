@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::program::{poly_from_powers, powers, Bit, Ops, OpsExt, Val};
+use super::program::{Bit, Ops, OpsExt, Val, poly_from_powers, powers};
 use super::{MethodInfo, SecureMethod};
 use crate::fixed::FixedPoint;
 use crate::piecewise::PiecewisePoly;
@@ -159,6 +159,7 @@ impl SecureMethod for PiecewiseMethod {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::baselines::program::FixedOps;

@@ -26,7 +26,7 @@ use activation_approx::baselines::{BaselineError, SecureMethod};
 use activation_approx::{Cost, Truncation, TwoPartyCostModel};
 
 use crate::error::{MpcError, Result};
-use crate::evaluator::{encode_at, Evaluator};
+use crate::evaluator::{Evaluator, encode_at};
 use crate::plain::PlainEvaluator;
 use crate::secure::{Session, SessionConfig};
 
@@ -157,7 +157,7 @@ fn idx(o: Operand) -> usize {
     }
 }
 
-fn get<'a, E: Evaluator>(vals: &'a [Option<E::Value>], o: Operand) -> Result<&'a E::Value> {
+fn get<E: Evaluator>(vals: &[Option<E::Value>], o: Operand) -> Result<&E::Value> {
     vals[idx(o)].as_ref().ok_or(MpcError::InvalidParameter {
         name: "method graph",
         value: idx(o).to_string(),
@@ -200,7 +200,8 @@ fn eval_local<E: Evaluator>(ev: &mut E, node: &Node, vals: &[Option<E::Value>], 
                         None => t,
                     });
                 }
-                let s = acc.ok_or(MpcError::InvalidParameter { name: "lin_comb", value: "0".into(), hint: "no terms" })?;
+                let s =
+                    acc.ok_or(MpcError::InvalidParameter { name: "lin_comb", value: "0".into(), hint: "no terms" })?;
                 ev.truncate(&s)?
             };
             ev.add_public(&acc, *c0)?
@@ -273,7 +274,13 @@ fn eval_interactive<E: Evaluator>(ev: &mut E, node: &Node, ops: &[E::Value]) -> 
 }
 
 /// Computes node `i` and every local node it needs, recursively (interactive inputs must be done).
-fn ensure<E: Evaluator>(ev: &mut E, nodes: &[Node], vals: &mut Vec<Option<E::Value>>, i: usize, x: &E::Value) -> Result<()> {
+fn ensure<E: Evaluator>(
+    ev: &mut E,
+    nodes: &[Node],
+    vals: &mut Vec<Option<E::Value>>,
+    i: usize,
+    x: &E::Value,
+) -> Result<()> {
     if vals[i].is_some() {
         return Ok(());
     }
@@ -323,7 +330,11 @@ pub fn run<E: Evaluator>(method: &dyn SecureMethod, ev: &mut E, x: &E::Value) ->
         }
     }
     ensure(ev, &nodes, &mut vals, out.0, x)?;
-    vals[out.0].take().ok_or(MpcError::InvalidParameter { name: "method graph", value: out.0.to_string(), hint: "no output" })
+    vals[out.0].take().ok_or(MpcError::InvalidParameter {
+        name: "method graph",
+        value: out.0.to_string(),
+        hint: "no output",
+    })
 }
 
 /// The outcome of [`check_method`].

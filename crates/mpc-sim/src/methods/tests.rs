@@ -1,5 +1,6 @@
 //! Every baseline, securely: the plaintext run of its graph equals its fixed-point emulation bit for bit, the secure
 //! run agrees within a stated number of LSBs, and the metered bytes equal the prediction.
+#![allow(clippy::unwrap_used)]
 
 use activation_approx::baselines::{BuildContext, MethodRegistry};
 
@@ -27,6 +28,8 @@ const CASES: &[(&str, &str, u64)] = &[
     ("nfgen", "silu", 16),
     ("nfgen-sorted", "gelu", 16),
     ("nfgen", "mish", 16),
+    ("compact", "silu", 8),
+    ("compact-uniform-breakpoints", "gelu", 8),
 ];
 
 #[test]
@@ -34,7 +37,7 @@ fn every_baseline_secure_matches_fixed_point() {
     let reg = MethodRegistry::builtin();
     let mut failures = Vec::new();
     for &(name, af, tol) in CASES {
-        let m = reg.build(name, &BuildContext::new(af).unwrap()).unwrap();
+        let m = reg.build(name, &BuildContext::new(af).unwrap().with_density("normal:0,1")).unwrap();
         let (lo, hi) = m.fixed_domain();
         let xs: Vec<f64> = (0..300).map(|i| lo + (hi - lo) * (i as f64 + 0.5) / 300.0).collect();
         let truncation = if name.starts_with("nfgen") { Truncation::DealerPair } else { Truncation::Local };
