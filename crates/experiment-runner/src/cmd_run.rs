@@ -11,7 +11,7 @@ use experiment_runner::sweep::run_sweep;
 
 /// Arguments of `compact run`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Experiment spec files (TOML), e.g. experiments/quick/*.toml.
     #[arg(required = true)]
     pub specs: Vec<PathBuf>,
@@ -30,7 +30,7 @@ pub struct RunArgs {
 }
 
 /// Runs every spec in turn; finished points are skipped, failed ones reported (and retried on the next run).
-pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
     let paths = Paths { data_root: args.data.clone(), models: args.models.clone() };
     let specs = args.specs.iter().map(|p| Spec::load(p)).collect::<anyhow::Result<Vec<_>>>()?;
     let mut failures = 0;
@@ -59,7 +59,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
 
 /// Arguments of `compact report`.
 #[derive(Debug, Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// Results folder holding raw/ (tables/ and figures/ are written beside it).
     #[arg(long, default_value = "results")]
     pub results: PathBuf,
@@ -72,7 +72,7 @@ pub struct ReportArgs {
 }
 
 /// Builds tables and figures from the records and rewrites the README's results section.
-pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
+pub(crate) fn report(args: &ReportArgs) -> anyhow::Result<()> {
     let rep = report::build(&args.results)?;
     if rep.sections.is_empty() {
         bail!("no records under '{}'; run `compact run experiments/quick/*.toml` first", args.results.join("raw").display());

@@ -17,7 +17,7 @@ use activation_approx::baselines::report::measure;
 use activation_approx::baselines::{BuildContext, MethodRegistry, SecureMethod};
 use activation_approx::density::{DensitySpec, Empirical, Mixture};
 use activation_approx::search::{AnnealConfig, Criterion, Fitter, anneal};
-use activation_approx::{Activation, ActivationRegistry, CostModel, FixedPoint, PiecewisePoly, TwoPartyCostModel};
+use activation_approx::{ActivationRegistry, CostModel, FixedPoint, PiecewisePoly, TwoPartyCostModel};
 use anyhow::{Context, bail};
 use model_zoo::{ActFn, ActivationPlan, Task, TaskData};
 use serde::Serialize;
@@ -308,8 +308,8 @@ impl Executor for Accuracy {
         let (f, cost, tau, trials, summary): (ActFn, _, Option<f64>, Vec<Trial>, serde_json::Value) =
             if method_name == "compact" {
                 let density = model_density(&loaded.stats)?;
-                let (mut lo, mut hi) = (spec.param_f64("tau_lo", 1e-4)?.ln(), spec.param_f64("tau_hi", 3e-2)?.ln());
-                let steps = spec.param_usize("bisection_steps", 6)?;
+                let (mut lo, mut hi) = (spec.param_f64("tau_lo", 1e-4)?.ln(), spec.param_f64("tau_hi", 1e-1)?.ln());
+                let steps = spec.param_usize("bisection_steps", 7)?;
                 let mut trials = Vec::new();
                 let mut best: Option<(f64, PiecewisePoly)> = None;
                 let fit = |tau: f64| -> anyhow::Result<PiecewisePoly> {
@@ -367,8 +367,7 @@ impl Executor for Accuracy {
             };
         let val_acc = accuracy_with(&loaded.net, &val, f.clone(), batch)?;
         let test_acc = accuracy_with(&loaded.net, &test, f, batch)?;
-        let n_act: usize = loaded.stats.iter().map(|s| s.gamma.len()).sum();
-        let elements = activation_elements(&loaded.net)?;
+        let inference = inference_cost(&loaded.net, &cost)?;
         Ok(json!({
             "task": task.name(),
             "activation": act_name,
@@ -386,41 +385,106 @@ impl Executor for Accuracy {
             "bytes_per_element": cost.bytes_per_party,
             "rounds_per_element": cost.rounds,
             "comparisons_per_element": cost.comparisons,
-            "activation_channels": n_act,
-            "activation_elements_per_inference": elements,
-            "activation_bytes_per_inference": cost.bytes_per_party * elements as u64,
+            "activation_elements_per_inference": inference.activation_elements,
+            "activation_bytes_per_inference": inference.activation_bytes,
+            "inference": inference,
+            "bytes_per_inference": inference.bytes(),
+            "rounds_per_inference": inference.rounds(),
+            "lan_s_per_inference": inference.seconds(&mpc_sim::Network::LAN),
+            "wan_s_per_inference": inference.seconds(&mpc_sim::Network::WAN),
             "approximation": summary,
         }))
     }
 }
 
-/// Activation elements one inference evaluates (all layers), by following the per-sample shape through the
-/// exported layers.
-pub fn activation_elements(net: &model_zoo::Network) -> anyhow::Result<usize> {
+/// The predicted two-party cost of one inference (batch of one): linear and convolution layers as matrix products
+/// with secret-shared weights by matrix triples (BatchNorm folded, local truncation), every activation layer at the
+/// method's per-element cost (all elements of a layer in parallel, so its rounds count once per layer).
+///
+/// The weights are fixed across inferences, so the dealer's mask B of each weight matrix is fixed too and the
+/// masked weights W − B are opened once per model (`setup_bytes`, the k·n part of mpc-sim's `predict::matmul`);
+/// each inference then opens only its masked input X − A (8·m·k bytes per party, one round) against a fresh A and
+/// C = A·B. Max pooling is not priced here (the secure-inference pass meters it); MLPs have none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct InferenceCost {
+    /// Activation elements evaluated.
+    pub activation_elements: usize,
+    /// Activation layers.
+    pub activation_layers: usize,
+    /// Bytes one party sends in the linear layers.
+    pub linear_bytes: u64,
+    /// Rounds of the linear layers.
+    pub linear_rounds: u64,
+    /// One-time bytes per party to open the masked weights (not per inference).
+    pub setup_bytes: u64,
+    /// Bytes one party sends in the activation layers.
+    pub activation_bytes: u64,
+    /// Rounds of the activation layers.
+    pub activation_rounds: u64,
+    /// Max-pooling layers left unpriced.
+    pub unpriced_pooling_layers: usize,
+}
+
+impl InferenceCost {
+    /// Total bytes per party.
+    pub fn bytes(&self) -> u64 {
+        self.linear_bytes + self.activation_bytes
+    }
+    /// Total rounds.
+    pub fn rounds(&self) -> u64 {
+        self.linear_rounds + self.activation_rounds
+    }
+    /// Estimated seconds on `net`.
+    pub fn seconds(&self, net: &mpc_sim::Network) -> f64 {
+        net.latency_s(&mpc_sim::CommCost::new(self.rounds(), self.bytes(), 0))
+    }
+}
+
+/// Follows the per-sample shape through the exported layers and prices one inference whose activations cost
+/// `per_element` each.
+pub fn inference_cost(net: &model_zoo::Network, per_element: &activation_approx::Cost) -> anyhow::Result<InferenceCost> {
     use model_zoo::ExportedLayer as L;
-    let exported = net.export()?;
+    let exported = net.export_folded()?;
     let mut shape = exported.input_shape.clone();
-    let mut total = 0;
+    let mut c = InferenceCost::default();
+    // X (m×k) against fixed W (k×n): per inference the opening of X − A; once per model the opening of W − B.
+    let add_linear = |m: usize, k: usize, n: usize, c: &mut InferenceCost| {
+        let full = mpc_sim::predict::matmul(m, k, n);
+        let online = mpc_sim::predict::matmul(m, k, 0);
+        c.linear_bytes += online.bytes_per_party;
+        c.linear_rounds += online.rounds;
+        c.setup_bytes += full.bytes_per_party - online.bytes_per_party;
+    };
     for layer in &exported.layers {
         match layer {
-            L::Dense { out_dim, .. } => shape = vec![*out_dim],
-            L::Conv3x3 { out_channels, .. } => {
-                let n = shape.len();
-                if n != 3 {
-                    bail!("convolution on a {n}-d sample shape {shape:?}");
+            L::Dense { in_dim, out_dim, .. } => {
+                add_linear(1, *in_dim, *out_dim, &mut c);
+                shape = vec![*out_dim];
+            }
+            L::Conv3x3 { in_channels, out_channels, .. } => {
+                if shape.len() != 3 {
+                    bail!("convolution on a {}-d sample shape {shape:?}", shape.len());
                 }
+                add_linear(shape[0] * shape[1], 9 * in_channels, *out_channels, &mut c);
                 shape[2] = *out_channels;
             }
             L::Affine { .. } => {}
-            L::Activation { .. } => total += shape.iter().product::<usize>(),
+            L::Activation { .. } => {
+                let n = shape.iter().product::<usize>();
+                c.activation_elements += n;
+                c.activation_layers += 1;
+                c.activation_bytes += per_element.bytes_per_party * n as u64;
+                c.activation_rounds += u64::from(per_element.rounds);
+            }
             L::MaxPool2 => {
                 if shape.len() != 3 {
                     bail!("max pooling on a {}-d sample shape {shape:?}", shape.len());
                 }
+                c.unpriced_pooling_layers += 1;
                 shape = vec![shape[0] / 2, shape[1] / 2, shape[2]];
             }
             L::Flatten => shape = vec![shape.iter().product()],
         }
     }
-    Ok(total)
+    Ok(c)
 }

@@ -70,11 +70,9 @@ pub fn build(results: &Path) -> anyhow::Result<Report> {
 
 fn sorted(records: &[Record], keys: &[&str]) -> Vec<Value> {
     let mut rows: Vec<Value> = records.iter().map(|r| r.result.clone()).collect();
-    rows.sort_by(|a, b| {
-        let ka: Vec<String> = keys.iter().map(|k| s(a, k)).collect();
-        let kb: Vec<String> = keys.iter().map(|k| s(b, k)).collect();
-        ka.cmp(&kb)
-    });
+    // Text keys compare as text, numeric ones (depth) as numbers.
+    let key = |r: &Value| -> Vec<(u64, String)> { keys.iter().map(|k| (u(r, k), s(r, k))).collect() };
+    rows.sort_by_key(key);
     rows
 }
 
@@ -181,10 +179,18 @@ fn accuracy_table(rows: &[Value]) -> Table {
         .with("tau", Values::F64(rows.iter().map(|r| f(r, "tau")).collect()))
         .with("bytes/elem/party", Values::U64(rows.iter().map(|r| u(r, "bytes_per_element")).collect()))
         .with("rounds/elem", Values::U64(rows.iter().map(|r| u(r, "rounds_per_element")).collect()))
+        .with("MB/inference/party", Values::F64(rows.iter().map(|r| u(r, "bytes_per_inference") as f64 / 1e6).collect()))
         .with(
-            "act MB/inference/party",
-            Values::F64(rows.iter().map(|r| u(r, "activation_bytes_per_inference") as f64 / 1e6).collect()),
+            "activation share %",
+            Values::F64(
+                rows.iter()
+                    .map(|r| 100.0 * u(r, "activation_bytes_per_inference") as f64 / u(r, "bytes_per_inference") as f64)
+                    .collect(),
+            ),
         )
+        .with("rounds/inference", Values::U64(rows.iter().map(|r| u(r, "rounds_per_inference")).collect()))
+        .with("LAN s/inference", Values::F64(rows.iter().map(|r| f(r, "lan_s_per_inference")).collect()))
+        .with("WAN s/inference", Values::F64(rows.iter().map(|r| f(r, "wan_s_per_inference")).collect()))
 }
 
 fn accuracy_outputs(records: &[Record], tables: &Path, stem: &str, heading: &str) -> anyhow::Result<(String, String)> {
@@ -221,29 +227,28 @@ fn depth_outputs(records: &[Record], tables: &Path, figures: &Path) -> anyhow::R
                 })
                 .collect()
         };
-        LineChart {
-            title: format!("MNIST MLP, {act}: activation bytes per inference (one party)"),
-            x_label: "hidden layers".into(),
-            y_label: "MB".into(),
-            series: series("activation_bytes_per_inference", 1e-6),
-            log_y: true,
-            shade: None,
+        for (key, scale, what, stem, log) in [
+            ("bytes_per_inference", 1e-6, "MB per inference (one party)", "bytes", true),
+            ("rounds_per_inference", 1.0, "rounds per inference", "rounds", false),
+            ("lan_s_per_inference", 1.0, "seconds per inference, LAN", "lan", true),
+            ("wan_s_per_inference", 1.0, "seconds per inference, WAN", "wan", true),
+            ("test_accuracy", 100.0, "test accuracy %", "accuracy", false),
+        ] {
+            LineChart {
+                title: format!("MNIST MLP, {act}: {what}"),
+                x_label: "hidden layers".into(),
+                y_label: what.into(),
+                series: series(key, scale),
+                log_y: log,
+                shade: None,
+            }
+            .write(figures, &format!("depth-{stem}-{act}"))?;
         }
-        .write(figures, &format!("depth-bytes-{act}"))?;
-        LineChart {
-            title: format!("MNIST MLP, {act}: test accuracy"),
-            x_label: "hidden layers".into(),
-            y_label: "accuracy %".into(),
-            series: series("test_accuracy", 100.0),
-            log_y: false,
-            shade: None,
-        }
-        .write(figures, &format!("depth-accuracy-{act}"))?;
         // NFGen / Compact activation-cost ratio per depth.
         let by = |m: &str| -> BTreeMap<u64, f64> {
             mine.iter()
                 .filter(|r| s(r, "method") == m)
-                .map(|r| (u(r, "depth"), u(r, "activation_bytes_per_inference") as f64))
+                .map(|r| (u(r, "depth"), u(r, "bytes_per_inference") as f64))
                 .collect()
         };
         let (c, n) = (by("compact"), by("nfgen"));
@@ -251,7 +256,7 @@ fn depth_outputs(records: &[Record], tables: &Path, figures: &Path) -> anyhow::R
             c.iter().filter_map(|(d, cb)| n.get(d).map(|nb| (*d as f64, nb / cb))).collect();
         if !ratio.is_empty() {
             LineChart {
-                title: format!("MNIST MLP, {act}: NFGen / Compact activation bytes per inference"),
+                title: format!("MNIST MLP, {act}: NFGen / Compact bytes per inference"),
                 x_label: "hidden layers".into(),
                 y_label: "ratio".into(),
                 series: vec![Series { name: "nfgen / compact".into(), points: ratio }],
@@ -261,7 +266,8 @@ fn depth_outputs(records: &[Record], tables: &Path, figures: &Path) -> anyhow::R
             .write(figures, &format!("depth-ratio-{act}"))?;
         }
         figs.push(format!(
-            "![bytes](results/figures/depth-bytes-{act}.svg) ![accuracy](results/figures/depth-accuracy-{act}.svg)"
+            "![bytes](results/figures/depth-bytes-{act}.svg) ![ratio](results/figures/depth-ratio-{act}.svg) \
+             ![accuracy](results/figures/depth-accuracy-{act}.svg)"
         ));
     }
     let body = format!(
