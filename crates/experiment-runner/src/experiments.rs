@@ -488,3 +488,67 @@ pub fn inference_cost(net: &model_zoo::Network, per_element: &activation_approx:
     }
     Ok(c)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths() -> Paths {
+        Paths { data_root: "datasets".into(), models: "results/models".into() }
+    }
+
+    fn spec(kind: &str, grid: &str, params: &str) -> Spec {
+        Spec::parse(&format!("name = \"t\"\nkind = \"{kind}\"\n[grid]\n{grid}\n[params]\n{params}\n")).unwrap()
+    }
+
+    #[test]
+    fn bad_names_are_clear_errors() {
+        let acc = executor("accuracy", &paths()).unwrap();
+        let cases = [
+            (r#"task = ["mnist"]
+activation = ["swsh"]"#, "", "unknown activation 'swsh'"),
+            (r#"task = ["mnist"]
+method = ["nfgn"]"#, "", "unknown method 'nfgn'"),
+            (r#"task = ["cifar100"]"#, "", "cifar100"),
+            (r#"activation = ["silu"]"#, "", "needs a 'task' axis"),
+            (r#"task = ["mnist"]"#, "nu = 2.0", "nu = 2"),
+            (r#"task = ["mnist"]"#, "colour = 1", "unknown parameter 'colour'"),
+        ];
+        for (grid, params, want) in cases {
+            let err = acc.validate(&spec("accuracy", grid, params)).unwrap_err().to_string();
+            assert!(err.contains(want), "{grid} / {params}: {err}");
+        }
+        let Err(err) = executor("acuracy", &paths()) else { panic!("unknown kind accepted") };
+        let err = err.to_string();
+        assert!(err.contains("unknown experiment kind 'acuracy'") && err.contains("accuracy"), "{err}");
+    }
+
+    #[test]
+    fn missing_model_names_the_way_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let acc = Accuracy::new(Paths { data_root: dir.path().into(), models: dir.path().into() });
+        let s = spec("accuracy", "task = [\"mnist\"]\nactivation = [\"silu\"]\nmethod = [\"nfgen\"]", "");
+        let err = acc.run(&s, &s.points()[0], 1).unwrap_err().to_string();
+        assert!(err.contains("mnist-silu") && err.contains("make train"), "{err}");
+    }
+
+    #[test]
+    fn approximation_point_records_cost_and_curve() {
+        let ex = Approximation::new();
+        let s = spec("approximation", "activation = [\"gelu\"]\nmethod = [\"puma\"]", "");
+        ex.validate(&s).unwrap();
+        let out = ex.run(&s, &s.points()[0], 0).unwrap();
+        // PUMA GeLU: 3 comparisons and selections (3·80) plus its own powers x² (8), x³ = x·x² (16),
+        // x⁴ = (x²)² (8), x⁶ = (x³)² (8) with the default model.
+        assert_eq!(out["bytes"], 280);
+        assert_eq!(out["curve"]["x"].as_array().unwrap().len(), 257);
+        assert!(!ex.applicable(&spec("approximation", "activation = [\"mish\"]\nmethod = [\"puma\"]", ""), &Point {
+            index: 0,
+            activation: Some("mish".into()),
+            method: Some("puma".into()),
+            task: None,
+            depth: None,
+            density: None,
+        }));
+    }
+}

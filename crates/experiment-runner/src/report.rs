@@ -51,19 +51,19 @@ pub fn build(results: &Path) -> anyhow::Result<Report> {
     let mut report = Report::default();
     let approx = read_records(&raw.join("approximations.jsonl"))?;
     if !approx.is_empty() {
-        report.sections.push(approximation_outputs(&approx, &tables, &figures)?);
+        report.sections.push(approximation_outputs(&approx, &tables, &figures, results)?);
     }
     let acc = read_records(&raw.join("accuracy.jsonl"))?;
     if !acc.is_empty() {
-        report.sections.push(accuracy_outputs(&acc, &tables, "accuracy", "Accuracy per task, activation and method")?);
+        report.sections.push(accuracy_outputs(&acc, results, "accuracy", "Accuracy per task, activation and method")?);
     }
     let abl = read_records(&raw.join("ablations.jsonl"))?;
     if !abl.is_empty() {
-        report.sections.push(accuracy_outputs(&abl, &tables, "ablations", "Ablations: Compact without density awareness or annealing")?);
+        report.sections.push(accuracy_outputs(&abl, results, "ablations", "Ablations: Compact without density awareness or annealing")?);
     }
     let depth = read_records(&raw.join("depth.jsonl"))?;
     if !depth.is_empty() {
-        report.sections.push(depth_outputs(&depth, &tables, &figures)?);
+        report.sections.push(depth_outputs(&depth, &tables, &figures, results)?);
     }
     Ok(report)
 }
@@ -76,7 +76,8 @@ fn sorted(records: &[Record], keys: &[&str]) -> Vec<Value> {
     rows
 }
 
-fn approximation_outputs(records: &[Record], tables: &Path, figures: &Path) -> anyhow::Result<(String, String)> {
+fn approximation_outputs(records: &[Record], tables: &Path, figures: &Path, results: &Path) -> anyhow::Result<(String, String)> {
+    let r = results.display();
     let rows = sorted(records, &["activation", "method"]);
     let compact_bytes: BTreeMap<String, u64> = rows
         .iter()
@@ -153,11 +154,11 @@ fn approximation_outputs(records: &[Record], tables: &Path, figures: &Path) -> a
             shade: None,
         }
         .write(figures, &format!("error-{act}"))?;
-        figs.push(format!("![{act}](results/figures/approx-{act}.svg) ![{act} error](results/figures/error-{act}.svg)"));
+        figs.push(format!("![{act}]({r}/figures/approx-{act}.svg) ![{act} error]({r}/figures/error-{act}.svg)"));
     }
     let body = format!(
         "Per-element cost (bytes sent by one party, rounds) and errors of every method; written by `compact report` \
-         from `results/raw/approximations.jsonl` (`experiments/*/approximations.toml`).\n\n{}\n{}\n",
+         from `{r}/raw/approximations.jsonl` (`experiments/*/approximations.toml`).\n\n{}\n{}\n",
         t.to_markdown()?,
         figs.join("\n\n")
     );
@@ -193,19 +194,21 @@ fn accuracy_table(rows: &[Value]) -> Table {
         .with("WAN s/inference", Values::F64(rows.iter().map(|r| f(r, "wan_s_per_inference")).collect()))
 }
 
-fn accuracy_outputs(records: &[Record], tables: &Path, stem: &str, heading: &str) -> anyhow::Result<(String, String)> {
+fn accuracy_outputs(records: &[Record], results: &Path, stem: &str, heading: &str) -> anyhow::Result<(String, String)> {
+    let r = results.display();
     let rows = sorted(records, &["task", "activation", "method"]);
     let t = accuracy_table(&rows);
-    t.write(tables, stem)?;
+    t.write(&results.join("tables"), stem)?;
     let body = format!(
         "Test accuracy with every activation replaced by the method's fixed-point emulation. Compact's τ is the loosest \
-         whose validation relative loss stays ≤ ν = 1 %; written by `compact report` from `results/raw/{stem}.jsonl`.\n\n{}",
+         whose validation relative loss stays ≤ ν = 1 %; written by `compact report` from `{r}/raw/{stem}.jsonl`.\n\n{}",
         t.to_markdown()?
     );
     Ok((heading.into(), body))
 }
 
-fn depth_outputs(records: &[Record], tables: &Path, figures: &Path) -> anyhow::Result<(String, String)> {
+fn depth_outputs(records: &[Record], tables: &Path, figures: &Path, results: &Path) -> anyhow::Result<(String, String)> {
+    let r = results.display();
     let rows = sorted(records, &["activation", "method", "depth"]);
     let t = accuracy_table(&rows);
     t.write(tables, "depth")?;
@@ -266,12 +269,12 @@ fn depth_outputs(records: &[Record], tables: &Path, figures: &Path) -> anyhow::R
             .write(figures, &format!("depth-ratio-{act}"))?;
         }
         figs.push(format!(
-            "![bytes](results/figures/depth-bytes-{act}.svg) ![ratio](results/figures/depth-ratio-{act}.svg) \
-             ![accuracy](results/figures/depth-accuracy-{act}.svg)"
+            "![bytes]({r}/figures/depth-bytes-{act}.svg) ![ratio]({r}/figures/depth-ratio-{act}.svg) \
+             ![accuracy]({r}/figures/depth-accuracy-{act}.svg)"
         ));
     }
     let body = format!(
-        "MNIST MLP with 2…32 hidden layers; written by `compact report` from `results/raw/depth.jsonl`.\n\n{}\n{}\n",
+        "MNIST MLP with 2…32 hidden layers; written by `compact report` from `{r}/raw/depth.jsonl`.\n\n{}\n{}\n",
         t.to_markdown()?,
         figs.join("\n\n")
     );

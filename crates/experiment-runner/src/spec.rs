@@ -174,6 +174,19 @@ impl Spec {
         out
     }
 
+    /// A fingerprint of what determines a point's result besides the point itself: kind, seed and `[params]`
+    /// (FNV-1a over their JSON, hex). Records carry it so a sweep never reuses results of other parameters; the grid
+    /// is not part of it, so growing a grid reuses the points already finished.
+    pub fn digest(&self) -> String {
+        let text = serde_json::json!({ "kind": self.kind, "seed": self.seed, "params": self.params }).to_string();
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in text.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{h:016x}")
+    }
+
     /// A float parameter from `[params]`, or `default` when absent; a non-number is an error.
     pub fn param_f64(&self, name: &str, default: f64) -> anyhow::Result<f64> {
         match self.params.get(name) {

@@ -32,6 +32,9 @@ pub struct Record {
     pub seed: u64,
     /// Wall-clock seconds the point took.
     pub elapsed_s: f64,
+    /// [`Spec::digest`] of the spec that produced it.
+    #[serde(default)]
+    pub spec_digest: String,
     /// The executor's output.
     pub result: serde_json::Value,
 }
@@ -140,7 +143,19 @@ pub fn run_sweep(spec: &Spec, executor: &dyn Executor, raw_dir: &Path, progress:
         bail!("empty sweep: spec '{}' expands to no points", spec.name);
     }
     let records = RecordFile::open(raw_dir, &spec.name)?;
-    let done: HashSet<String> = read_records(records.path())?.into_iter().map(|r| r.key).collect();
+    let digest = spec.digest();
+    let existing = read_records(records.path())?;
+    if let Some(stale) = existing.iter().find(|r| r.spec_digest != digest) {
+        bail!(
+            "'{}' holds records of spec '{}' made with other parameters (digest {} ≠ {}); move or delete that file to \
+             rerun with the current spec",
+            records.path().display(),
+            spec.name,
+            if stale.spec_digest.is_empty() { "none" } else { &stale.spec_digest },
+            digest
+        );
+    }
+    let done: HashSet<String> = existing.into_iter().map(|r| r.key).collect();
     let todo: Vec<&Point> = points.iter().filter(|p| !done.contains(&p.key())).collect();
     let bar = if progress { ProgressBar::new(todo.len() as u64) } else { ProgressBar::hidden() };
     bar.set_style(
@@ -161,6 +176,7 @@ pub fn run_sweep(spec: &Spec, executor: &dyn Executor, raw_dir: &Path, progress:
                     point: (*point).clone(),
                     seed,
                     elapsed_s: t0.elapsed().as_secs_f64(),
+                    spec_digest: digest.clone(),
                     result,
                 };
                 records.append(&record)?;
@@ -235,6 +251,20 @@ mod tests {
         // Seeds depend only on (experiment seed, point index).
         let r4 = recs.iter().find(|r| r.point.depth == Some(4)).unwrap();
         assert_eq!(r4.seed, derive_seed(9, 3));
+    }
+
+    #[test]
+    fn records_of_a_changed_spec_are_not_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ex = Square { calls: AtomicUsize::new(0), fail_on: vec![] };
+        run_sweep(&spec(), &ex, dir.path(), false).unwrap();
+        let changed = Spec::parse("name = \"sq\"\nkind = \"square\"\nseed = 10\n[grid]\ndepth = [1, 2]\n").unwrap();
+        let err = run_sweep(&changed, &ex, dir.path(), false).unwrap_err().to_string();
+        assert!(err.contains("other parameters") && err.contains("sq.jsonl"), "{err}");
+        // Growing the grid keeps the digest: only the new point runs.
+        let grown = Spec::parse("name = \"sq\"\nkind = \"square\"\nseed = 9\n[grid]\ndepth = [1, 2, 3, 4, 5, 6, 7]\n").unwrap();
+        let s = run_sweep(&grown, &ex, dir.path(), false).unwrap();
+        assert_eq!((s.skipped, s.ran), (6, 1));
     }
 
     #[test]
