@@ -242,21 +242,46 @@ fn accuracy_with(net: &model_zoo::Network, d: &model_zoo::Dataset, f: ActFn, bat
     Ok(model_zoo::evaluate(net, d, &ActivationPlan::All(f), batch)?)
 }
 
-/// The fixed-point emulation of a piecewise polynomial as an element-wise function (inputs beyond the fixed-point
-/// range saturate to it, as they would have been clipped at encoding).
-fn piecewise_fn(pp: &PiecewisePoly, fx: FixedPoint) -> anyhow::Result<ActFn> {
-    let enc = pp.encode(&fx)?;
+/// Inputs the lookup tables cover: |x| ≤ 32 (pre-activations beyond are rare and evaluated point by point).
+const TABLE_HALF_RANGE: f64 = 32.0;
+
+/// A fixed-point function as an element-wise [`ActFn`], exactly: x is encoded (round to nearest, saturating at the
+/// ring's range), and the result is read from a table of the function over every code with |x| ≤
+/// [`TABLE_HALF_RANGE`] — computed in one batch by `batch` — or computed by `single` beyond it. Since fixed-point
+/// inputs are integers, this is bit-exact and turns a per-element program run into a lookup.
+fn tabulated(
+    fx: FixedPoint,
+    batch: &dyn Fn(Vec<i64>) -> anyhow::Result<Vec<i64>>,
+    single: Arc<dyn Fn(i64) -> f64 + Send + Sync>,
+) -> anyhow::Result<ActFn> {
+    let half = (TABLE_HALF_RANGE * fx.scale()) as i64;
+    let out = batch((-half..=half).collect())?;
+    if out.len() != (2 * half + 1) as usize {
+        bail!("tabulation returned {} values for {} codes", out.len(), 2 * half + 1);
+    }
+    let table: Vec<f64> = out.into_iter().map(|v| fx.decode(v)).collect();
     let limit = fx.limit() / 2.0;
     Ok(Arc::new(move |x: f64| {
-        let x = x.clamp(-limit, limit);
-        let v = (x * fx.scale()).round() as i64;
-        fx.decode(enc.eval(v))
+        let v = (x.clamp(-limit, limit) * fx.scale()).round() as i64;
+        if v.abs() <= half { table[(v + half) as usize] } else { single(v) }
     }))
 }
 
+/// The fixed-point emulation of a piecewise polynomial as an element-wise function.
+fn piecewise_fn(pp: &PiecewisePoly, fx: FixedPoint) -> anyhow::Result<ActFn> {
+    let enc = Arc::new(pp.encode(&fx)?);
+    let e = enc.clone();
+    tabulated(fx, &|codes| Ok(codes.into_iter().map(|v| enc.eval(v)).collect()), Arc::new(move |v| fx.decode(e.eval(v))))
+}
+
 /// A method's fixed-point emulation as an element-wise function.
-fn method_fn(method: Arc<dyn SecureMethod>) -> ActFn {
-    Arc::new(move |x: f64| method.eval_fixed(&[x]).ok().and_then(|v| v.first().copied()).unwrap_or(f64::NAN))
+fn method_fn(method: Arc<dyn SecureMethod>) -> anyhow::Result<ActFn> {
+    let (m, fx) = (method.clone(), method.fixed_point());
+    // A point the program cannot evaluate yields NaN, which the accuracy then shows, never a made-up value.
+    let single = Arc::new(move |v: i64| {
+        m.eval_fixed_encoded(vec![v]).ok().and_then(|r| r.first().map(|&y| fx.decode(y))).unwrap_or(f64::NAN)
+    });
+    tabulated(method.fixed_point(), &|codes| Ok(method.eval_fixed_encoded(codes)?), single)
 }
 
 #[derive(Debug, Serialize)]
@@ -363,7 +388,7 @@ impl Executor for Accuracy {
                 let cost = method.cost(&cost_model);
                 let info = method.info();
                 let summary = json!({ "pieces": info.pieces, "degrees": info.degrees, "range": info.range });
-                (method_fn(method), cost, None, Vec::new(), summary)
+                (method_fn(method)?, cost, None, Vec::new(), summary)
             };
         let val_acc = accuracy_with(&loaded.net, &val, f.clone(), batch)?;
         let test_acc = accuracy_with(&loaded.net, &test, f, batch)?;
@@ -521,6 +546,34 @@ method = ["nfgn"]"#, "", "unknown method 'nfgn'"),
         let Err(err) = executor("acuracy", &paths()) else { panic!("unknown kind accepted") };
         let err = err.to_string();
         assert!(err.contains("unknown experiment kind 'acuracy'") && err.contains("accuracy"), "{err}");
+    }
+
+    #[test]
+    fn tabulated_functions_equal_direct_fixed_point_evaluation() {
+        let reg = MethodRegistry::builtin();
+        let puma: Arc<dyn SecureMethod> = Arc::from(reg.build("puma", &BuildContext::new("gelu").unwrap()).unwrap());
+        let f = method_fn(puma.clone()).unwrap();
+        let xs = [-40.0, -31.99, -3.7, -1.95, -1e-5, 0.0, 0.4, 2.999, 3.0, 33.5];
+        let direct = puma.eval_fixed(&xs).unwrap();
+        for (x, want) in xs.iter().zip(direct) {
+            assert_eq!(f(*x), want, "x = {x}");
+        }
+        let pp = puma_like_piecewise();
+        let g = piecewise_fn(&pp, FixedPoint::default()).unwrap();
+        for x in xs {
+            assert_eq!(g(x), pp.eval_fixed(&FixedPoint::default(), x).unwrap(), "x = {x}");
+        }
+    }
+
+    fn puma_like_piecewise() -> PiecewisePoly {
+        use activation_approx::{Polynomial, Tail};
+        PiecewisePoly::new(
+            Tail::Zero,
+            vec![-4.0, -1.95, 3.0],
+            vec![Polynomial::new(vec![-0.5, -0.4, -0.1, -0.01]), Polynomial::new(vec![0.0085, 0.5, 0.36, 0.0, -0.037])],
+            Tail::Identity,
+        )
+        .unwrap()
     }
 
     #[test]
