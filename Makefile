@@ -4,8 +4,10 @@
 CARGO   ?= cargo
 PROFILE ?= quick
 COMPACT := target/release/compact
+# The quick profile writes results/; the full one results/full/ (their records never mix).
+RESULTS := $(if $(filter full,$(PROFILE)),results/full,results)
 
-.PHONY: all test reproduce build datasets train
+.PHONY: all test reproduce build datasets train sweeps report
 
 all: build
 
@@ -32,3 +34,20 @@ reproduce: build datasets
 	    > results/fits/$$af-normal01-tol1e-3.txt || exit 1; \
 	done
 	$(CARGO) run --release -q -p activation-approx --example done_means > results/approx-done-means.md
+	for af in silu gelu mish; do \
+	  $(COMPACT) baselines --af $$af --density normal:0,1 --format md > results/baselines-$$af.md || exit 1; \
+	done
+ifeq ($(PROFILE),full)
+	$(MAKE) train
+endif
+	$(MAKE) sweeps report
+
+# Experiment sweeps of the chosen profile (experiments/quick or experiments/full); finished points are skipped, so an
+# interrupted run resumes where it stopped. Records: results/raw/<experiment>.jsonl.
+sweeps: build
+	@test -d experiments/$(PROFILE) || { echo "unknown PROFILE '$(PROFILE)'; use quick or full"; exit 2; }
+	$(COMPACT) run experiments/$(PROFILE)/*.toml --results $(RESULTS)
+
+# Tables (results/tables), figures (results/figures) and the README's results section, from the records.
+report: build
+	$(COMPACT) report --results $(RESULTS)

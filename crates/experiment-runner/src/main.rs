@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd_baselines;
 mod cmd_fit;
+mod cmd_run;
 
 /// Compact: MPC-friendly approximations of activation functions, their baselines and experiments.
 #[derive(Debug, Parser)]
@@ -23,6 +24,10 @@ enum Command {
     Baselines(cmd_baselines::Args),
     /// Fit an MPC-friendly approximation of an activation (annealing search) and write its JSON.
     Fit(Box<cmd_fit::FitArgs>),
+    /// Run experiment sweeps from TOML specs; records are appended to results/raw/ and finished points skipped.
+    Run(cmd_run::RunArgs),
+    /// Write tables, figures and the README's results section from the recorded sweeps.
+    Report(cmd_run::ReportArgs),
 }
 
 fn run() -> anyhow::Result<ExitCode> {
@@ -35,6 +40,8 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         Command::Fit(args) => cmd_fit::run(*args)?,
         Command::Baselines(args) => cmd_baselines::run(&args)?,
+        Command::Run(args) => cmd_run::run(&args)?,
+        Command::Report(args) => cmd_run::report(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

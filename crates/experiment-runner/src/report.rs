@@ -1,0 +1,300 @@
+//! Tables and figures from the raw records, and the README's generated results section.
+//!
+//! Every number the README quotes comes from here: `compact report` reads `results/raw/*.jsonl`, writes
+//! `results/tables/*.{csv,md}` and `results/figures/*.{png,svg}`, and rewrites the README between
+//! `<!-- results:begin -->` and `<!-- results:end -->`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+
+use activation_approx::density::{Density, DensitySpec};
+use activation_approx::ActivationRegistry;
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use crate::plot::{LineChart, Series};
+use crate::sweep::{Record, read_records};
+use crate::table::{Table, Values};
+
+/// Marker lines of the generated README section.
+pub const BEGIN: &str = "<!-- results:begin -->";
+/// End marker.
+pub const END: &str = "<!-- results:end -->";
+
+fn f(v: &Value, key: &str) -> f64 {
+    v.get(key).and_then(Value::as_f64).unwrap_or(f64::NAN)
+}
+fn u(v: &Value, key: &str) -> u64 {
+    v.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+fn s(v: &Value, key: &str) -> String {
+    match v.get(key) {
+        Some(Value::String(x)) => x.clone(),
+        Some(Value::Null) | None => "-".into(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// What `compact report` produced: Markdown blocks for the README, in order.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// (heading, markdown body) per section.
+    pub sections: Vec<(String, String)>,
+}
+
+/// Builds every table and figure whose records exist under `results`.
+pub fn build(results: &Path) -> anyhow::Result<Report> {
+    let raw = results.join("raw");
+    let tables = results.join("tables");
+    let figures = results.join("figures");
+    let mut report = Report::default();
+    let approx = read_records(&raw.join("approximations.jsonl"))?;
+    if !approx.is_empty() {
+        report.sections.push(approximation_outputs(&approx, &tables, &figures, results)?);
+    }
+    let acc = read_records(&raw.join("accuracy.jsonl"))?;
+    if !acc.is_empty() {
+        report.sections.push(accuracy_outputs(&acc, results, "accuracy", "Accuracy per task, activation and method")?);
+    }
+    let abl = read_records(&raw.join("ablations.jsonl"))?;
+    if !abl.is_empty() {
+        report.sections.push(accuracy_outputs(&abl, results, "ablations", "Ablations: Compact without density awareness or annealing")?);
+    }
+    let depth = read_records(&raw.join("depth.jsonl"))?;
+    if !depth.is_empty() {
+        report.sections.push(depth_outputs(&depth, &tables, &figures, results)?);
+    }
+    Ok(report)
+}
+
+fn sorted(records: &[Record], keys: &[&str]) -> Vec<Value> {
+    let mut rows: Vec<Value> = records.iter().map(|r| r.result.clone()).collect();
+    // Text keys compare as text, numeric ones (depth) as numbers.
+    let key = |r: &Value| -> Vec<(u64, String)> { keys.iter().map(|k| (u(r, k), s(r, k))).collect() };
+    rows.sort_by_key(key);
+    rows
+}
+
+fn approximation_outputs(records: &[Record], tables: &Path, figures: &Path, results: &Path) -> anyhow::Result<(String, String)> {
+    let r = results.display();
+    let rows = sorted(records, &["activation", "method"]);
+    let compact_bytes: BTreeMap<String, u64> = rows
+        .iter()
+        .filter(|r| s(r, "method") == "compact")
+        .map(|r| (s(r, "activation"), u(r, "bytes")))
+        .collect();
+    let col_s = |k: &str| Values::Str(rows.iter().map(|r| s(r, k)).collect());
+    let col_f = |k: &str| Values::F64(rows.iter().map(|r| f(r, k)).collect());
+    let col_u = |k: &str| Values::U64(rows.iter().map(|r| u(r, k)).collect());
+    let ratio = Values::F64(
+        rows.iter()
+            .map(|r| match compact_bytes.get(&s(r, "activation")) {
+                Some(&c) if c > 0 => u(r, "bytes") as f64 / c as f64,
+                _ => f64::NAN,
+            })
+            .collect(),
+    );
+    let t = Table::new()
+        .with("activation", col_s("activation"))
+        .with("method", col_s("method"))
+        .with("density", col_s("density"))
+        .with("pieces", col_u("pieces"))
+        .with("degrees", col_s("degrees"))
+        .with("range", col_s("range"))
+        .with("max err [-8,8]", col_f("max_err_fixed"))
+        .with("weighted err", col_f("weighted_err_fixed"))
+        .with("comparisons", col_u("comparisons"))
+        .with("mults", col_u("multiplications"))
+        .with("rounds", col_u("rounds"))
+        .with("bytes/elem/party", col_u("bytes"))
+        .with("bytes vs compact", ratio)
+        .with("LAN ms/1e6", col_f("lan_ms"))
+        .with("WAN ms/1e6", col_f("wan_ms"));
+    t.write(tables, "approximations")?;
+
+    // Figures: each activation with its approximations overlaid over the shaded density, and the error vs x.
+    let registry = ActivationRegistry::builtin();
+    let acts: BTreeSet<String> = rows.iter().map(|r| s(r, "activation")).collect();
+    let mut figs = Vec::new();
+    for act in &acts {
+        let f_act = registry.get(act)?;
+        let mine: Vec<&Value> = rows.iter().filter(|r| &s(r, "activation") == act).collect();
+        let density = DensitySpec::parse(&s(mine[0], "density"))?;
+        let xs: Vec<f64> = (0..=256).map(|i| -8.0 + i as f64 / 16.0).collect();
+        let shade: Vec<(f64, f64)> = xs.iter().map(|&x| (x, density.pdf(x))).collect();
+        let mut curves = vec![Series { name: format!("{act} (exact)"), points: xs.iter().map(|&x| (x, f_act.eval(x))).collect() }];
+        let mut errors = Vec::new();
+        for r in &mine {
+            let (cx, cy) = (&r["curve"]["x"], &r["curve"]["y"]);
+            let (Some(cx), Some(cy)) = (cx.as_array(), cy.as_array()) else { continue };
+            let pts: Vec<(f64, f64)> =
+                cx.iter().zip(cy).filter_map(|(x, y)| Some((x.as_f64()?, y.as_f64()?))).collect();
+            errors.push(Series {
+                name: s(r, "method"),
+                points: pts.iter().map(|&(x, y)| (x, (y - f_act.eval(x)).abs().max(1e-7))).collect(),
+            });
+            curves.push(Series { name: s(r, "method"), points: pts });
+        }
+        LineChart {
+            title: format!("{act}: approximations over the input density {}", s(mine[0], "density")),
+            x_label: "x".into(),
+            y_label: "f(x)".into(),
+            series: curves,
+            log_y: false,
+            shade: Some(shade),
+        }
+        .write(figures, &format!("approx-{act}"))?;
+        LineChart {
+            title: format!("{act}: absolute error of the fixed-point evaluation"),
+            x_label: "x".into(),
+            y_label: "|f(x) - p(x)|".into(),
+            series: errors,
+            log_y: true,
+            shade: None,
+        }
+        .write(figures, &format!("error-{act}"))?;
+        figs.push(format!("![{act}]({r}/figures/approx-{act}.svg) ![{act} error]({r}/figures/error-{act}.svg)"));
+    }
+    let body = format!(
+        "Per-element cost (bytes sent by one party, rounds) and errors of every method; written by `compact report` \
+         from `{r}/raw/approximations.jsonl` (`experiments/*/approximations.toml`).\n\n{}\n{}\n",
+        t.to_markdown()?,
+        figs.join("\n\n")
+    );
+    Ok(("Approximations: cost and error per activation element".into(), body))
+}
+
+fn accuracy_table(rows: &[Value]) -> Table {
+    let col_s = |k: &str| Values::Str(rows.iter().map(|r| s(r, k)).collect());
+    let pct = |k: &str| Values::F64(rows.iter().map(|r| 100.0 * f(r, k)).collect());
+    Table::new()
+        .with("task", col_s("task"))
+        .with("depth", Values::U64(rows.iter().map(|r| u(r, "depth")).collect()))
+        .with("activation", col_s("activation"))
+        .with("method", col_s("method"))
+        .with("exact test acc %", pct("exact_test_accuracy"))
+        .with("approx test acc %", pct("test_accuracy"))
+        .with("test rel loss %", pct("test_rel_loss"))
+        .with("val rel loss %", pct("val_rel_loss"))
+        .with("tau", Values::F64(rows.iter().map(|r| f(r, "tau")).collect()))
+        .with("bytes/elem/party", Values::U64(rows.iter().map(|r| u(r, "bytes_per_element")).collect()))
+        .with("rounds/elem", Values::U64(rows.iter().map(|r| u(r, "rounds_per_element")).collect()))
+        .with("MB/inference/party", Values::F64(rows.iter().map(|r| u(r, "bytes_per_inference") as f64 / 1e6).collect()))
+        .with(
+            "activation share %",
+            Values::F64(
+                rows.iter()
+                    .map(|r| 100.0 * u(r, "activation_bytes_per_inference") as f64 / u(r, "bytes_per_inference") as f64)
+                    .collect(),
+            ),
+        )
+        .with("rounds/inference", Values::U64(rows.iter().map(|r| u(r, "rounds_per_inference")).collect()))
+        .with("LAN s/inference", Values::F64(rows.iter().map(|r| f(r, "lan_s_per_inference")).collect()))
+        .with("WAN s/inference", Values::F64(rows.iter().map(|r| f(r, "wan_s_per_inference")).collect()))
+}
+
+fn accuracy_outputs(records: &[Record], results: &Path, stem: &str, heading: &str) -> anyhow::Result<(String, String)> {
+    let r = results.display();
+    let rows = sorted(records, &["task", "activation", "method"]);
+    let t = accuracy_table(&rows);
+    t.write(&results.join("tables"), stem)?;
+    let body = format!(
+        "Test accuracy with every activation replaced by the method's fixed-point emulation. Compact's τ is the loosest \
+         whose validation relative loss stays ≤ ν = 1 %; written by `compact report` from `{r}/raw/{stem}.jsonl`.\n\n{}",
+        t.to_markdown()?
+    );
+    Ok((heading.into(), body))
+}
+
+fn depth_outputs(records: &[Record], tables: &Path, figures: &Path, results: &Path) -> anyhow::Result<(String, String)> {
+    let r = results.display();
+    let rows = sorted(records, &["activation", "method", "depth"]);
+    let t = accuracy_table(&rows);
+    t.write(tables, "depth")?;
+    let acts: BTreeSet<String> = rows.iter().map(|r| s(r, "activation")).collect();
+    let mut figs = Vec::new();
+    for act in &acts {
+        let mine: Vec<&Value> = rows.iter().filter(|r| &s(r, "activation") == act).collect();
+        let methods: BTreeSet<String> = mine.iter().map(|r| s(r, "method")).collect();
+        let series = |key: &str, scale: f64| -> Vec<Series> {
+            methods
+                .iter()
+                .map(|m| Series {
+                    name: m.clone(),
+                    points: mine
+                        .iter()
+                        .filter(|r| &s(r, "method") == m)
+                        .map(|r| (u(r, "depth") as f64, scale * f(r, key).max(u(r, key) as f64)))
+                        .collect(),
+                })
+                .collect()
+        };
+        for (key, scale, what, stem, log) in [
+            ("bytes_per_inference", 1e-6, "MB per inference (one party)", "bytes", true),
+            ("rounds_per_inference", 1.0, "rounds per inference", "rounds", false),
+            ("lan_s_per_inference", 1.0, "seconds per inference, LAN", "lan", true),
+            ("wan_s_per_inference", 1.0, "seconds per inference, WAN", "wan", true),
+            ("test_accuracy", 100.0, "test accuracy %", "accuracy", false),
+        ] {
+            LineChart {
+                title: format!("MNIST MLP, {act}: {what}"),
+                x_label: "hidden layers".into(),
+                y_label: what.into(),
+                series: series(key, scale),
+                log_y: log,
+                shade: None,
+            }
+            .write(figures, &format!("depth-{stem}-{act}"))?;
+        }
+        // NFGen / Compact activation-cost ratio per depth.
+        let by = |m: &str| -> BTreeMap<u64, f64> {
+            mine.iter()
+                .filter(|r| s(r, "method") == m)
+                .map(|r| (u(r, "depth"), u(r, "bytes_per_inference") as f64))
+                .collect()
+        };
+        let (c, n) = (by("compact"), by("nfgen"));
+        let ratio: Vec<(f64, f64)> =
+            c.iter().filter_map(|(d, cb)| n.get(d).map(|nb| (*d as f64, nb / cb))).collect();
+        if !ratio.is_empty() {
+            LineChart {
+                title: format!("MNIST MLP, {act}: NFGen / Compact bytes per inference"),
+                x_label: "hidden layers".into(),
+                y_label: "ratio".into(),
+                series: vec![Series { name: "nfgen / compact".into(), points: ratio }],
+                log_y: false,
+                shade: None,
+            }
+            .write(figures, &format!("depth-ratio-{act}"))?;
+        }
+        figs.push(format!(
+            "![bytes]({r}/figures/depth-bytes-{act}.svg) ![ratio]({r}/figures/depth-ratio-{act}.svg) \
+             ![accuracy]({r}/figures/depth-accuracy-{act}.svg)"
+        ));
+    }
+    let body = format!(
+        "MNIST MLP with 2…32 hidden layers; written by `compact report` from `{r}/raw/depth.jsonl`.\n\n{}\n{}\n",
+        t.to_markdown()?,
+        figs.join("\n\n")
+    );
+    Ok(("Cost and accuracy against depth".into(), body))
+}
+
+/// Replaces the README text between [`BEGIN`] and [`END`] with the report's sections.
+pub fn rewrite_readme(readme: &Path, report: &Report) -> anyhow::Result<()> {
+    let text = fs::read_to_string(readme).with_context(|| format!("cannot read '{}'", readme.display()))?;
+    let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) else {
+        bail!("'{}' has no '{BEGIN}' … '{END}' markers; add them where the results belong", readme.display());
+    };
+    if e < b {
+        bail!("'{}': '{END}' comes before '{BEGIN}'", readme.display());
+    }
+    let mut body = String::from("\n");
+    for (heading, md) in &report.sections {
+        body.push_str(&format!("\n### {heading}\n\n{md}\n"));
+    }
+    let new = format!("{}{BEGIN}{body}\n{}", &text[..b], &text[e..]);
+    fs::write(readme, new).with_context(|| format!("cannot write '{}'", readme.display()))?;
+    Ok(())
+}
