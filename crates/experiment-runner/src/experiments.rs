@@ -134,11 +134,14 @@ impl Executor for Approximation {
     }
 }
 
-/// A model and its data, loaded once per (task, activation, depth) and shared by the points that need it.
+/// What one point evaluates: the trained model, the validation and test subsets it is scored on (the first
+/// `eval_limit` samples), its exact accuracies and activation statistics. Built per point; only the task data are
+/// cached across points.
 struct Loaded {
     net: model_zoo::Network,
     sidecar: model_zoo::Sidecar,
-    data: Arc<TaskData>,
+    val: model_zoo::Dataset,
+    test: model_zoo::Dataset,
     exact_val: f64,
     exact_test: f64,
     stats: Vec<model_zoo::ActivationStats>,
@@ -233,7 +236,7 @@ impl Accuracy {
             spec.param_usize("bins", 256)?,
             seed,
         )?;
-        Ok(Loaded { net, sidecar, data, exact_val, exact_test, stats })
+        Ok(Loaded { net, sidecar, val, test, exact_val, exact_test, stats })
     }
 }
 
@@ -323,8 +326,7 @@ impl Executor for Accuracy {
         let activation = ActivationRegistry::builtin().get(act_name)?;
         let loaded = self.load(spec, task, act_name, point.depth, seed)?;
         let batch = spec.param_usize("batch", 512)?;
-        let limit = spec.param_usize("eval_limit", 0)?;
-        let (val, test) = (limited(&loaded.data.val, limit), limited(&loaded.data.test, limit));
+        let (val, test) = (&loaded.val, &loaded.test);
         let nu = spec.param_f64("nu", 0.01)?;
         let cost_model = TwoPartyCostModel::default();
         let fx = FixedPoint::default();
@@ -346,7 +348,7 @@ impl Executor for Accuracy {
                 for step in 0..=steps {
                     let tau = if step == 0 { lo.exp() } else { ((lo + hi) / 2.0).exp() };
                     let pp = fit(tau)?;
-                    let acc = accuracy_with(&loaded.net, &val, piecewise_fn(&pp, fx)?, batch)?;
+                    let acc = accuracy_with(&loaded.net, val, piecewise_fn(&pp, fx)?, batch)?;
                     let ok = rel(acc) <= nu;
                     trials.push(Trial {
                         tau,
@@ -390,8 +392,8 @@ impl Executor for Accuracy {
                 let summary = json!({ "pieces": info.pieces, "degrees": info.degrees, "range": info.range });
                 (method_fn(method)?, cost, None, Vec::new(), summary)
             };
-        let val_acc = accuracy_with(&loaded.net, &val, f.clone(), batch)?;
-        let test_acc = accuracy_with(&loaded.net, &test, f, batch)?;
+        let val_acc = accuracy_with(&loaded.net, val, f.clone(), batch)?;
+        let test_acc = accuracy_with(&loaded.net, test, f, batch)?;
         let inference = inference_cost(&loaded.net, &cost)?;
         Ok(json!({
             "task": task.name(),
