@@ -153,6 +153,26 @@ impl Dealer {
         })
     }
 
+    /// A fresh mask B (k·n elements, row-major) for a fixed right operand ([`Dealer::matrix_for`] reuses it).
+    pub fn matrix_mask(&mut self, k: usize, n: usize) -> Pair<Vec<u64>> {
+        self.generate(k * n, |r| (r.next_u64(), r.next_u64()))
+    }
+
+    /// Matrix triples for a fixed right operand whose mask is `b` (k×n, from [`Dealer::matrix_mask`]): a fresh A
+    /// (m×k) and C = A·B, returned as (A, C) halves. The dealer made B, so it knows both halves.
+    pub fn matrix_for(&mut self, b: &Pair<Vec<u64>>, m: usize, k: usize, n: usize) -> Pair<[Vec<u64>; 2]> {
+        let a = self.generate(m * k, |r| (r.next_u64(), r.next_u64()));
+        let c0 = self.generate(m * n, |r| (r.next_u64(), 0u64));
+        let [a0, a1] = a.halves().clone();
+        let [b0, b1] = b.halves();
+        let asum: Vec<u64> = a0.iter().zip(&a1).map(|(x, y)| x.wrapping_add(*y)).collect();
+        let bsum: Vec<u64> = b0.iter().zip(b1).map(|(x, y)| x.wrapping_add(*y)).collect();
+        let c = crate::ring::matmul(&asum, &bsum, m, k, n);
+        let [c0, _] = c0.halves().clone();
+        let c1: Vec<u64> = c.iter().zip(&c0).map(|(x, y)| x.wrapping_sub(*y)).collect();
+        Pair::from_halves([a0, c0], [a1, c1])
+    }
+
     /// Matrix triples A (m×k), B (k×n), C = A·B, row-major, returned as (A, B, C) halves.
     pub fn matrix(&mut self, m: usize, k: usize, n: usize) -> Pair<[Vec<u64>; 3]> {
         let a = self.generate(m * k, |r| (r.next_u64(), r.next_u64()));

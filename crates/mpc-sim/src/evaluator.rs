@@ -18,19 +18,24 @@
 //! | [`Evaluator::truncate`] | 0 (local) or 1 (dealer pair) | 0 or 8 |
 //! | [`Evaluator::ltz`] | 8 | 64 |
 //! | [`Evaluator::matmul_raw`] m×k·k×n | 1 | 8(mk + kn) in total |
+//! | [`Evaluator::fix_right`] k×n (once per fixed operand) | 1 | 8kn in total |
+//! | [`Evaluator::matmul_fixed_raw`] m×k·(fixed k×n) | 1 | 8mk in total |
 //! | [`Evaluator::reveal_raw`] | 1 | 8 |
+//! | [`Evaluator::reveal_to_raw`] | 1 | 8 (the sender only) |
 //!
 //! Concurrent sub-protocols go in [`Evaluator::parallel`]: rounds = max over branches, bytes add.
 
 use activation_approx::FixedPoint;
 
 use crate::error::{MpcError, Result};
-use crate::share::Meta;
+use crate::share::{Meta, Party};
 
 /// A fixed-point arithmetic back end (secure, plaintext or cost-only). See the module docs for scales and costs.
 pub trait Evaluator {
     /// A (shared, plaintext or symbolic) tensor.
     type Value: Clone + Send + Sync + std::fmt::Debug;
+    /// A right operand prepared once for many products (a model's weight matrix), see [`Evaluator::fix_right`].
+    type Fixed: Clone + Send + Sync + std::fmt::Debug;
 
     /// The evaluator's fixed-point setting.
     fn fixed_point(&self) -> FixedPoint;
@@ -52,6 +57,10 @@ pub trait Evaluator {
 
     /// Opens a value to both parties (secure: 1 round, 8 B per element per party).
     fn reveal_raw(&mut self, v: &Self::Value) -> Result<Vec<i64>>;
+
+    /// Opens a value to party `to` only: the other party sends its share (secure: 1 round, 8 B per element from
+    /// the sender, nothing back). Only `to` learns the result; the simulation returns it to the caller.
+    fn reveal_to_raw(&mut self, v: &Self::Value, to: Party) -> Result<Vec<i64>>;
 
     /// Opens and decodes with the value's scale.
     fn reveal(&mut self, v: &Self::Value) -> Result<Vec<f64>> {
@@ -97,6 +106,13 @@ pub trait Evaluator {
     fn ltz(&mut self, a: &Self::Value) -> Result<Self::Value>;
     /// Matrix product a (m×k) · b (k×n) without truncation (secure: matrix triple, 1 round).
     fn matmul_raw(&mut self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value>;
+    /// Prepares a k×n value W as the fixed right operand of many products: the secure session masks it once with
+    /// a dealer matrix B and opens F = W − B (1 round, 8·k·n B per party); B is never reused for another W.
+    fn fix_right(&mut self, w: &Self::Value) -> Result<Self::Fixed>;
+    /// a (m×k) · W for a fixed W, without truncation: the dealer gives a fresh A and C = A·B for W's mask B, the
+    /// parties open E = a − A (1 round, 8·m·k B per party) and set a·W = C + E·B + A·F + E·F. Same result and
+    /// scale rule as [`Evaluator::matmul_raw`].
+    fn matmul_fixed_raw(&mut self, a: &Self::Value, w: &Self::Fixed) -> Result<Self::Value>;
 
     // ---- structure ----
 
@@ -172,6 +188,12 @@ pub trait Evaluator {
         self.truncate(&p)
     }
 
+    /// Fixed-point product with a fixed right operand.
+    fn matmul_fixed(&mut self, a: &Self::Value, w: &Self::Fixed) -> Result<Self::Value> {
+        let p = self.matmul_fixed_raw(a, w)?;
+        self.truncate(&p)
+    }
+
     /// 1 − a for a bit a.
     fn not(&mut self, bit: &Self::Value) -> Result<Self::Value> {
         let n = self.neg(bit)?;
@@ -232,6 +254,14 @@ pub fn encode_at(fx: FixedPoint, c: f64, scale: u32) -> Result<i64> {
         }));
     }
     Ok((c * 2f64.powi(scale as i32)).round() as i64)
+}
+
+/// Checks a fixed right operand (a k×n matrix); returns (k, n).
+pub fn fixed_dims(w: &Meta) -> Result<(usize, usize)> {
+    match w.shape.as_slice() {
+        [k, n] => Ok((*k, *n)),
+        _ => Err(MpcError::ShapeMismatch { op: "fix_right (needs a k×n matrix)", left: w.shape.clone(), right: vec![] }),
+    }
 }
 
 /// Checks the operands of a matrix product; returns (m, k, n).

@@ -49,5 +49,5 @@ pub use evaluator::Evaluator;
 pub use meter::{Channel, CommCost, Network, Stats};
 pub use plain::{PlainEvaluator, PlainValue};
 pub use predict::{CostEvaluator, CostValue};
-pub use secure::{Session, SessionConfig};
+pub use secure::{FixedShared, Session, SessionConfig};
 pub use share::{Meta, Pair, Party, PartyView, Shared};

@@ -6,7 +6,7 @@ use activation_approx::FixedPoint;
 
 use crate::error::Result;
 use crate::evaluator::{self, Evaluator};
-use crate::share::Meta;
+use crate::share::{Meta, Party};
 
 /// A clear tensor of ring elements with its [`Meta`].
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +43,7 @@ impl PlainEvaluator {
 
 impl Evaluator for PlainEvaluator {
     type Value = PlainValue;
+    type Fixed = PlainValue;
 
     fn fixed_point(&self) -> FixedPoint {
         self.fx
@@ -60,6 +61,10 @@ impl Evaluator for PlainEvaluator {
     fn reveal_raw(&mut self, v: &PlainValue) -> Result<Vec<i64>> {
         v.meta.check_fx("reveal", &self.fx)?;
         Ok(v.data.clone())
+    }
+
+    fn reveal_to_raw(&mut self, v: &PlainValue, _to: Party) -> Result<Vec<i64>> {
+        self.reveal_raw(v)
     }
 
     fn add(&mut self, a: &PlainValue, b: &PlainValue) -> Result<PlainValue> {
@@ -154,6 +159,16 @@ impl Evaluator for PlainEvaluator {
         let bu: Vec<u64> = b.data.iter().map(|&x| x as u64).collect();
         let c = crate::ring::matmul(&au, &bu, m, k, n);
         Ok(PlainValue { meta: Meta { fx: self.fx, scale, shape: vec![m, n] }, data: c.into_iter().map(|x| x as i64).collect() })
+    }
+
+    fn fix_right(&mut self, w: &PlainValue) -> Result<PlainValue> {
+        w.meta.check_fx("fix_right", &self.fx)?;
+        evaluator::fixed_dims(&w.meta)?;
+        Ok(w.clone())
+    }
+
+    fn matmul_fixed_raw(&mut self, a: &PlainValue, w: &PlainValue) -> Result<PlainValue> {
+        self.matmul_raw(a, w)
     }
 
     fn parallel<T>(&mut self, n: usize, mut f: impl FnMut(&mut Self, usize) -> Result<T>) -> Result<Vec<T>> {

@@ -16,6 +16,9 @@
 //! | LTZ (msb 7 + b2a 1) | 8 | 56 + 8 | 100 |
 //! | reveal | 1 | 8 | 0 |
 //! | matrix product m×k·k×n (whole) | 1 | 8(mk + kn) | 8(mk + kn + mn) |
+//! | fixing a k×n right operand (once) | 1 | 8kn | 8kn |
+//! | product m×k · fixed k×n | 1 | 8mk | 8(mk + mn) |
+//! | reveal to one party | 1 | 8 (sender) | 0 |
 
 use activation_approx::fixed::power_tree_depth;
 use activation_approx::{EncodedPiecewise, FixedPoint, PiecewisePoly, Truncation, TwoPartyCostModel};
@@ -23,7 +26,7 @@ use activation_approx::{EncodedPiecewise, FixedPoint, PiecewisePoly, Truncation,
 use crate::error::Result;
 use crate::evaluator::{self, Evaluator};
 use crate::meter::{Channel, CommCost, Stats};
-use crate::share::Meta;
+use crate::share::{Meta, Party};
 
 /// Per-level bytes (per element, per party) of the LTZ: the 64-bit AND, the six carry levels, the b2a.
 pub const LTZ_LEVEL_BYTES: [u64; 8] = [16, 16, 8, 4, 4, 4, 4, 8];
@@ -65,6 +68,17 @@ pub fn reveal(n: usize) -> CommCost {
 /// Matrix product m×k · k×n (without truncation).
 pub fn matmul(m: usize, k: usize, n: usize) -> CommCost {
     CommCost::new(1, 8 * n64(m * k + k * n), 8 * n64(m * k + k * n + m * n))
+}
+
+/// Masking and opening a fixed k×n right operand once ([`Evaluator::fix_right`]).
+pub fn fix_right(k: usize, n: usize) -> CommCost {
+    CommCost::new(1, 8 * n64(k * n), 8 * n64(k * n))
+}
+
+/// Product m×k · (fixed k×n) without truncation ([`Evaluator::matmul_fixed_raw`]); with [`fix_right`] it sends
+/// exactly the bytes of [`matmul`].
+pub fn matmul_fixed(m: usize, k: usize, n: usize) -> CommCost {
+    CommCost::new(1, 8 * n64(m * k), 8 * n64(m * k + m * n))
 }
 
 /// Fixed-point product (Beaver + truncation).
@@ -161,6 +175,7 @@ impl CostEvaluator {
 
 impl Evaluator for CostEvaluator {
     type Value = CostValue;
+    type Fixed = CostValue;
 
     fn fixed_point(&self) -> FixedPoint {
         self.fx
@@ -186,6 +201,14 @@ impl Evaluator for CostEvaluator {
     fn reveal_raw(&mut self, v: &CostValue) -> Result<Vec<i64>> {
         v.meta.check_fx("reveal", &self.fx)?;
         self.charge(reveal(v.meta.len()));
+        Ok(vec![0; v.meta.len()])
+    }
+
+    fn reveal_to_raw(&mut self, v: &CostValue, to: Party) -> Result<Vec<i64>> {
+        v.meta.check_fx("reveal", &self.fx)?;
+        let b = reveal(v.meta.len()).bytes_per_party;
+        // The party that does not receive sends its share.
+        self.chan.charge_round(if to.is_first() { [0, b] } else { [b, 0] });
         Ok(vec![0; v.meta.len()])
     }
 
@@ -272,6 +295,20 @@ impl Evaluator for CostEvaluator {
         let (m, k, n) = evaluator::matmul_dims(&a.meta, &b.meta)?;
         let scale = Meta::product_scale("matmul", a.meta.scale, b.meta.scale)?;
         self.charge(matmul(m, k, n));
+        self.v(Meta { fx: self.fx, scale, shape: vec![m, n] })
+    }
+
+    fn fix_right(&mut self, w: &CostValue) -> Result<CostValue> {
+        w.meta.check_fx("fix_right", &self.fx)?;
+        let (k, n) = evaluator::fixed_dims(&w.meta)?;
+        self.charge(fix_right(k, n));
+        Ok(w.clone())
+    }
+
+    fn matmul_fixed_raw(&mut self, a: &CostValue, w: &CostValue) -> Result<CostValue> {
+        let (m, k, n) = evaluator::matmul_dims(&a.meta, &w.meta)?;
+        let scale = Meta::product_scale("matmul", a.meta.scale, w.meta.scale)?;
+        self.charge(matmul_fixed(m, k, n));
         self.v(Meta { fx: self.fx, scale, shape: vec![m, n] })
     }
 

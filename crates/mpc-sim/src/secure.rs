@@ -348,8 +348,25 @@ impl Session {
     }
 }
 
+/// A right operand prepared by [`Evaluator::fix_right`]: each party's share of the dealer mask B and the opened
+/// F = W − B (public to both parties).
+#[derive(Debug, Clone)]
+pub struct FixedShared {
+    meta: Meta,
+    mask: Pair<Vec<u64>>,
+    opened: Vec<u64>,
+}
+
+impl FixedShared {
+    /// Fixed-point setting, scale and shape of W.
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+}
+
 impl Evaluator for Session {
     type Value = Shared;
+    type Fixed = FixedShared;
 
     fn fixed_point(&self) -> FixedPoint {
         self.cfg.fx
@@ -371,6 +388,20 @@ impl Evaluator for Session {
             p.own(&v.shares).par_iter().with_min_len(MIN_LEN).zip(p.received(&inc)).map(|(&a, &b)| a.wrapping_add(b) as i64).collect()
         });
         Ok(opened.into_first())
+    }
+
+    fn reveal_to_raw(&mut self, v: &Shared, to: Party) -> Result<Vec<i64>> {
+        self.check("reveal", &v.meta)?;
+        // The sender ships its share; the receiver sends nothing.
+        let out = Pair::build(|p| if p.party() == to { Vec::new() } else { p.own(&v.shares).clone() });
+        let inc = self.chan.exchange(&out);
+        let opened = Pair::build(|p| {
+            if p.party() != to {
+                return Vec::new();
+            }
+            p.own(&v.shares).iter().zip(p.received(&inc)).map(|(&a, &b)| a.wrapping_add(b) as i64).collect::<Vec<i64>>()
+        });
+        Ok(opened.corrupt(to).clone())
     }
 
     fn add(&mut self, a: &Shared, b: &Shared) -> Result<Shared> {
@@ -574,6 +605,47 @@ impl Evaluator for Session {
                 tc.iter().zip(&eb).zip(&af).map(|((c, x), y)| c.wrapping_add(*x).wrapping_add(*y)).collect();
             if v.party().is_first() {
                 let ef = crate::ring::matmul(e, f, m, k, n);
+                z.iter_mut().zip(&ef).for_each(|(z, x)| *z = z.wrapping_add(*x));
+            }
+            z
+        });
+        Ok(Shared { meta: Meta { fx: self.cfg.fx, scale, shape: vec![m, n] }, shares })
+    }
+
+    fn fix_right(&mut self, w: &Shared) -> Result<FixedShared> {
+        self.check("fix_right", &w.meta)?;
+        let (k, n) = evaluator::fixed_dims(&w.meta)?;
+        let mask = self.deal(|d| d.matrix_mask(k, n));
+        let out: Pair<Vec<u64>> =
+            Pair::build(|v| v.own(&w.shares).iter().zip(v.own(&mask)).map(|(w, b)| w.wrapping_sub(*b)).collect());
+        let inc = self.chan.exchange(&out);
+        let opened = Pair::build(|v| v.own(&out).iter().zip(v.received(&inc)).map(|(o, i)| o.wrapping_add(*i)).collect::<Vec<u64>>());
+        Ok(FixedShared { meta: w.meta.clone(), mask, opened: opened.into_first() })
+    }
+
+    fn matmul_fixed_raw(&mut self, a: &Shared, w: &FixedShared) -> Result<Shared> {
+        self.check("matmul", &a.meta)?;
+        let (m, k, n) = evaluator::matmul_dims(&a.meta, &w.meta)?;
+        let scale = Meta::product_scale("matmul", a.meta.scale, w.meta.scale)?;
+        let t = self.dealer.matrix_for(&w.mask, m, k, n);
+        let offline = t.halves().each_ref().map(|h| h.iter().map(|v| v.len() as u64 * 8).sum::<u64>());
+        self.chan.offline(offline);
+        let out: Pair<Vec<u64>> = Pair::build(|v| {
+            let [ta, _] = v.own(&t);
+            v.own(&a.shares).iter().zip(ta).map(|(x, a)| x.wrapping_sub(*a)).collect()
+        });
+        let inc = self.chan.exchange(&out);
+        let f = &w.opened;
+        let shares = Pair::build(|v| {
+            let [ta, tc] = v.own(&t);
+            let e: Vec<u64> = v.own(&out).iter().zip(v.received(&inc)).map(|(o, i)| o.wrapping_add(*i)).collect();
+            let b: &Vec<u64> = v.own(&w.mask);
+            let eb = crate::ring::matmul(&e, b, m, k, n);
+            let af = crate::ring::matmul(ta, f, m, k, n);
+            let mut z: Vec<u64> =
+                tc.iter().zip(&eb).zip(&af).map(|((c, x), y)| c.wrapping_add(*x).wrapping_add(*y)).collect();
+            if v.party().is_first() {
+                let ef = crate::ring::matmul(&e, f, m, k, n);
                 z.iter_mut().zip(&ef).for_each(|(z, x)| *z = z.wrapping_add(*x));
             }
             z

@@ -9,7 +9,7 @@ mod common;
 use activation_approx::{FixedPoint, Truncation};
 use common::{Operand, check, inputs};
 use mpc_sim::nn::{self, Conv2dConfig};
-use mpc_sim::{CommCost, Evaluator, predict, recipes};
+use mpc_sim::{CommCost, CostEvaluator, Evaluator, Session, SessionConfig, predict, recipes};
 
 const N: usize = 2000;
 
@@ -59,6 +59,17 @@ proto!(Reveal, |ev, x| {
     ev.input_raw(&v, &[v.len()], 16)
 });
 proto!(MatMul, |ev, x| ev.matmul(&x[0], &x[1]));
+// W masked once, then two products against it (a model's weights against two batches).
+proto!(MatMulFixed, |ev, x| {
+    let w = ev.fix_right(&x[1])?;
+    let p = ev.matmul_fixed(&x[0], &w)?;
+    let q = ev.matmul_fixed(&x[2], &w)?;
+    ev.concat(&[&p, &q])
+});
+proto!(RevealToP1, |ev, x| {
+    let v = ev.reveal_to_raw(&x[0], mpc_sim::Party::P1)?;
+    ev.input_raw(&v, &[v.len()], 16)
+});
 proto!(MatMulPublic, |ev, x| {
     let w: Vec<i64> = (0..18).map(|i| (i as i64 - 9) * 3000).collect();
     let p = ev.matmul_public_raw(&x[0], &w, 3, 16)?;
@@ -107,6 +118,16 @@ fn comparisons_are_exact_on_the_whole_range() {
 #[test]
 fn reveal_costs_one_round() {
     check("reveal", &Reveal, &ops(1, range_limit()), |_| 0, |_| predict::reveal(N));
+    check("reveal_to", &RevealToP1, &ops(1, range_limit()), |_| 0, |_| predict::reveal(N));
+    // Only the sender's bytes move: opening to P1 costs P0 8 B per element and P1 nothing, in both evaluators.
+    let mut s = Session::new(SessionConfig::default());
+    let x = s.input(&[1.5, -2.0, 3.25], &[3]).unwrap();
+    assert_eq!(s.reveal_to_raw(&x, mpc_sim::Party::P1).unwrap(), vec![98304, -131072, 212992]);
+    assert_eq!(s.total().bytes, [24, 0]);
+    let mut c = CostEvaluator::new(FixedPoint::default(), Truncation::Local);
+    let y = c.input(&[1.5, -2.0, 3.25], &[3]).unwrap();
+    c.reveal_to_raw(&y, mpc_sim::Party::P1).unwrap();
+    assert_eq!(c.total().bytes, [24, 0]);
 }
 
 #[test]
@@ -133,6 +154,20 @@ fn matrices_convolution_pooling() {
     let a = (inputs(4 * 6, 8.0, 1), vec![4, 6]);
     let b = (inputs(6 * 3, 8.0, 2), vec![6, 3]);
     check("matmul", &MatMul, &[a.clone(), b], |_| 1, |t| predict::matmul(4, 6, 3).then(predict::truncate(12, t)));
+    // Fixing W (6×3) once and multiplying two batches costs exactly one whole product's bytes per batch minus the
+    // repeated opening of W − B.
+    let c = (inputs(5 * 6, 8.0, 8), vec![5, 6]);
+    check("matmul_fixed", &MatMulFixed, &[a.clone(), (inputs(6 * 3, 8.0, 2), vec![6, 3]), c], |_| 1, |t| {
+        predict::fix_right(6, 3)
+            .then(predict::matmul_fixed(4, 6, 3))
+            .then(predict::truncate(12, t))
+            .then(predict::matmul_fixed(5, 6, 3))
+            .then(predict::truncate(15, t))
+    });
+    assert_eq!(
+        predict::fix_right(6, 3).then(predict::matmul_fixed(4, 6, 3)).bytes_per_party,
+        predict::matmul(4, 6, 3).bytes_per_party
+    );
     check("matmul_public", &MatMulPublic, &[(inputs(4 * 6, 8.0, 3), vec![4, 6])], |_| 1, tr(12));
     // conv: x [2, 5, 5], w [4, 2, 3, 3], bias [4]; im2col [25, 18] · [18, 4].
     let x = (inputs(50, 4.0, 4), vec![2, 5, 5]);
