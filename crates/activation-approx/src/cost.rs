@@ -53,6 +53,13 @@ pub enum Truncation {
     DealerPair,
 }
 
+impl Truncation {
+    /// The stricter of two protocols: dealer-pair if either is (a method that needs it cannot use local).
+    pub fn strictest(self, other: Truncation) -> Truncation {
+        if self == Truncation::DealerPair || other == Truncation::DealerPair { Truncation::DealerPair } else { Truncation::Local }
+    }
+}
+
 /// The default two-party model: additive sharing over Z_{2^64}, trusted dealer (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TwoPartyCostModel {

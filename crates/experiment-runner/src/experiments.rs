@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use activation_approx::baselines::report::measure;
+use activation_approx::baselines::compact;
 use activation_approx::baselines::{BuildContext, MethodRegistry, SecureMethod};
 use activation_approx::density::{DensitySpec, Empirical, Mixture};
 use activation_approx::search::{AnnealConfig, Criterion, Fitter, anneal};
@@ -137,14 +138,149 @@ impl Executor for Approximation {
 /// What one point evaluates: the trained model, the validation and test subsets it is scored on (the first
 /// `eval_limit` samples), its exact accuracies and activation statistics. Built per point; only the task data are
 /// cached across points.
-struct Loaded {
-    net: model_zoo::Network,
-    sidecar: model_zoo::Sidecar,
-    val: model_zoo::Dataset,
-    test: model_zoo::Dataset,
-    exact_val: f64,
-    exact_test: f64,
-    stats: Vec<model_zoo::ActivationStats>,
+#[derive(Debug)]
+pub struct Loaded {
+    /// The trained network.
+    pub net: model_zoo::Network,
+    /// Its sidecar.
+    pub sidecar: model_zoo::Sidecar,
+    /// Validation subset scored.
+    pub val: model_zoo::Dataset,
+    /// Test subset scored.
+    pub test: model_zoo::Dataset,
+    /// Exact-activation validation accuracy.
+    pub exact_val: f64,
+    /// Exact-activation test accuracy.
+    pub exact_test: f64,
+    /// Per activation layer statistics on a calibration sample of the training split.
+    pub stats: Vec<model_zoo::ActivationStats>,
+}
+
+/// How a model is loaded and scored (the `accuracy` parameters of the same names).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadParams {
+    /// Evaluation batch size.
+    pub batch: usize,
+    /// First samples of the validation and test splits scored (0 = all).
+    pub eval_limit: usize,
+    /// Calibration samples for the activation statistics.
+    pub calibration: usize,
+    /// Histogram bins of the statistics.
+    pub bins: usize,
+}
+
+impl LoadParams {
+    /// From a spec's parameters (defaults: batch 512, all samples, 2000 calibration samples, 256 bins).
+    pub fn from_spec(spec: &Spec) -> anyhow::Result<Self> {
+        Ok(LoadParams {
+            batch: spec.param_usize("batch", 512)?,
+            eval_limit: spec.param_usize("eval_limit", 0)?,
+            calibration: spec.param_usize("calibration", 2000)?,
+            bins: spec.param_usize("bins", 256)?,
+        })
+    }
+}
+
+/// The bisection of Compact's accuracy-constrained search: the loosest weighted-error tolerance τ in
+/// [`tau_lo`, `tau_hi`] (log scale, `steps` halvings) whose validation relative accuracy loss stays ≤ ν.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchParams {
+    /// Allowed relative accuracy loss ν.
+    pub nu: f64,
+    /// Tightest tolerance tried first (must meet ν).
+    pub tau_lo: f64,
+    /// Loosest tolerance.
+    pub tau_hi: f64,
+    /// Bisection steps after the first trial.
+    pub steps: usize,
+}
+
+impl SearchParams {
+    /// From a spec's parameters (defaults: ν = 0.01, τ ∈ [1e-4, 1e-1], 7 steps).
+    pub fn from_spec(spec: &Spec) -> anyhow::Result<Self> {
+        Ok(SearchParams {
+            nu: spec.param_f64("nu", 0.01)?,
+            tau_lo: spec.param_f64("tau_lo", 1e-4)?,
+            tau_hi: spec.param_f64("tau_hi", 1e-1)?,
+            steps: spec.param_usize("bisection_steps", 7)?,
+        })
+    }
+}
+
+/// The method a point evaluates, and for Compact how it was found.
+#[derive(Debug, Clone)]
+pub struct ChosenMethod {
+    /// The method.
+    pub method: Arc<dyn SecureMethod>,
+    /// Compact: the tolerance kept.
+    pub tau: Option<f64>,
+    /// Compact: the bisection trials.
+    pub trials: Vec<Trial>,
+    /// Compact: the approximation.
+    pub approximation: Option<PiecewisePoly>,
+}
+
+/// One trial of the bisection.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trial {
+    /// Tolerance τ.
+    pub tau: f64,
+    /// Bytes per element per party of the approximation found.
+    pub bytes: u64,
+    /// Validation accuracy with it.
+    pub val_accuracy: f64,
+    /// Validation relative accuracy loss.
+    pub rel_loss: f64,
+}
+
+/// Compact's accuracy-constrained search on a loaded model (module docs): the density is the model's own
+/// activation statistics; returns the approximation kept, its τ and every trial.
+pub fn compact_search(
+    loaded: &Loaded,
+    activation: &dyn activation_approx::Activation,
+    params: &SearchParams,
+    batch: usize,
+    seed: u64,
+) -> anyhow::Result<(PiecewisePoly, f64, Vec<Trial>)> {
+    let cost_model = TwoPartyCostModel::default();
+    let fx = FixedPoint::default();
+    let rel = |acc: f64| (loaded.exact_val - acc) / loaded.exact_val;
+    let density = model_density(&loaded.stats)?;
+    let (mut lo, mut hi) = (params.tau_lo.ln(), params.tau_hi.ln());
+    let mut trials = Vec::new();
+    let mut best: Option<(f64, PiecewisePoly)> = None;
+    let fit = |tau: f64| -> anyhow::Result<PiecewisePoly> {
+        let criterion = Criterion::weighted(density.clone(), tau, None)?;
+        let fitter = Fitter::new(activation, &criterion, &cost_model);
+        Ok(anneal(&fitter, &AnnealConfig { seed, ..AnnealConfig::default() })?.best.pp)
+    };
+    // The tightest τ must meet ν; if even it does not, report it as infeasible rather than pretend.
+    for step in 0..=params.steps {
+        let tau = if step == 0 { lo.exp() } else { ((lo + hi) / 2.0).exp() };
+        let pp = fit(tau)?;
+        let acc = accuracy_with(&loaded.net, &loaded.val, piecewise_fn(&pp, fx)?, batch)?;
+        let ok = rel(acc) <= params.nu;
+        trials.push(Trial { tau, bytes: cost_model.piecewise_cost(&pp).bytes_per_party, val_accuracy: acc, rel_loss: rel(acc) });
+        if step == 0 {
+            if !ok {
+                bail!(
+                    "compact misses ν = {} even at τ = {tau:e} (validation loss {:.3} %); lower tau_lo",
+                    params.nu,
+                    100.0 * rel(acc)
+                );
+            }
+            best = Some((tau, pp));
+            continue;
+        }
+        if ok {
+            lo = tau.ln();
+            best = Some((tau, pp));
+        } else {
+            hi = tau.ln();
+        }
+    }
+    let (tau, pp) = best.context("bisection kept no feasible approximation")?;
+    Ok((pp, tau, trials))
 }
 
 /// `accuracy`: model accuracy with approximated activations; Compact under the accuracy constraint.
@@ -164,7 +300,7 @@ const ACCURACY_PARAMS: &[&str] =
     &["config", "nu", "tau_lo", "tau_hi", "bisection_steps", "calibration", "bins", "batch", "eval_limit"];
 
 /// The validation/test subsets actually evaluated (the first `limit` samples of each, or all).
-fn limited(d: &model_zoo::Dataset, limit: usize) -> model_zoo::Dataset {
+pub fn limited(d: &model_zoo::Dataset, limit: usize) -> model_zoo::Dataset {
     if limit == 0 || d.len() <= limit {
         return d.clone();
     }
@@ -202,7 +338,34 @@ impl Accuracy {
         Accuracy { paths, methods: MethodRegistry::builtin(), data: Mutex::new(HashMap::new()) }
     }
 
-    fn task_data(&self, task: Task) -> anyhow::Result<Arc<TaskData>> {
+    /// The method for a point: for `compact` the accuracy-constrained search on the loaded model
+    /// ([`compact_search`]); otherwise the registry's method, built with the model's own activation density (which
+    /// only the Compact ablations use) and `config`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn choose_method(
+        &self,
+        loaded: &Loaded,
+        act_name: &str,
+        method_name: &str,
+        config: serde_json::Value,
+        search: &SearchParams,
+        batch: usize,
+        seed: u64,
+    ) -> anyhow::Result<ChosenMethod> {
+        if method_name == "compact" {
+            let activation = ActivationRegistry::builtin().get(act_name)?;
+            let (pp, tau, trials) = compact_search(loaded, activation.as_ref(), search, batch, seed)?;
+            let provenance = format!("accuracy-constrained search, ν = {}, τ = {tau:e}", search.nu);
+            let method = compact::from_approximation(act_name, pp.clone(), FixedPoint::default(), &provenance);
+            return Ok(ChosenMethod { method: Arc::new(method), tau: Some(tau), trials, approximation: Some(pp) });
+        }
+        let density = serde_json::to_string(&model_density(&loaded.stats)?)?;
+        let ctx = BuildContext::new(act_name)?.with_density(density).with_config(config);
+        Ok(ChosenMethod { method: Arc::from(self.methods.build(method_name, &ctx)?), tau: None, trials: Vec::new(), approximation: None })
+    }
+
+    /// The task's splits, loaded once and cached.
+    pub fn task_data(&self, task: Task) -> anyhow::Result<Arc<TaskData>> {
         let mut cache = self.data.lock().map_err(|_| anyhow::anyhow!("data cache poisoned"))?;
         if let Some(d) = cache.get(&task) {
             return Ok(d.clone());
@@ -212,30 +375,47 @@ impl Accuracy {
         Ok(d)
     }
 
-    fn load(&self, spec: &Spec, task: Task, act: &str, depth: Option<usize>, seed: u64) -> anyhow::Result<Loaded> {
-        let ms = model_zoo::default_spec(task, act, depth)?;
-        let sidecar_path = self.paths.models.join(format!("{}.json", ms.stem));
-        if !sidecar_path.exists() {
+    /// The default model of (task, activation, depth) from the models folder, or the sidecar `model` if given;
+    /// refuses a model trained for another task or activation.
+    pub fn load(
+        &self,
+        task: Task,
+        act: &str,
+        depth: Option<usize>,
+        model: Option<&std::path::Path>,
+        params: &LoadParams,
+        seed: u64,
+    ) -> anyhow::Result<Loaded> {
+        let sidecar_path = match model {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let ms = model_zoo::default_spec(task, act, depth)?;
+                let p = self.paths.models.join(format!("{}.json", ms.stem));
+                if !p.exists() {
+                    bail!(
+                        "no trained model '{}' in '{}'; run `make train` (or `make reproduce PROFILE=full`) to train it",
+                        ms.stem,
+                        self.paths.models.display()
+                    );
+                }
+                p
+            }
+        };
+        let (net, sidecar) = model_zoo::load_model(&sidecar_path, &ActivationRegistry::builtin())?;
+        if sidecar.task != task.name() || sidecar.activation != act {
             bail!(
-                "no trained model '{}' in '{}'; run `make train` (or `make reproduce PROFILE=full`) to train it",
-                ms.stem,
-                self.paths.models.display()
+                "model '{}' was trained for task '{}' with '{}', not for task '{}' with '{act}'; pass a model of that task and activation",
+                sidecar_path.display(),
+                sidecar.task,
+                sidecar.activation,
+                task.name()
             );
         }
-        let (net, sidecar) = model_zoo::load_model(&sidecar_path, &ActivationRegistry::builtin())?;
         let data = self.task_data(task)?;
-        let batch = spec.param_usize("batch", 512)?;
-        let limit = spec.param_usize("eval_limit", 0)?;
-        let (val, test) = (limited(&data.val, limit), limited(&data.test, limit));
-        let exact_val = model_zoo::evaluate(&net, &val, &ActivationPlan::Exact, batch)?;
-        let exact_test = model_zoo::evaluate(&net, &test, &ActivationPlan::Exact, batch)?;
-        let stats = model_zoo::activation_statistics(
-            &net,
-            &data.train,
-            spec.param_usize("calibration", 2000)?,
-            spec.param_usize("bins", 256)?,
-            seed,
-        )?;
+        let (val, test) = (limited(&data.val, params.eval_limit), limited(&data.test, params.eval_limit));
+        let exact_val = model_zoo::evaluate(&net, &val, &ActivationPlan::Exact, params.batch)?;
+        let exact_test = model_zoo::evaluate(&net, &test, &ActivationPlan::Exact, params.batch)?;
+        let stats = model_zoo::activation_statistics(&net, &data.train, params.calibration, params.bins, seed)?;
         Ok(Loaded { net, sidecar, val, test, exact_val, exact_test, stats })
     }
 }
@@ -287,14 +467,6 @@ fn method_fn(method: Arc<dyn SecureMethod>) -> anyhow::Result<ActFn> {
     tabulated(method.fixed_point(), &|codes| Ok(method.eval_fixed_encoded(codes)?), single)
 }
 
-#[derive(Debug, Serialize)]
-struct Trial {
-    tau: f64,
-    bytes: u64,
-    val_accuracy: f64,
-    rel_loss: f64,
-}
-
 impl Executor for Accuracy {
     fn validate(&self, spec: &Spec) -> anyhow::Result<()> {
         spec.check_params(ACCURACY_PARAMS)?;
@@ -323,78 +495,25 @@ impl Executor for Accuracy {
         let task: Task = need(point, "task", &point.task)?.parse()?;
         let act_name = need(point, "activation", &point.activation)?;
         let method_name = need(point, "method", &point.method)?;
-        let activation = ActivationRegistry::builtin().get(act_name)?;
-        let loaded = self.load(spec, task, act_name, point.depth, seed)?;
-        let batch = spec.param_usize("batch", 512)?;
+        let load = LoadParams::from_spec(spec)?;
+        let loaded = self.load(task, act_name, point.depth, None, &load, seed)?;
         let (val, test) = (&loaded.val, &loaded.test);
-        let nu = spec.param_f64("nu", 0.01)?;
+        let search = SearchParams::from_spec(spec)?;
         let cost_model = TwoPartyCostModel::default();
-        let fx = FixedPoint::default();
         let rel = |acc: f64| (loaded.exact_val - acc) / loaded.exact_val;
 
-        let (f, cost, tau, trials, summary): (ActFn, _, Option<f64>, Vec<Trial>, serde_json::Value) =
-            if method_name == "compact" {
-                let density = model_density(&loaded.stats)?;
-                let (mut lo, mut hi) = (spec.param_f64("tau_lo", 1e-4)?.ln(), spec.param_f64("tau_hi", 1e-1)?.ln());
-                let steps = spec.param_usize("bisection_steps", 7)?;
-                let mut trials = Vec::new();
-                let mut best: Option<(f64, PiecewisePoly)> = None;
-                let fit = |tau: f64| -> anyhow::Result<PiecewisePoly> {
-                    let criterion = Criterion::weighted(density.clone(), tau, None)?;
-                    let fitter = Fitter::new(activation.as_ref(), &criterion, &cost_model);
-                    Ok(anneal(&fitter, &AnnealConfig { seed, ..AnnealConfig::default() })?.best.pp)
-                };
-                // The tightest τ must meet ν; if even it does not, report it as infeasible rather than pretend.
-                for step in 0..=steps {
-                    let tau = if step == 0 { lo.exp() } else { ((lo + hi) / 2.0).exp() };
-                    let pp = fit(tau)?;
-                    let acc = accuracy_with(&loaded.net, val, piecewise_fn(&pp, fx)?, batch)?;
-                    let ok = rel(acc) <= nu;
-                    trials.push(Trial {
-                        tau,
-                        bytes: cost_model.piecewise_cost(&pp).bytes_per_party,
-                        val_accuracy: acc,
-                        rel_loss: rel(acc),
-                    });
-                    if step == 0 {
-                        if !ok {
-                            bail!(
-                                "compact misses ν = {nu} even at τ = {tau:e} (validation loss {:.3} %); lower tau_lo",
-                                100.0 * rel(acc)
-                            );
-                        }
-                        best = Some((tau, pp));
-                        continue;
-                    }
-                    if ok {
-                        lo = tau.ln();
-                        best = Some((tau, pp));
-                    } else {
-                        hi = tau.ln();
-                    }
-                }
-                let (tau, pp) = best.context("bisection kept no feasible approximation")?;
-                let cost = cost_model.piecewise_cost(&pp);
-                let summary = json!({
-                    "pieces": pp.n_pieces(),
-                    "degrees": pp.pieces.iter().map(|p| p.effective_degree()).collect::<Vec<_>>(),
-                    "range": pp.range(),
-                    "approximation": pp,
-                });
-                (piecewise_fn(&pp, fx)?, cost, Some(tau), trials, summary)
-            } else {
-                // Density-aware methods (the Compact ablations) see the model's own density, like Compact.
-                let density = serde_json::to_string(&model_density(&loaded.stats)?)?;
-                let ctx = BuildContext::new(act_name)?.with_density(density).with_config(method_config(spec, method_name)?);
-                let method: Arc<dyn SecureMethod> = Arc::from(self.methods.build(method_name, &ctx)?);
-                let cost = method.cost(&cost_model);
-                let info = method.info();
-                let summary = json!({ "pieces": info.pieces, "degrees": info.degrees, "range": info.range });
-                (method_fn(method)?, cost, None, Vec::new(), summary)
-            };
-        let val_acc = accuracy_with(&loaded.net, val, f.clone(), batch)?;
-        let test_acc = accuracy_with(&loaded.net, test, f, batch)?;
-        let inference = inference_cost(&loaded.net, &cost)?;
+        let chosen = self.choose_method(&loaded, act_name, method_name, method_config(spec, method_name)?, &search, load.batch, seed)?;
+        let ChosenMethod { method, tau, trials, approximation } = chosen;
+        let cost = method.cost(&cost_model);
+        let info = method.info();
+        let mut summary = json!({ "pieces": info.pieces, "degrees": info.degrees, "range": info.range });
+        if let Some(pp) = approximation {
+            summary["approximation"] = serde_json::to_value(pp)?;
+        }
+        let f = method_fn(method.clone())?;
+        let val_acc = accuracy_with(&loaded.net, val, f.clone(), load.batch)?;
+        let test_acc = accuracy_with(&loaded.net, test, f, load.batch)?;
+        let inference = measured_inference(&loaded.net, method.as_ref(), test, seed)?;
         Ok(json!({
             "task": task.name(),
             "activation": act_name,
@@ -413,107 +532,79 @@ impl Executor for Accuracy {
             "rounds_per_element": cost.rounds,
             "comparisons_per_element": cost.comparisons,
             "activation_elements_per_inference": inference.activation_elements,
-            "activation_bytes_per_inference": inference.activation_bytes,
+            "activation_bytes_per_inference": inference.activation.bytes_per_party,
             "inference": inference,
-            "bytes_per_inference": inference.bytes(),
-            "rounds_per_inference": inference.rounds(),
-            "lan_s_per_inference": inference.seconds(&mpc_sim::Network::LAN),
-            "wan_s_per_inference": inference.seconds(&mpc_sim::Network::WAN),
+            "bytes_per_inference": inference.total.bytes_per_party,
+            "rounds_per_inference": inference.total.rounds,
+            "lan_s_per_inference": mpc_sim::Network::LAN.latency_s(&inference.total),
+            "wan_s_per_inference": mpc_sim::Network::WAN.latency_s(&inference.total),
             "approximation": summary,
         }))
     }
 }
 
-/// The predicted two-party cost of one inference (batch of one): linear and convolution layers as matrix products
-/// with secret-shared weights by matrix triples (BatchNorm folded, local truncation), every activation layer at the
-/// method's per-element cost (all elements of a layer in parallel, so its rounds count once per layer).
-///
-/// The weights are fixed across inferences, so the dealer's mask B of each weight matrix is fixed too and the
-/// masked weights W − B are opened once per model (`setup_bytes`, the k·n part of mpc-sim's `predict::matmul`);
-/// each inference then opens only its masked input X − A (8·m·k bytes per party, one round) against a fresh A and
-/// C = A·B. Max pooling is not priced here (the secure-inference pass meters it); MLPs have none.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct InferenceCost {
-    /// Activation elements evaluated.
+/// The cost of one secure inference (batch of one) of the whole model with every activation evaluated by the
+/// method, as *metered* on `mpc-sim`'s two-party session: the first test sample is run securely and its per-layer
+/// counters must equal the [`model_zoo::secure::predict_cost`] prediction exactly (otherwise the point fails).
+/// Weights are masked once per model (the `setup` cost, not per inference); see [`model_zoo::secure`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InferenceSummary {
+    /// Online total per inference.
+    pub total: mpc_sim::CommCost,
+    /// Linear and convolution layers.
+    pub linear: mpc_sim::CommCost,
+    /// Activation layers.
+    pub activation: mpc_sim::CommCost,
+    /// Max-pooling layers.
+    pub pooling: mpc_sim::CommCost,
+    /// Opening the logits to the client.
+    pub output: mpc_sim::CommCost,
+    /// One-time set-up per model (opening the masked weights).
+    pub setup: mpc_sim::CommCost,
+    /// Activation elements per inference.
     pub activation_elements: usize,
     /// Activation layers.
     pub activation_layers: usize,
-    /// Bytes one party sends in the linear layers.
-    pub linear_bytes: u64,
-    /// Rounds of the linear layers.
-    pub linear_rounds: u64,
-    /// One-time bytes per party to open the masked weights (not per inference).
-    pub setup_bytes: u64,
-    /// Bytes one party sends in the activation layers.
-    pub activation_bytes: u64,
-    /// Rounds of the activation layers.
-    pub activation_rounds: u64,
-    /// Max-pooling layers left unpriced.
-    pub unpriced_pooling_layers: usize,
+    /// Per-layer breakdown.
+    pub layers: Vec<model_zoo::secure::LayerCost>,
 }
 
-impl InferenceCost {
-    /// Total bytes per party.
-    pub fn bytes(&self) -> u64 {
-        self.linear_bytes + self.activation_bytes
-    }
-    /// Total rounds.
-    pub fn rounds(&self) -> u64 {
-        self.linear_rounds + self.activation_rounds
-    }
-    /// Estimated seconds on `net`.
-    pub fn seconds(&self, net: &mpc_sim::Network) -> f64 {
-        net.latency_s(&mpc_sim::CommCost::new(self.rounds(), self.bytes(), 0))
-    }
-}
-
-/// Follows the per-sample shape through the exported layers and prices one inference whose activations cost
-/// `per_element` each.
-pub fn inference_cost(net: &model_zoo::Network, per_element: &activation_approx::Cost) -> anyhow::Result<InferenceCost> {
-    use model_zoo::ExportedLayer as L;
+/// Meters one secure inference of `net` on the first sample of `data` and checks it against the prediction.
+pub fn measured_inference(
+    net: &model_zoo::Network,
+    method: &dyn SecureMethod,
+    data: &model_zoo::Dataset,
+    seed: u64,
+) -> anyhow::Result<InferenceSummary> {
+    use model_zoo::secure::{LayerKind, SecureOptions, evaluate_secure};
     let exported = net.export_folded()?;
+    let opts = SecureOptions { batch: 1, seed, ..SecureOptions::default() };
+    // evaluate_secure fails unless every batch's metered cost equals the prediction.
+    let report = evaluate_secure(&exported, method, data, 1, &opts)?;
+    let c = report.metered;
     let mut shape = exported.input_shape.clone();
-    let mut c = InferenceCost::default();
-    // X (m×k) against fixed W (k×n): per inference the opening of X − A; once per model the opening of W − B.
-    let add_linear = |m: usize, k: usize, n: usize, c: &mut InferenceCost| {
-        let full = mpc_sim::predict::matmul(m, k, n);
-        let online = mpc_sim::predict::matmul(m, k, 0);
-        c.linear_bytes += online.bytes_per_party;
-        c.linear_rounds += online.rounds;
-        c.setup_bytes += full.bytes_per_party - online.bytes_per_party;
-    };
-    for layer in &exported.layers {
-        match layer {
-            L::Dense { in_dim, out_dim, .. } => {
-                add_linear(1, *in_dim, *out_dim, &mut c);
-                shape = vec![*out_dim];
-            }
-            L::Conv3x3 { in_channels, out_channels, .. } => {
-                if shape.len() != 3 {
-                    bail!("convolution on a {}-d sample shape {shape:?}", shape.len());
-                }
-                add_linear(shape[0] * shape[1], 9 * in_channels, *out_channels, &mut c);
-                shape[2] = *out_channels;
-            }
-            L::Affine { .. } => {}
-            L::Activation { .. } => {
-                let n = shape.iter().product::<usize>();
-                c.activation_elements += n;
-                c.activation_layers += 1;
-                c.activation_bytes += per_element.bytes_per_party * n as u64;
-                c.activation_rounds += u64::from(per_element.rounds);
-            }
-            L::MaxPool2 => {
-                if shape.len() != 3 {
-                    bail!("max pooling on a {}-d sample shape {shape:?}", shape.len());
-                }
-                c.unpriced_pooling_layers += 1;
-                shape = vec![shape[0] / 2, shape[1] / 2, shape[2]];
-            }
-            L::Flatten => shape = vec![shape.iter().product()],
+    let mut elements = 0;
+    for l in &exported.layers {
+        match l {
+            model_zoo::ExportedLayer::Dense { out_dim, .. } => shape = vec![*out_dim],
+            model_zoo::ExportedLayer::Conv3x3 { out_channels, .. } => shape[2] = *out_channels,
+            model_zoo::ExportedLayer::Activation { .. } => elements += shape.iter().product::<usize>(),
+            model_zoo::ExportedLayer::MaxPool2 => shape = vec![shape[0] / 2, shape[1] / 2, shape[2]],
+            model_zoo::ExportedLayer::Flatten => shape = vec![shape.iter().product()],
+            model_zoo::ExportedLayer::Affine { .. } => {}
         }
     }
-    Ok(c)
+    Ok(InferenceSummary {
+        total: c.total,
+        linear: c.of_kind(LayerKind::Linear),
+        activation: c.of_kind(LayerKind::Activation),
+        pooling: c.of_kind(LayerKind::Pooling),
+        output: c.of_kind(LayerKind::Output),
+        setup: c.setup,
+        activation_elements: elements,
+        activation_layers: exported.n_activation_layers(),
+        layers: c.layers,
+    })
 }
 
 #[cfg(test)]

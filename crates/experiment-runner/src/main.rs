@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod cmd_baselines;
 mod cmd_fit;
 mod cmd_run;
+mod cmd_secure;
 
 /// Compact: MPC-friendly approximations of activation functions, their baselines and experiments.
 #[derive(Debug, Parser)]
@@ -28,6 +29,9 @@ enum Command {
     Run(cmd_run::RunArgs),
     /// Write tables, figures and the README's results section from the recorded sweeps.
     Report(cmd_run::ReportArgs),
+    /// Run a trained model end to end on secret shares: secure accuracy, agreement with the fixed-point plaintext
+    /// run, metered cost per inference with a per-layer breakdown.
+    Secure(Box<cmd_secure::Args>),
 }
 
 fn run() -> anyhow::Result<ExitCode> {
@@ -42,6 +46,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Baselines(args) => cmd_baselines::run(&args)?,
         Command::Run(args) => cmd_run::run(&args)?,
         Command::Report(args) => cmd_run::report(&args)?,
+        Command::Secure(args) => cmd_secure::run(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -124,6 +124,9 @@ pub enum ZooError {
         /// The parse error.
         source: serde_json::Error,
     },
+    /// A secure-computation step failed (shape, scale or fixed-point range).
+    #[error("secure computation: {0}")]
+    Mpc(#[from] mpc_sim::MpcError),
     /// A tensor operation failed.
     #[error("tensor operation failed: {0}")]
     Candle(#[from] candle_core::Error),

@@ -24,6 +24,7 @@ pub mod data;
 pub mod error;
 pub mod export;
 pub mod model;
+pub mod secure;
 pub mod stats;
 pub mod train;
 pub mod zoo;

@@ -145,12 +145,19 @@ pub fn max_pool2d<E: Evaluator>(ev: &mut E, x: &E::Value, cfg: Conv2dConfig) -> 
     let k2 = cfg.kh * cfg.kw;
     let n = c * ho * wo;
     // cands[j] = j-th element of every window, as a vector of n.
-    let mut cands: Vec<E::Value> = (0..k2)
+    let cands: Vec<E::Value> = (0..k2)
         .map(|j| {
             let sel: Vec<Option<usize>> = (0..n).map(|g| idx[g * k2 + j]).collect();
             ev.gather(x, &sel, &[n])
         })
         .collect::<Result<_>>()?;
+    let last = max_tournament(ev, cands, n)?;
+    ev.reshape(&last, &[c, ho, wo])
+}
+
+/// Elementwise maximum of `cands` (each a 1-D value of n elements) by a tournament: ⌈log₂ len⌉ levels, each one
+/// max(a, b) = b + \[a ≥ b\]·(a − b) over all pairs of the level at once (9 rounds per level, 80 B per pair).
+pub fn max_tournament<E: Evaluator>(ev: &mut E, mut cands: Vec<E::Value>, n: usize) -> Result<E::Value> {
     while cands.len() > 1 {
         let half = cands.len() / 2;
         let lhs: Vec<&E::Value> = cands[..half].iter().collect();
@@ -164,8 +171,7 @@ pub fn max_pool2d<E: Evaluator>(ev: &mut E, x: &E::Value, cfg: Conv2dConfig) -> 
         }
         cands = next;
     }
-    let last = cands.pop().ok_or(MpcError::InvalidParameter { name: "pool window", value: "0".into(), hint: "kernel must be non-empty" })?;
-    ev.reshape(&last, &[c, ho, wo])
+    cands.pop().ok_or(MpcError::InvalidParameter { name: "pool window", value: "0".into(), hint: "kernel must be non-empty" })
 }
 
 /// Folds batch norm (γ, β, running mean μ, running variance σ², ε) into the preceding linear/conv layer whose

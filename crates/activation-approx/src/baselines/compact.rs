@@ -16,8 +16,8 @@
 
 use super::spline::{PiecewiseMethod, Protocol};
 use super::{BaselineError, BuildContext, MethodSpec, Options, Result, SecureMethod};
-use crate::TwoPartyCostModel;
 use crate::density::DensitySpec;
+use crate::{FixedPoint, PiecewisePoly, TwoPartyCostModel};
 use crate::search::{AnnealConfig, Criterion, ExhaustiveGrid, Fitter, anneal, exhaustive};
 
 /// Registry entry: Compact.
@@ -94,6 +94,21 @@ fn build_variant(name: &'static str, ctx: &BuildContext, variant: Variant) -> Re
 
 fn build(ctx: &BuildContext) -> Result<Box<dyn SecureMethod>> {
     build_variant("compact", ctx, Variant::Anneal)
+}
+
+/// An approximation found elsewhere (the runner's accuracy-constrained search, or a `compact fit` JSON) as the
+/// `compact` method: evaluated by sorted breakpoints, like every Compact variant. `provenance` says where it came
+/// from and is appended to the citation.
+pub fn from_approximation(activation: &str, pp: PiecewisePoly, fx: FixedPoint, provenance: &str) -> PiecewiseMethod {
+    PiecewiseMethod {
+        name: "compact".into(),
+        activation: activation.into(),
+        citation: format!("Islam et al., Compact (PoPETs 2024) §4; {provenance}"),
+        pp,
+        protocol: Protocol::Sorted,
+        fx,
+        scales: None,
+    }
 }
 
 fn build_uniform_density(ctx: &BuildContext) -> Result<Box<dyn SecureMethod>> {

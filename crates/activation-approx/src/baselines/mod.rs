@@ -65,7 +65,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::activation::{Activation, ActivationRegistry};
-use crate::cost::{Cost, TwoPartyCostModel};
+use crate::cost::{Cost, Truncation, TwoPartyCostModel};
 use crate::error::ApproxError;
 use crate::fixed::FixedPoint;
 use program::{CostOps, F64Ops, FixedOps, Ops, Val};
@@ -183,9 +183,16 @@ pub trait SecureMethod: Send + Sync + fmt::Debug {
         let out = self.program(&mut ops, input);
         Ok(ops.get(out)?.to_vec())
     }
-    /// Predicted per-element cost under `model`.
+    /// The truncation protocol the method's secure evaluation needs to be correct: [`Truncation::Local`] (SecureML,
+    /// free, wrong with probability ≈ |v|/2^63 per truncated value v) unless its raw products come close to 2^63.
+    fn truncation(&self) -> Truncation {
+        Truncation::Local
+    }
+    /// Predicted per-element cost under `model`, with the stricter of `model`'s and the method's own truncation
+    /// ([`SecureMethod::truncation`]).
     fn cost(&self, model: &TwoPartyCostModel) -> Cost {
-        let (mut ops, input) = CostOps::with_fixed_point(*model, self.fixed_point());
+        let model = TwoPartyCostModel { truncation: model.truncation.strictest(self.truncation()), ..*model };
+        let (mut ops, input) = CostOps::with_fixed_point(model, self.fixed_point());
         let out = self.program(&mut ops, input);
         ops.cost(out)
     }

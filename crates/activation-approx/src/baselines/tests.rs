@@ -221,7 +221,10 @@ fn costs_follow_the_published_structures() {
     let s = c("crypten", "sigmoid");
     assert_eq!((s.rounds, s.comparisons), (25, 1));
     assert_eq!(s.multiplications, 1 + 9 + 6 + 1);
-    // The sorted NFGen spline costs exactly what the shared cost model says.
+    // The sorted NFGen spline's structure costs exactly what the shared cost model says (local truncation, free);
+    // with the dealer-pair truncation its scaled coefficients need (SecureMethod::truncation) every extra
+    // truncation of the scaled linear combinations costs on top.
+    let dealer = TwoPartyCostModel { truncation: crate::Truncation::DealerPair, ..model };
     let fit = nfgen::fit(&crate::Builtin::Silu, &NfgenConfig { range: (-5.0, 5.0), ..Default::default() }).unwrap();
     for cand in &fit.candidates {
         let pm = spline::PiecewiseMethod {
@@ -233,7 +236,12 @@ fn costs_follow_the_published_structures() {
             fx: FixedPoint::default(),
             scales: Some(cand.scales.clone()),
         };
-        assert_eq!(pm.cost(&model), model.piecewise_cost(&cand.pp));
+        assert_eq!(pm.truncation(), crate::Truncation::DealerPair);
+        let (mut ops, x) = CostOps::with_fixed_point(model, FixedPoint::default());
+        let y = pm.program(&mut ops, x);
+        assert_eq!(ops.cost(y), model.piecewise_cost(&cand.pp));
+        let needed = pm.cost(&model);
+        assert!(needed.bytes_per_party > dealer.piecewise_cost(&cand.pp).bytes_per_party, "{needed:?}");
     }
 }
 
@@ -315,7 +323,8 @@ fn nfgen_protocols_agree_and_equal_the_scaled_reference() {
     assert_eq!(a, b);
     let c1 = onehot.cost(&TwoPartyCostModel::default());
     let c2 = sorted.cost(&TwoPartyCostModel::default());
-    assert_eq!(c1.rounds, c2.rounds + 1, "one extra round for the one-hot vector");
+    // The one-hot vector's AND round overlaps the first dealer-pair truncation round of the polynomials.
+    assert_eq!(c1.rounds, c2.rounds, "the one-hot AND runs beside a truncation round");
     assert!(c1.bytes_per_party > c2.bytes_per_party);
 }
 

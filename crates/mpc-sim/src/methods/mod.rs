@@ -69,10 +69,12 @@ impl Node {
         }
     }
 
-    /// Rounds of the operation itself under local truncation (0 for local operations).
+    /// Rounds of the operation itself under local truncation (0 for local operations). A scaled linear combination
+    /// counts as interactive (1): its chains of truncations cost rounds under dealer-pair truncation, so it runs in
+    /// a wave beside the other pieces' combinations (under local truncation the wave costs nothing).
     fn latency(&self, model: &TwoPartyCostModel) -> u64 {
         match self {
-            Node::Mul(..) | Node::Square(_) | Node::Mux(..) | Node::And(..) => 1,
+            Node::Mul(..) | Node::Square(_) | Node::Mux(..) | Node::And(..) | Node::LinCombScaled(..) => 1,
             Node::Ge(..) => u64::from(model.cmp_rounds),
             _ => 0,
         }
@@ -167,8 +169,6 @@ fn get<E: Evaluator>(vals: &[Option<E::Value>], o: Operand) -> Result<&E::Value>
 
 /// Evaluates a local node (inputs available).
 fn eval_local<E: Evaluator>(ev: &mut E, node: &Node, vals: &[Option<E::Value>], x: &E::Value) -> Result<E::Value> {
-    let fx = ev.fixed_point();
-    let f = fx.frac_bits;
     Ok(match node {
         Node::Input => x.clone(),
         Node::Add(a, c) => {
@@ -206,26 +206,6 @@ fn eval_local<E: Evaluator>(ev: &mut E, node: &Node, vals: &[Option<E::Value>], 
             };
             ev.add_public(&acc, *c0)?
         }
-        Node::LinCombScaled(terms, c0) => {
-            let mut acc = ev.mul_int(x, 0)?;
-            for (c, o, s) in terms {
-                let a = get::<E>(vals, *o)?.clone();
-                let k = encode_at(fx, *c, f + s)?;
-                // Scale 2f + s; remove f + s bits: truncations by f while at least f remain, then lift the rest.
-                let mut t = ev.mul_const_raw(&a, k, f + s)?;
-                let mut remove = f + s;
-                while remove >= f {
-                    t = ev.truncate(&t)?;
-                    remove -= f;
-                }
-                if remove > 0 {
-                    let up = ev.mul_const_raw(&t, 1i64 << (f - remove), f - remove)?;
-                    t = ev.truncate(&up)?;
-                }
-                acc = ev.add(&acc, &t)?;
-            }
-            ev.add_public(&acc, *c0)?
-        }
         Node::Not(a) => {
             let a = get::<E>(vals, *a)?.clone();
             ev.not(&a)?
@@ -247,7 +227,7 @@ fn eval_local<E: Evaluator>(ev: &mut E, node: &Node, vals: &[Option<E::Value>], 
             }
             ev.add_const_raw(&acc, *c0)?
         }
-        Node::Mul(..) | Node::Square(_) | Node::Ge(..) | Node::Mux(..) | Node::And(..) => {
+        Node::Mul(..) | Node::Square(_) | Node::Ge(..) | Node::Mux(..) | Node::And(..) | Node::LinCombScaled(..) => {
             return Err(MpcError::InvalidParameter {
                 name: "method graph",
                 value: format!("{node:?}"),
@@ -258,13 +238,39 @@ fn eval_local<E: Evaluator>(ev: &mut E, node: &Node, vals: &[Option<E::Value>], 
 }
 
 /// Evaluates an interactive node given its operands.
-fn eval_interactive<E: Evaluator>(ev: &mut E, node: &Node, ops: &[E::Value]) -> Result<E::Value> {
+fn eval_interactive<E: Evaluator>(ev: &mut E, node: &Node, ops: &[E::Value], x: &E::Value) -> Result<E::Value> {
     match node {
         Node::Mul(..) => ev.mul(&ops[0], &ops[1]),
         Node::Square(_) => ev.square(&ops[0]),
         Node::Ge(_, t) => ev.ge_public(&ops[0], *t),
         Node::Mux(..) => ev.select(&ops[0], &ops[1], &ops[2]),
         Node::And(..) => ev.mul_raw(&ops[0], &ops[1]),
+        Node::LinCombScaled(terms, c0) => {
+            let (fx, f) = (ev.fixed_point(), ev.fixed_point().frac_bits);
+            // Each term: scale 2f + s; remove f + s bits by truncations of f while at least f remain, then lift
+            // the rest. The terms' truncation chains are independent, so they run side by side.
+            let parts = ev.parallel(terms.len(), |ev, j| {
+                let (c, _, s) = terms[j];
+                let k = encode_at(fx, c, f + s)?;
+                let mut t = ev.mul_const_raw(&ops[j], k, f + s)?;
+                let mut remove = f + s;
+                while remove >= f {
+                    t = ev.truncate(&t)?;
+                    remove -= f;
+                }
+                if remove > 0 {
+                    let up = ev.mul_const_raw(&t, 1i64 << (f - remove), f - remove)?;
+                    t = ev.truncate(&up)?;
+                }
+                Ok(t)
+            })?;
+            // A zero of the right shape: from the first term, or the input when there is none.
+            let mut acc = ev.mul_int(ops.first().unwrap_or(x), 0)?;
+            for t in &parts {
+                acc = ev.add(&acc, t)?;
+            }
+            ev.add_public(&acc, *c0)
+        }
         other => Err(MpcError::InvalidParameter {
             name: "method graph",
             value: format!("{other:?}"),
@@ -324,7 +330,7 @@ pub fn run<E: Evaluator>(method: &dyn SecureMethod, ev: &mut E, x: &E::Value) ->
             }
             operands.push(ops);
         }
-        let results = ev.parallel(wave.len(), |ev, k| eval_interactive(ev, &nodes[wave[k]], &operands[k]))?;
+        let results = ev.parallel(wave.len(), |ev, k| eval_interactive(ev, &nodes[wave[k]], &operands[k], x))?;
         for (&i, v) in wave.iter().zip(results) {
             vals[i] = Some(v);
         }

@@ -1,0 +1,235 @@
+//! `compact secure`: end-to-end two-party inference of a trained model on `mpc-sim` (see `model_zoo::secure` for
+//! the protocol and the threat model): secure accuracy, agreement with the fixed-point plaintext run, and the metered
+//! cost per inference with its per-layer breakdown.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use activation_approx::baselines::{SecureMethod, compact};
+use activation_approx::format::ApproximationFile;
+use activation_approx::{ActivationRegistry, Truncation};
+use anyhow::{Context, bail};
+use experiment_runner::experiments::{Accuracy, LoadParams, Paths, SearchParams, limited};
+use model_zoo::secure::{LayerKind, SecureOptions, SecureReport, evaluate_secure};
+use model_zoo::{ActivationPlan, Task};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    /// Human-readable summary and Markdown tables.
+    Md,
+    /// The whole report as JSON.
+    Json,
+}
+
+/// Truncation protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Trunc {
+    /// SecureML local truncation (free, ±1 LSB, rare wrap errors).
+    Local,
+    /// Dealer-pair truncation (1 round, 8 B per element).
+    DealerPair,
+}
+
+/// Options of `compact secure`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Task: mnist, fashion-mnist, spam, letter.
+    #[arg(long)]
+    task: String,
+    /// Activation the model was trained with (silu, gelu, mish).
+    #[arg(long = "af")]
+    af: String,
+    /// Method evaluating every activation: compact (the accuracy-constrained search on this model, or --approx),
+    /// or any registered baseline (see `compact baselines`), e.g. nfgen, puma, relu-swap.
+    #[arg(long, default_value = "compact")]
+    method: String,
+    /// Hidden layers of the MNIST MLP (the depth sweep's models); default: the task's default model.
+    #[arg(long)]
+    depth: Option<usize>,
+    /// Test samples to run securely (the first ones of the test split).
+    #[arg(long, default_value_t = 500)]
+    samples: usize,
+    /// Samples per batch (one two-party session each; batches run in parallel). Default: 100 (MLP), 10 (CNN).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Seed of the dealers, the input sharing and Compact's search.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Truncation protocol.
+    #[arg(long, value_enum, default_value_t = Trunc::Local)]
+    truncation: Trunc,
+    /// Use this approximation JSON (from `compact fit`) as Compact instead of searching.
+    #[arg(long)]
+    approx: Option<PathBuf>,
+    /// Use this model sidecar (JSON next to its .safetensors) instead of the task's default model.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Allowed relative accuracy loss ν of Compact's search (on the validation split).
+    #[arg(long, default_value_t = 0.01)]
+    nu: f64,
+    /// Validation samples Compact's search scores each candidate on.
+    #[arg(long, default_value_t = 5000)]
+    eval_limit: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Md)]
+    format: Format,
+    /// Fetched datasets.
+    #[arg(long, default_value = "datasets")]
+    data: PathBuf,
+    /// Trained models with their JSON sidecars.
+    #[arg(long, default_value = "results/models")]
+    models: PathBuf,
+}
+
+/// Runs the command.
+pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    let task: Task = args.task.parse()?;
+    ActivationRegistry::builtin().get(&args.af)?;
+    if !(args.nu > 0.0 && args.nu < 1.0) {
+        bail!("--nu {} must be in (0, 1), e.g. 0.01 for a 1 % relative accuracy loss", args.nu);
+    }
+    if args.approx.is_some() && args.method != "compact" {
+        bail!("--approx gives Compact's approximation, but --method is '{}'; drop --approx or use --method compact", args.method);
+    }
+    let registry = activation_approx::baselines::MethodRegistry::builtin();
+    let spec = registry.spec(&args.method)?;
+    if !spec.supports(&args.af) {
+        bail!("method '{}' has no approximation of '{}'; methods for it: {}", args.method, args.af, registry.names_for(&args.af).join(", "));
+    }
+    // Compact from a file: checked before anything is loaded.
+    let from_file: Option<Arc<dyn SecureMethod>> = match &args.approx {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --approx {}", path.display()))?;
+            let file = ApproximationFile::from_json(&text).with_context(|| format!("--approx {}", path.display()))?;
+            if file.activation != args.af {
+                bail!(
+                    "--approx {} approximates '{}' but the model uses '{}'; fit one with `compact fit --af {}`",
+                    path.display(),
+                    file.activation,
+                    args.af,
+                    args.af
+                );
+            }
+            let provenance = format!("from {}", path.display());
+            Some(Arc::new(compact::from_approximation(&args.af, file.piecewise()?, file.fixed_point()?, &provenance)))
+        }
+    };
+    let acc = Accuracy::new(Paths { data_root: args.data.clone(), models: args.models.clone() });
+    let load = LoadParams { batch: 512, eval_limit: args.eval_limit, calibration: 2000, bins: 256 };
+    let loaded = acc.load(task, &args.af, args.depth, args.model.as_deref(), &load, args.seed)?;
+
+    let t = Instant::now();
+    let (method, how): (Arc<dyn SecureMethod>, String) = match from_file {
+        Some(m) => {
+            let how = m.citation().to_string();
+            (m, how)
+        }
+        None => {
+            let search = SearchParams { nu: args.nu, tau_lo: 1e-4, tau_hi: 1e-1, steps: 7 };
+            let c = acc.choose_method(&loaded, &args.af, &args.method, serde_json::json!({}), &search, load.batch, args.seed)?;
+            let how = match c.tau {
+                Some(tau) => format!("accuracy-constrained search: τ = {tau:.3e}, ν = {} on {} validation samples", args.nu, loaded.val.len()),
+                None => c.method.citation().to_string(),
+            };
+            (c.method, how)
+        }
+    };
+    let search_s = t.elapsed().as_secs_f64();
+
+    let data = acc.task_data(task)?;
+    let exported = loaded.net.export_folded()?;
+    let cnn = exported.input_shape.len() == 3;
+    let opts = SecureOptions {
+        batch: args.batch.unwrap_or(if cnn { 10 } else { 100 }),
+        seed: args.seed,
+        truncation: match args.truncation {
+            Trunc::Local => Truncation::Local,
+            Trunc::DealerPair => Truncation::DealerPair,
+        },
+        fx: method.fixed_point(),
+    };
+    let report = evaluate_secure(&exported, method.as_ref(), &data.test, args.samples, &opts)?;
+    let float_acc = model_zoo::evaluate(&loaded.net, &limited(&data.test, args.samples), &ActivationPlan::Exact, load.batch)?;
+    let stem = args.model.as_ref().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| {
+        model_zoo::default_spec(task, &args.af, args.depth).map(|s| s.stem).unwrap_or_default()
+    });
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "model": stem,
+                "task": task.name(),
+                "activation": args.af,
+                "method": args.method,
+                "method_source": how,
+                "options": opts,
+                "float_accuracy": float_acc,
+                "search_seconds": search_s,
+                "report": report,
+            }))?
+        ),
+        Format::Md => print!("{}", render(&stem, &args.method, &how, &opts, float_acc, search_s, &report)),
+    }
+    Ok(())
+}
+
+fn render(stem: &str, method: &str, how: &str, opts: &SecureOptions, float_acc: f64, search_s: f64, r: &SecureReport) -> String {
+    let mut s = String::new();
+    let c = &r.metered;
+    let pct = |x: f64| 100.0 * x;
+    let _ = writeln!(s, "# Secure inference: {stem}, method {method}");
+    let _ = writeln!(s);
+    let _ = writeln!(s, "- method: {how} (found in {search_s:.1} s)");
+    let _ = writeln!(
+        s,
+        "- {} test samples, batches of {}, seed {}, {:?} truncation, f = {} fractional bits",
+        r.samples, opts.batch, opts.seed, r.truncation, opts.fx.frac_bits
+    );
+    let _ = writeln!(
+        s,
+        "- accuracy: secure {:.2} %, fixed-point plaintext {:.2} % (difference {:+.2} points), float model with the exact activation {:.2} %",
+        pct(r.secure_accuracy),
+        pct(r.plain_accuracy),
+        pct(r.secure_accuracy - r.plain_accuracy),
+        pct(float_acc)
+    );
+    let _ = writeln!(s, "- predicted labels agree (secure vs plaintext): {:.2} %; max |Δ logit| = {:.3e}", pct(r.agreement), r.max_logit_diff);
+    let _ = writeln!(
+        s,
+        "- cost per inference (metered = predicted): {} rounds, {} bytes sent per party ({:.3} MB), {} dealer bytes per party; \
+         LAN {:.3} s, WAN {:.3} s",
+        c.total.rounds,
+        c.total.bytes_per_party,
+        c.total.bytes_per_party as f64 / 1e6,
+        c.total.offline_bytes_per_party,
+        mpc_sim::Network::LAN.latency_s(&c.total),
+        mpc_sim::Network::WAN.latency_s(&c.total)
+    );
+    let _ = writeln!(s, "- once per model: {} bytes per party, {} rounds to open the masked weights", c.setup.bytes_per_party, c.setup.rounds);
+    let _ = writeln!(
+        s,
+        "- time: secure {:.2} s ({:.1} samples/s, both parties, dealer and set-up included), plaintext fixed point {:.2} s",
+        r.secure_seconds,
+        r.samples as f64 / r.secure_seconds.max(1e-9),
+        r.plain_seconds
+    );
+    let _ = writeln!(s);
+    let _ = writeln!(s, "| part | rounds | bytes/party | share of bytes | dealer bytes/party |");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|");
+    let total = c.total.bytes_per_party.max(1) as f64;
+    for (name, kind) in [("linear", LayerKind::Linear), ("activation", LayerKind::Activation), ("pooling", LayerKind::Pooling), ("output", LayerKind::Output)] {
+        let k = c.of_kind(kind);
+        let _ = writeln!(s, "| {name} | {} | {} | {:.1} % | {} |", k.rounds, k.bytes_per_party, 100.0 * k.bytes_per_party as f64 / total, k.offline_bytes_per_party);
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "| layer | kind | rounds | bytes/party | dealer bytes/party |");
+    let _ = writeln!(s, "|---|---|---:|---:|---:|");
+    for l in &c.layers {
+        let _ = writeln!(s, "| {} | {:?} | {} | {} | {} |", l.label, l.kind, l.rounds, l.bytes, l.offline_bytes);
+    }
+    s
+}
