@@ -1,7 +1,8 @@
 //! Prints the "Done means" measurements of issue 2 (see the crate README):
 //! 1. SiLU, GELU, Mish under N(0, 1) with τ = 1e-3: the density-aware optimum (annealing), its weighted error
 //!    re-checked on an independent dense grid, and its bytes against the cheapest approximation meeting max error
-//!    1e-3 on [−8, 8] (density-unaware, same search, same tails);
+//!    1e-3 on [−8, 8] (density-unaware, same search, same tail rule: asymptote plus a constant fitted to the
+//!    criterion);
 //! 2. annealing vs exhaustive over {SiLU, GELU, Mish} × τ ∈ {1e-2, 1e-3, 1e-4}.
 //!
 //! Run: `cargo run --release -p activation-approx --example done_means`
@@ -11,13 +12,25 @@ use std::time::Instant;
 use activation_approx::metrics::weighted_error_dense;
 use activation_approx::search::SearchOutcome;
 use activation_approx::{
-    Activation, AnnealConfig, Builtin, Criterion, DensitySpec, ExhaustiveGrid, Fitter, TwoPartyCostModel, anneal,
+    Activation, AnnealConfig, Builtin, Criterion, DensitySpec, ExhaustiveGrid, Fitter, Tail, TwoPartyCostModel, anneal,
     exhaustive,
 };
 
+fn tail(t: &Tail) -> String {
+    match *t {
+        Tail::Zero => "0".to_string(),
+        Tail::Constant { value } => format!("{value:.4}"),
+        Tail::Identity => "x".to_string(),
+        Tail::Linear { slope, intercept } if slope == 1.0 => format!("x{intercept:+.4}"),
+        Tail::Linear { slope, intercept } => format!("{slope}x{intercept:+.4}"),
+    }
+}
+
+/// Pieces, degrees, range and the tails used below / above it.
 fn shape(o: &SearchOutcome) -> String {
     let (a, b) = o.best.pp.range();
-    format!("m={} d={:?} [{a:.3}, {b:.3}]", o.best.pp.n_pieces(), o.best.structure.degrees)
+    let (l, r) = (tail(&o.best.pp.left), tail(&o.best.pp.right));
+    format!("m={} d={:?} [{a:.3}, {b:.3}], tails {l} / {r}", o.best.pp.n_pieces(), o.best.structure.degrees)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

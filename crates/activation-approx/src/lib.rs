@@ -56,4 +56,6 @@ pub use format::ApproximationFile;
 pub use metrics::ErrorReport;
 pub use piecewise::{EncodedPiecewise, PiecewisePoly};
 pub use poly::Polynomial;
-pub use search::{AnnealConfig, Criterion, ExhaustiveGrid, Fitter, SearchSpace, Structure, anneal, exhaustive};
+pub use search::{
+    AnnealConfig, Criterion, ExhaustiveGrid, Fitter, SearchSpace, Structure, TailFit, anneal, exhaustive,
+};

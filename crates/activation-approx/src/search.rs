@@ -3,7 +3,8 @@
 //! # The problem
 //! A *structure* is a sorted list of breakpoints t_0 < … < t_n (the range [a, b] = [t_0, t_n]) and a degree per
 //! piece. Its approximation fits every piece [t_i, t_{i+1}] by [`fit_piece`] (density-weighted L1 for the weighted
-//! criterion, Chebyshev–Lobatto interpolation for the max-error one; see [`Fitter::new`]) and uses the activation's own tails outside [a, b]. It is *admissible* when every piece converts to a
+//! criterion, Chebyshev–Lobatto interpolation for the max-error one; see [`Fitter::new`]) and uses tails derived from
+//! the activation's asymptotes outside [a, b] (see "Tails" below). It is *admissible* when every piece converts to a
 //! well-conditioned monomial form and [`PiecewisePoly::check_fixed_point`] passes for inputs up to
 //! [`Criterion::overflow_bound`] (a degree that would overflow the ring is inadmissible), and *feasible* when it
 //! also meets the [`Criterion`]:
@@ -17,6 +18,21 @@
 //! [`CostModel::scalar`] (bytes per party by default) over feasible structures. Breakpoints are rounded to multiples
 //! of [`SearchSpace::grid`] (2⁻⁸ by default, exactly representable in fixed point with f ≥ 8, so the secure
 //! comparisons select the same segment as the f64 evaluation).
+//!
+//! # Tails
+//! Beyond [a, b] the approximation uses the activation's asymptote (f → 0, f → x, …) moved by a constant
+//! ([`TailFit::Offset`], the default; [`TailFit::Asymptote`] keeps the bare asymptotes). The tails cost nothing
+//! extra in MPC — a tail is a segment whose polynomial has degree ≤ 1 either way — and the constant is fitted to the
+//! criterion, like the pieces: with residual r = f − asymptote on the tail region R,
+//! - weighted criterion: c = the ρ-weighted median of r on R (which minimises ∫_R |r − c| ρ, the tail's share of
+//!   E_ρ|f − p|), R = (−∞, a) or [b, ∞) cut to μ ± 12σ of ρ and sampled by 16 cells × 8 Gauss–Legendre nodes;
+//!   a tail holding less than 10⁻¹² of the mass keeps its asymptote;
+//! - max-error criterion on [lo, hi]: c = (max r + min r)/2 on the tail's part of [lo, hi] (129 even points), which
+//!   minimises max |r − c| there; 0 if the tail lies outside [lo, hi].
+//!
+//! The price is the far field: for x → ±∞ the error tends to |c| instead of 0 (e.g. Mish's left tail under N(0, 1)
+//! with a ≈ −2.5 becomes the constant ≈ −0.165). With a central max-error cap the bare asymptotes are measured as
+//! well and the variant with the smaller violation is kept ([`Fitter::evaluate_with`]).
 //!
 //! # Simulated annealing ([`anneal`])
 //! Energy J = scalar cost + P·ln(max(v, 1)) + ε·ln v with P = [`AnnealConfig::penalty`] (bytes per e-fold of
@@ -50,7 +66,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::activation::Activation;
+use crate::activation::{Activation, Tail};
 use crate::chebyshev::{DEFAULT_CONDITION_LIMIT, FitMethod, fit_piece};
 use crate::cost::{Cost, CostModel};
 use crate::density::{Density, DensitySpec};
@@ -237,6 +253,89 @@ pub struct Fitter<'a> {
     /// Measure the criterion on the reference fixed-point evaluation (with [`Fitter::fx`]) instead of the f64
     /// polynomial, so the guarantee covers encoding and truncation errors too.
     pub fixed_point_errors: bool,
+    /// How the tails beyond [a, b] are chosen (default: asymptote plus a fitted constant).
+    pub tail_fit: TailFit,
+}
+
+/// How the tails beyond the range [a, b] are chosen (module docs, "Tails").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TailFit {
+    /// The activation's own asymptotes (f → 0, f → x, …), unchanged.
+    Asymptote,
+    /// Each asymptote plus the constant that minimises the criterion's share of its tail: the ρ-weighted median of
+    /// the residual f − tail beyond the range (weighted criterion), or its midrange on the tail's part of [lo, hi]
+    /// (max-error criterion). Same slope, so the same MPC cost.
+    #[default]
+    Offset,
+}
+
+/// The tail regions searched for the offset reach this many standard deviations of ρ from its mean.
+const TAIL_SPAN_STDS: f64 = 12.0;
+/// Cells (× 8 Gauss–Legendre nodes) of a tail region for the weighted median; points of the midrange grid − 1.
+const TAIL_CELLS: usize = 16;
+/// Below this probability mass a tail keeps its asymptote (its share of the weighted error is negligible).
+const MIN_TAIL_MASS: f64 = 1e-12;
+
+/// The ρ-weighted median of r on [lo, hi] (Gauss–Legendre nodes weighted by ρ): the constant c minimising
+/// ∫_lo^hi |r − c| ρ. None when the region holds less than [`MIN_TAIL_MASS`].
+fn weighted_median(r: &dyn Fn(f64) -> f64, density: &DensitySpec, lo: f64, hi: f64) -> Option<f64> {
+    if lo.is_nan() || hi.is_nan() || lo >= hi {
+        return None;
+    }
+    let rule = crate::quad::gl8();
+    let h = (hi - lo) / TAIL_CELLS as f64;
+    let mut pts: Vec<(f64, f64)> = Vec::with_capacity(TAIL_CELLS * rule.nodes.len());
+    for c in 0..TAIL_CELLS {
+        let x0 = lo + h * c as f64;
+        for (&t, &w) in rule.nodes.iter().zip(&rule.weights) {
+            let x = x0 + 0.5 * h * (t + 1.0);
+            let wx = 0.5 * h * w * density.pdf(x);
+            let rx = r(x);
+            if wx > 0.0 && rx.is_finite() {
+                pts.push((rx, wx));
+            }
+        }
+    }
+    let total: f64 = pts.iter().map(|p| p.1).sum();
+    if total.is_nan() || total <= MIN_TAIL_MASS {
+        return None;
+    }
+    pts.sort_by(|p, q| p.0.total_cmp(&q.0));
+    let mut acc = 0.0;
+    for (rx, wx) in &pts {
+        acc += wx;
+        if acc >= 0.5 * total {
+            return Some(*rx);
+        }
+    }
+    pts.last().map(|p| p.0)
+}
+
+/// (max r + min r)/2 on an even grid of [lo, hi]: the constant c minimising max |r − c| there.
+fn midrange(r: &dyn Fn(f64) -> f64, lo: f64, hi: f64) -> Option<f64> {
+    if lo.is_nan() || hi.is_nan() || lo >= hi {
+        return None;
+    }
+    let n = 8 * TAIL_CELLS;
+    let (mn, mx) = (0..=n)
+        .map(|i| r(lo + (hi - lo) * i as f64 / n as f64))
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(mn, mx), v| (mn.min(v), mx.max(v)));
+    (mn <= mx).then_some(0.5 * (mn + mx))
+}
+
+/// The tail moved up by c (same slope).
+fn shift_tail(tail: Tail, c: f64) -> Tail {
+    if c == 0.0 {
+        return tail;
+    }
+    match tail {
+        Tail::Zero => Tail::Constant { value: c },
+        Tail::Constant { value } => Tail::Constant { value: value + c },
+        Tail::Identity => Tail::Linear { slope: 1.0, intercept: c },
+        Tail::Linear { slope, intercept } => Tail::Linear { slope, intercept: intercept + c },
+    }
 }
 
 impl<'a> Fitter<'a> {
@@ -257,6 +356,7 @@ impl<'a> Fitter<'a> {
             method,
             condition_limit: DEFAULT_CONDITION_LIMIT,
             fixed_point_errors: false,
+            tail_fit: TailFit::default(),
         }
     }
 
@@ -285,7 +385,37 @@ impl<'a> Fitter<'a> {
             .zip(&s.degrees)
             .map(|(t, &d)| fit_piece(&f, &w, t[0], t[1], d, method, self.condition_limit))
             .collect::<Result<Vec<Polynomial>>>()?;
-        PiecewisePoly::new(self.activation.left_tail(), s.breakpoints.clone(), pieces, self.activation.right_tail())
+        let (left, right) = self.fit_tails(s.breakpoints[0], s.breakpoints[s.breakpoints.len() - 1]);
+        PiecewisePoly::new(left, s.breakpoints.clone(), pieces, right)
+    }
+
+    /// The tails for range [a, b] under [`Fitter::tail_fit`]: the activation's asymptotes, or each asymptote plus the
+    /// constant that minimises the criterion's share of that tail (module docs, "Tails").
+    pub fn fit_tails(&self, a: f64, b: f64) -> (Tail, Tail) {
+        let (left, right) = (self.activation.left_tail(), self.activation.right_tail());
+        if self.tail_fit == TailFit::Asymptote {
+            return (left, right);
+        }
+        let f = |x: f64| self.activation.eval(x);
+        let offset = |tail: Tail, lo: f64, hi: f64| -> f64 {
+            let r = |x: f64| f(x) - tail.eval(x);
+            let c = match self.criterion {
+                Criterion::Weighted { density, .. } => weighted_median(&r, density, lo, hi),
+                Criterion::MaxError { .. } => midrange(&r, lo, hi),
+            };
+            c.filter(|c| c.is_finite()).unwrap_or(0.0)
+        };
+        let (lo, hi) = match self.criterion {
+            Criterion::Weighted { density, .. } => {
+                let (slo, shi) = density.support();
+                let (mu, sd) = (density.mean(), density.std());
+                (slo.max(mu - TAIL_SPAN_STDS * sd), shi.min(mu + TAIL_SPAN_STDS * sd))
+            }
+            Criterion::MaxError { lo, hi, .. } => (*lo, *hi),
+        };
+        let cl = if lo < a { offset(left, lo, a.min(hi)) } else { 0.0 };
+        let cr = if b < hi { offset(right, b.max(lo), hi) } else { 0.0 };
+        (shift_tail(left, cl), shift_tail(right, cr))
     }
 
     /// Builds, checks admissibility (conditioning, fixed-point overflow) and measures the criterion.
@@ -320,8 +450,26 @@ impl<'a> Fitter<'a> {
     }
 
     /// [`Fitter::evaluate`] with a fixed per-piece method.
+    ///
+    /// With fitted tails ([`TailFit::Offset`]) and a central max-error cap, the asymptote tails are measured too and
+    /// the variant with the smaller violation is kept (an offset lowers the tail's mean error but can raise its
+    /// max error inside the central interval).
     pub fn evaluate_with(&self, s: &Structure, method: FitMethod) -> Result<Candidate> {
         let pp = self.build_with(s, method)?;
+        let capped = matches!(self.criterion, Criterion::Weighted { max_central_cap: Some(_), .. });
+        let asymptotes = (self.activation.left_tail(), self.activation.right_tail());
+        if capped && (pp.left, pp.right) != asymptotes {
+            let mut plain = pp.clone();
+            (plain.left, plain.right) = asymptotes;
+            let fitted = self.measure(s, pp)?;
+            let plain = self.measure(s, plain)?;
+            return Ok(if fitted.violation < plain.violation { fitted } else { plain });
+        }
+        self.measure(s, pp)
+    }
+
+    /// Admissibility check, cost and criterion of a built approximation.
+    fn measure(&self, s: &Structure, pp: PiecewisePoly) -> Result<Candidate> {
         let (a, b) = pp.range();
         pp.check_fixed_point(&self.fx, self.criterion.overflow_bound(a, b))?;
         let cost = self.cost_model.piecewise_cost(&pp);
@@ -691,6 +839,84 @@ mod tests {
         let (one, three) = (run(1), run(3));
         assert_eq!(one.best.pp, three.best.pp);
         assert_eq!(one.evaluations, three.evaluations);
+    }
+
+    fn weighted_fitter<'a>(f: &'a Builtin, crit: &'a Criterion, model: &'a TwoPartyCostModel, tf: TailFit) -> Fitter<'a> {
+        let mut fit = Fitter::new(f, crit, model);
+        fit.tail_fit = tf;
+        fit
+    }
+
+    #[test]
+    fn fitted_tails_lower_the_weighted_error() {
+        let crit = Criterion::weighted(DensitySpec::standard_normal(), 1e-3, None).unwrap();
+        let model = TwoPartyCostModel::default();
+        for f in [Builtin::Silu, Builtin::Gelu, Builtin::Mish] {
+            let plain = weighted_fitter(&f, &crit, &model, TailFit::Asymptote);
+            let offset = weighted_fitter(&f, &crit, &model, TailFit::Offset);
+            for (a, b, d) in [(-2.5, 2.25, 6), (-3.0, 3.0, 7), (-4.0, 4.0, 8), (-1.0, 1.5, 4), (-6.0, 6.0, 9)] {
+                let s = Structure::uniform(a, b, 1, d);
+                let (p, o) = (plain.evaluate_with(&s, FitMethod::WeightedL1).unwrap(), offset.evaluate_with(&s, FitMethod::WeightedL1).unwrap());
+                assert_eq!((p.pp.left, p.pp.right), (f.left_tail(), f.right_tail()));
+                assert_eq!(p.pp.pieces, o.pp.pieces, "the pieces do not depend on the tails");
+                assert_eq!(p.cost, o.cost, "an offset tail costs the same");
+                assert!(o.error <= p.error * (1.0 + 1e-9), "{} [{a}, {b}] d={d}: {} > {}", f.name(), o.error, p.error);
+            }
+        }
+        // Mish on [−2.5, 2.25]: both tails move, and the weighted error drops by more than a quarter.
+        let plain = weighted_fitter(&Builtin::Mish, &crit, &model, TailFit::Asymptote);
+        let offset = weighted_fitter(&Builtin::Mish, &crit, &model, TailFit::Offset);
+        let s = Structure::uniform(-2.5, 2.25, 1, 6);
+        let (p, o) = (plain.evaluate(&s).unwrap(), offset.evaluate(&s).unwrap());
+        assert!(matches!(o.pp.left, Tail::Constant { value } if value < -0.1), "{:?}", o.pp.left);
+        assert!(matches!(o.pp.right, Tail::Linear { slope: 1.0, intercept } if intercept < 0.0), "{:?}", o.pp.right);
+        assert!(o.error < 0.75 * p.error, "{} vs {}", o.error, p.error);
+    }
+
+    #[test]
+    fn max_error_tails_take_the_midrange() {
+        let crit = Criterion::max_error(-8.0, 8.0, 1e-3).unwrap();
+        let model = TwoPartyCostModel::default();
+        let plain = weighted_fitter(&Builtin::Silu, &crit, &model, TailFit::Asymptote);
+        let offset = weighted_fitter(&Builtin::Silu, &crit, &model, TailFit::Offset);
+        let s = Structure::uniform(-6.0, 6.0, 2, 8);
+        let (p, o) = (plain.evaluate(&s).unwrap(), offset.evaluate(&s).unwrap());
+        assert!(o.error <= p.error, "{} > {}", o.error, p.error);
+        // SiLU is monotone on [−8, −6]: the midrange is (SiLU(−8) + SiLU(−6))/2.
+        let want = 0.5 * (Builtin::Silu.eval(-8.0) + Builtin::Silu.eval(-6.0));
+        assert!(matches!(o.pp.left, Tail::Constant { value } if (value - want).abs() < 1e-12), "{:?} vs {want}", o.pp.left);
+        // A range covering [lo, hi] leaves nothing to fit.
+        let s = Structure::uniform(-8.5, 8.5, 2, 8);
+        let c = offset.build(&s).unwrap();
+        assert_eq!((c.left, c.right), (Tail::Zero, Tail::Identity));
+    }
+
+    #[test]
+    fn tails_without_mass_keep_their_asymptotes() {
+        let crit = Criterion::weighted("uniform:-2,2".parse().unwrap(), 1e-3, None).unwrap();
+        let model = TwoPartyCostModel::default();
+        let fit = weighted_fitter(&Builtin::Gelu, &crit, &model, TailFit::Offset);
+        assert_eq!(fit.fit_tails(-3.0, 3.0), (Tail::Zero, Tail::Identity));
+        let (l, r) = fit.fit_tails(-1.0, 1.0);
+        assert!(matches!(l, Tail::Constant { .. }) && matches!(r, Tail::Linear { slope: 1.0, .. }), "{l:?} {r:?}");
+    }
+
+    #[test]
+    fn capped_criterion_keeps_the_better_tails() {
+        let crit = Criterion::weighted(DensitySpec::standard_normal(), 1e-3, Some(2e-2)).unwrap();
+        let model = TwoPartyCostModel::default();
+        let plain = weighted_fitter(&Builtin::Silu, &crit, &model, TailFit::Asymptote);
+        let offset = weighted_fitter(&Builtin::Silu, &crit, &model, TailFit::Offset);
+        for (a, b) in [(-2.6, 2.6), (-3.5, 3.5), (-2.0, 4.0)] {
+            let s = Structure::uniform(a, b, 1, 6);
+            let (p, o) = (plain.evaluate_with(&s, FitMethod::WeightedL1).unwrap(), offset.evaluate_with(&s, FitMethod::WeightedL1).unwrap());
+            let mut bare = offset.build_with(&s, FitMethod::WeightedL1).unwrap();
+            assert!(o.violation <= p.violation, "[{a}, {b}]: {} > {}", o.violation, p.violation);
+            (bare.left, bare.right) = (Tail::Zero, Tail::Identity);
+            assert!(o.violation <= offset.measure(&s, bare).unwrap().violation);
+        }
+        let best = anneal(&offset, &AnnealConfig { iterations: 400, restarts: 2, seed: 3, ..Default::default() }).unwrap().best;
+        assert!(best.cap_error.is_some_and(|c| c <= 2e-2) && best.error <= 1e-3, "{:?} {}", best.cap_error, best.error);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use activation_approx::format::SearchInfo;
 use activation_approx::search::{Candidate, SearchOutcome};
 use activation_approx::{
     ActivationRegistry, AnnealConfig, ApproximationFile, CostModel, Criterion, DensitySpec, Empirical,
-    ErrorReport, ExhaustiveGrid, Fitter, FixedPoint, Structure, TwoPartyCostModel, anneal, exhaustive,
+    ErrorReport, ExhaustiveGrid, Fitter, FixedPoint, Structure, TailFit, TwoPartyCostModel, anneal, exhaustive,
 };
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -80,6 +80,10 @@ pub(crate) struct FitArgs {
     /// Apply the criterion to the fixed-point evaluation (encoding and truncations included) instead of the f64 one.
     #[arg(long)]
     pub fixed_point_error: bool,
+    /// Tails beyond the range: the activation's asymptote plus a constant fitted to the criterion (offset), or the
+    /// bare asymptote (asymptote).
+    #[arg(long, value_enum, default_value_t = TailKind::Offset)]
+    pub tails: TailKind,
     /// Output JSON file (default: <af>.approx.json).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -95,6 +99,15 @@ pub(crate) enum CriterionKind {
     Weighted,
     /// Max error on an interval.
     Max,
+}
+
+/// Tail choice on the command line ([`TailFit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TailKind {
+    /// Asymptote plus a constant fitted to the criterion.
+    Offset,
+    /// The activation's bare asymptote.
+    Asymptote,
 }
 
 /// Per-piece fit choice on the command line.
@@ -239,6 +252,10 @@ pub(crate) fn run(args: FitArgs) -> Result<()> {
         fitter.method = m;
     }
     fitter.fixed_point_errors = args.fixed_point_error;
+    fitter.tail_fit = match args.tails {
+        TailKind::Offset => TailFit::Offset,
+        TailKind::Asymptote => TailFit::Asymptote,
+    };
     fitter.space.max_pieces = args.max_pieces.max(1);
     fitter.space.max_degree = args.max_degree.max(1);
 
@@ -437,5 +454,29 @@ mod tests {
         let file = ApproximationFile::from_json(&std::fs::read_to_string(&out).expect("read")).expect("valid");
         assert_eq!(file.activation, "gelu");
         assert!(file.errors.weighted <= 1e-2);
+    }
+
+    #[test]
+    fn tails_flag_chooses_offset_or_asymptote() {
+        use activation_approx::Tail;
+        let dir = std::env::temp_dir().join(format!("compact-fit-test-tails-{}", std::process::id()));
+        let fit = |tails: &str| {
+            let out = dir.join(format!("mish-{tails}.json"));
+            let args = T::try_parse_from([
+                "fit", "--af", "mish", "--pieces", "1", "--degree", "6", "--range", "-2.5,2.25", "--tails", tails,
+                "--out", out.to_str().expect("utf-8 path"),
+            ])
+            .expect("parse")
+            .args;
+            run(args).expect("fixed-structure fit");
+            ApproximationFile::from_json(&std::fs::read_to_string(&out).expect("read")).expect("valid")
+        };
+        let (offset, plain) = (fit("offset"), fit("asymptote"));
+        assert_eq!((plain.left_tail, plain.right_tail), (Tail::Zero, Tail::Identity));
+        assert!(matches!(offset.left_tail, Tail::Constant { value } if value < 0.0), "{:?}", offset.left_tail);
+        assert!(offset.errors.weighted < plain.errors.weighted);
+        assert_eq!(offset.cost, plain.cost);
+        let bad = T::try_parse_from(["fit", "--af", "mish", "--tails", "linear"]).map(|_| ()).expect_err("unknown tail kind");
+        assert!(bad.to_string().contains("invalid value 'linear'"), "{bad}");
     }
 }
