@@ -8,6 +8,9 @@
 //!   and an outer bisection on the weighted-error tolerance τ keeps the loosest τ whose *validation* relative
 //!   accuracy loss (η − η′)/η stays ≤ ν; only then is the *test* accuracy measured. The depth sweep is this kind
 //!   with a `depth` axis on the MNIST MLP.
+//! - `secure` (task × activation × method [× depth]): the model run end to end on secret shares
+//!   ([`model_zoo::secure`]) on the first `samples` test samples (`cnn_samples` for the CNN): secure accuracy, its
+//!   agreement with the fixed-point plaintext run, the metered cost per inference and the wall-clock time.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,7 +31,7 @@ use crate::spec::{Point, Spec};
 use crate::sweep::Executor;
 
 /// The experiment kinds this runner knows.
-pub const KINDS: &[&str] = &["approximation", "accuracy"];
+pub const KINDS: &[&str] = &["approximation", "accuracy", "secure"];
 
 /// Where the executors find their inputs.
 #[derive(Debug, Clone)]
@@ -44,6 +47,7 @@ pub fn executor(kind: &str, paths: &Paths) -> anyhow::Result<Box<dyn Executor>> 
     match kind {
         "approximation" => Ok(Box::new(Approximation::new())),
         "accuracy" => Ok(Box::new(Accuracy::new(paths.clone()))),
+        "secure" => Ok(Box::new(Secure { accuracy: Accuracy::new(paths.clone()) })),
         other => bail!("unknown experiment kind '{other}'; known: {}", KINDS.join(", ")),
     }
 }
@@ -288,6 +292,7 @@ pub struct Accuracy {
     paths: Paths,
     methods: MethodRegistry,
     data: Mutex<HashMap<Task, Arc<TaskData>>>,
+    models: Mutex<HashMap<String, Arc<Loaded>>>,
 }
 
 impl std::fmt::Debug for Accuracy {
@@ -298,6 +303,20 @@ impl std::fmt::Debug for Accuracy {
 
 const ACCURACY_PARAMS: &[&str] =
     &["config", "nu", "tau_lo", "tau_hi", "bisection_steps", "calibration", "bins", "batch", "eval_limit"];
+const SECURE_PARAMS: &[&str] = &[
+    "config",
+    "nu",
+    "tau_lo",
+    "tau_hi",
+    "bisection_steps",
+    "calibration",
+    "bins",
+    "batch",
+    "eval_limit",
+    "samples",
+    "cnn_samples",
+    "secure_batch",
+];
 
 /// The validation/test subsets actually evaluated (the first `limit` samples of each, or all).
 pub fn limited(d: &model_zoo::Dataset, limit: usize) -> model_zoo::Dataset {
@@ -335,7 +354,12 @@ pub fn model_density(stats: &[model_zoo::ActivationStats]) -> anyhow::Result<Den
 impl Accuracy {
     /// Reads models from `paths.models` and data from `paths.data_root`.
     pub fn new(paths: Paths) -> Self {
-        Accuracy { paths, methods: MethodRegistry::builtin(), data: Mutex::new(HashMap::new()) }
+        Accuracy {
+            paths,
+            methods: MethodRegistry::builtin(),
+            data: Mutex::new(HashMap::new()),
+            models: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The method for a point: for `compact` the accuracy-constrained search on the loaded model
@@ -362,6 +386,21 @@ impl Accuracy {
         let density = serde_json::to_string(&model_density(&loaded.stats)?)?;
         let ctx = BuildContext::new(act_name)?.with_density(density).with_config(config);
         Ok(ChosenMethod { method: Arc::from(self.methods.build(method_name, &ctx)?), tau: None, trials: Vec::new(), approximation: None })
+    }
+
+    /// [`Accuracy::load`] of a point's default model, cached for the sweep: the model, its scored subsets, exact
+    /// accuracies and statistics do not depend on the method, so the points of one model share them (the statistics
+    /// use the experiment's seed, not the point's, so the result does not depend on which point loads first).
+    fn load_cached(&self, spec: &Spec, task: Task, act: &str, depth: Option<usize>) -> anyhow::Result<Arc<Loaded>> {
+        let params = LoadParams::from_spec(spec)?;
+        let key = format!("{}/{act}/{depth:?}/{params:?}/{}", task.name(), spec.seed);
+        let cached = self.models.lock().map_err(|_| anyhow::anyhow!("model cache poisoned"))?.get(&key).cloned();
+        if let Some(l) = cached {
+            return Ok(l);
+        }
+        let loaded = Arc::new(self.load(task, act, depth, None, &params, spec.seed)?);
+        self.models.lock().map_err(|_| anyhow::anyhow!("model cache poisoned"))?.insert(key, loaded.clone());
+        Ok(loaded)
     }
 
     /// The task's splits, loaded once and cached.
@@ -467,9 +506,9 @@ fn method_fn(method: Arc<dyn SecureMethod>) -> anyhow::Result<ActFn> {
     tabulated(method.fixed_point(), &|codes| Ok(method.eval_fixed_encoded(codes)?), single)
 }
 
-impl Executor for Accuracy {
-    fn validate(&self, spec: &Spec) -> anyhow::Result<()> {
-        spec.check_params(ACCURACY_PARAMS)?;
+impl Accuracy {
+    fn check_spec(&self, spec: &Spec, params: &[&str]) -> anyhow::Result<()> {
+        spec.check_params(params)?;
         check_names(spec, &self.methods)?;
         for t in spec.grid.task.iter().flatten() {
             t.parse::<Task>()?;
@@ -482,6 +521,12 @@ impl Executor for Accuracy {
             bail!("parameter nu = {nu} must be in (0, 1), e.g. 0.01 for a 1 % relative accuracy loss");
         }
         Ok(())
+    }
+}
+
+impl Executor for Accuracy {
+    fn validate(&self, spec: &Spec) -> anyhow::Result<()> {
+        self.check_spec(spec, ACCURACY_PARAMS)
     }
 
     fn applicable(&self, _spec: &Spec, p: &Point) -> bool {
@@ -496,7 +541,7 @@ impl Executor for Accuracy {
         let act_name = need(point, "activation", &point.activation)?;
         let method_name = need(point, "method", &point.method)?;
         let load = LoadParams::from_spec(spec)?;
-        let loaded = self.load(task, act_name, point.depth, None, &load, seed)?;
+        let loaded = self.load_cached(spec, task, act_name, point.depth)?;
         let (val, test) = (&loaded.val, &loaded.test);
         let search = SearchParams::from_spec(spec)?;
         let cost_model = TwoPartyCostModel::default();
@@ -539,6 +584,74 @@ impl Executor for Accuracy {
             "lan_s_per_inference": mpc_sim::Network::LAN.latency_s(&inference.total),
             "wan_s_per_inference": mpc_sim::Network::WAN.latency_s(&inference.total),
             "approximation": summary,
+        }))
+    }
+}
+
+/// `secure`: the model run end to end on secret shares (module docs).
+#[derive(Debug)]
+pub struct Secure {
+    accuracy: Accuracy,
+}
+
+impl Executor for Secure {
+    fn validate(&self, spec: &Spec) -> anyhow::Result<()> {
+        self.accuracy.check_spec(spec, SECURE_PARAMS)?;
+        for key in ["samples", "cnn_samples", "secure_batch"] {
+            if spec.param_usize(key, 1)? == 0 {
+                bail!("parameter {key} = 0: use at least 1");
+            }
+        }
+        Ok(())
+    }
+
+    fn applicable(&self, spec: &Spec, p: &Point) -> bool {
+        self.accuracy.applicable(spec, p)
+    }
+
+    fn run(&self, spec: &Spec, point: &Point, seed: u64) -> anyhow::Result<serde_json::Value> {
+        use model_zoo::secure::{LayerKind, SecureOptions, evaluate_secure};
+        let task: Task = need(point, "task", &point.task)?.parse()?;
+        let act_name = need(point, "activation", &point.activation)?;
+        let method_name = need(point, "method", &point.method)?;
+        let load = LoadParams::from_spec(spec)?;
+        let loaded = self.accuracy.load_cached(spec, task, act_name, point.depth)?;
+        let search = SearchParams::from_spec(spec)?;
+        let config = method_config(spec, method_name)?;
+        let chosen = self.accuracy.choose_method(&loaded, act_name, method_name, config, &search, load.batch, seed)?;
+        let exported = loaded.net.export_folded()?;
+        let cnn = exported.input_shape.len() == 3;
+        let samples = if cnn { spec.param_usize("cnn_samples", 200)? } else { spec.param_usize("samples", 500)? };
+        let batch = spec.param_usize("secure_batch", if cnn { 10 } else { 100 })?;
+        let data = self.accuracy.task_data(task)?;
+        let opts = SecureOptions { batch, seed, ..SecureOptions::default() };
+        let r = evaluate_secure(&exported, chosen.method.as_ref(), &data.test, samples.min(data.test.len()), &opts)?;
+        let c = &r.metered;
+        Ok(json!({
+            "task": task.name(),
+            "activation": act_name,
+            "method": method_name,
+            "depth": loaded.net.config.arch.depth(),
+            "model": loaded.sidecar,
+            "tau": chosen.tau,
+            "samples": r.samples,
+            "truncation": r.truncation,
+            "secure_accuracy": r.secure_accuracy,
+            "plain_accuracy": r.plain_accuracy,
+            "accuracy_gap_points": 100.0 * (r.secure_accuracy - r.plain_accuracy),
+            "agreement": r.agreement,
+            "max_logit_diff": r.max_logit_diff,
+            "bytes_per_inference": c.total.bytes_per_party,
+            "rounds_per_inference": c.total.rounds,
+            "offline_bytes_per_inference": c.total.offline_bytes_per_party,
+            "activation_bytes_per_inference": c.of_kind(LayerKind::Activation).bytes_per_party,
+            "linear_bytes_per_inference": c.of_kind(LayerKind::Linear).bytes_per_party,
+            "pooling_bytes_per_inference": c.of_kind(LayerKind::Pooling).bytes_per_party,
+            "lan_s_per_inference": mpc_sim::Network::LAN.latency_s(&c.total),
+            "wan_s_per_inference": mpc_sim::Network::WAN.latency_s(&c.total),
+            "secure_seconds": r.secure_seconds,
+            "plain_seconds": r.plain_seconds,
+            "metered": r.metered,
         }))
     }
 }
