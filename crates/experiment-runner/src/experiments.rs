@@ -749,6 +749,12 @@ method = ["nfgn"]"#, "", "unknown method 'nfgn'"),
             let err = acc.validate(&spec("accuracy", grid, params)).unwrap_err().to_string();
             assert!(err.contains(want), "{grid} / {params}: {err}");
         }
+        let sec = executor("secure", &paths()).unwrap();
+        for (params, want) in [("samples = 0", "samples = 0"), ("eval_limt = 10", "unknown parameter 'eval_limt'"), ("nu = 0", "nu = 0")] {
+            let err = sec.validate(&spec("secure", "task = [\"mnist\"]", params)).unwrap_err().to_string();
+            assert!(err.contains(want), "{params}: {err}");
+        }
+        sec.validate(&spec("secure", "task = [\"mnist\"]", "samples = 10\ncnn_samples = 5")).unwrap();
         let Err(err) = executor("acuracy", &paths()) else { panic!("unknown kind accepted") };
         let err = err.to_string();
         assert!(err.contains("unknown experiment kind 'acuracy'") && err.contains("accuracy"), "{err}");
