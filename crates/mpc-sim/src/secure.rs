@@ -37,11 +37,13 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::dealer::{CHUNK, Dealer, Word};
+use crate::dealer::{
+    CHUNK, Dealer, Stream, Word, draw_and, draw_and_pair, draw_beaver, draw_private_product, draw_square, draw_trunc,
+};
 use crate::error::Result;
 use crate::evaluator::{self, Evaluator};
 use crate::meter::{Channel, Stats};
-use crate::share::{Meta, Pair, Party, Shared};
+use crate::share::{Meta, Pair, Party, Shared, each_party};
 
 /// Send step of a carry level on `2·w` groups: opens P_hi ⊕ a, G_lo ⊕ b (first AND) and P_hi ⊕ a', P_lo ⊕ b'.
 #[inline(always)]
@@ -71,6 +73,42 @@ fn carry_recv<W: Word>(g: u64, o: &[W; 4], i: &[W; 4], t: &[[W; 3]; 2], w: u32, 
 
 /// Minimum elements per rayon task.
 const MIN_LEN: usize = 2048;
+
+/// Zero-initialised per-party output buffers (calloc'd: no pass over them before they are written).
+fn zeroed<T: Default + Clone>(n: usize) -> Pair<Vec<T>> {
+    Pair::from_halves(vec![T::default(); n], vec![T::default(); n])
+}
+
+/// One pass of both parties over their outputs in chunks of [`CHUNK`] elements (chunks in parallel):
+/// `f(ci, range, [out_0, out_1])`, where `f` draws chunk ci of the dealer material it needs and runs each party on
+/// its own output chunk with [`each_party`]. Chunk i of a [`Stream`] is elements `range` of that material, so the
+/// material is used exactly as if dealt whole, without ever holding all of it in memory.
+fn pass1<A: Send>(out: &mut Pair<Vec<A>>, f: impl Fn(usize, std::ops::Range<usize>, [&mut [A]; 2]) + Sync) {
+    let [o0, o1] = out.halves_mut();
+    o0.par_chunks_mut(CHUNK).zip(o1.par_chunks_mut(CHUNK)).enumerate().for_each(|(ci, (c0, c1))| {
+        let r = ci * CHUNK..ci * CHUNK + c0.len();
+        f(ci, r, [c0, c1]);
+    });
+}
+
+/// [`pass1`] with two outputs of the same length per party.
+#[allow(clippy::type_complexity)]
+fn pass2<A: Send, B: Send>(
+    a: &mut Pair<Vec<A>>,
+    b: &mut Pair<Vec<B>>,
+    f: impl Fn(usize, std::ops::Range<usize>, [(&mut [A], &mut [B]); 2]) + Sync,
+) {
+    let [a0, a1] = a.halves_mut();
+    let [b0, b1] = b.halves_mut();
+    a0.par_chunks_mut(CHUNK)
+        .zip(a1.par_chunks_mut(CHUNK))
+        .zip(b0.par_chunks_mut(CHUNK).zip(b1.par_chunks_mut(CHUNK)))
+        .enumerate()
+        .for_each(|(ci, ((x0, x1), (y0, y1)))| {
+            let r = ci * CHUNK..ci * CHUNK + x0.len();
+            f(ci, r, [(x0, y0), (x1, y1)]);
+        });
+}
 
 /// Settings of a secure session.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -135,11 +173,20 @@ impl Session {
     }
 
     /// Dealer material, its per-party size counted as offline bytes.
+    #[allow(dead_code)] // for protocols that need their material whole
     fn deal<T: Copy>(&mut self, f: impl FnOnce(&mut Dealer) -> Pair<Vec<T>>) -> Pair<Vec<T>> {
         let m = f(&mut self.dealer);
         let b = m.halves().each_ref().map(|h| (h.len() * std::mem::size_of::<T>()) as u64);
         self.chan.offline(b);
         m
+    }
+
+    /// A deferred dealer request for `n` elements of `T` (drawn chunk by chunk by the passes that use it), its
+    /// per-party size counted now as offline bytes, exactly as [`Session::deal`] counts the same material.
+    fn deal_stream<T>(&mut self, n: usize) -> Stream {
+        let b = (n * std::mem::size_of::<T>()) as u64;
+        self.chan.offline([b, b]);
+        self.dealer.stream()
     }
 
     fn check(&self, op: &'static str, m: &Meta) -> Result<()> {
@@ -175,158 +222,167 @@ impl Session {
     fn trunc_pair(&mut self, a: &Shared, meta: Meta) -> Shared {
         let f = self.cfg.fx.frac_bits;
         let n = a.len();
-        let t = self.deal(|d| d.trunc(n, f));
+        let ts = self.deal_stream::<[u64; 3]>(n);
+        let draw = move |w: &[u64; 4]| draw_trunc(w, f);
         const OFFSET: u64 = 1 << 62;
-        let out: Pair<Vec<u64>> = Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(&a.shares)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.own(&t))
-                .map(|(&x, t)| x.wrapping_add(if first { OFFSET } else { 0 }).wrapping_add(t[0]))
-                .collect()
+        let mut out: Pair<Vec<u64>> = zeroed(n);
+        pass1(&mut out, |ci, r, outs| {
+            let t = ts.chunk(ci, r.len(), draw);
+            each_party(outs, |v, out| {
+                let off = if v.party().is_first() { OFFSET } else { 0 };
+                for ((o, &x), t) in out.iter_mut().zip(&v.own(&a.shares)[r.clone()]).zip(v.dealt(&t)) {
+                    *o = x.wrapping_add(off).wrapping_add(t[0]);
+                }
+            });
         });
         let inc = self.chan.exchange(&out);
-        let shares = Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(&out)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.received(&inc))
-                .zip(v.own(&t))
-                .map(|((&mine, &theirs), t)| {
+        let mut shares: Pair<Vec<u64>> = zeroed(n);
+        pass1(&mut shares, |ci, r, outs| {
+            let t = ts.chunk(ci, r.len(), draw);
+            each_party(outs, |v, z| {
+                let first = v.party().is_first();
+                let (mine, theirs) = (&v.own(&out)[r.clone()], &v.received(&inc)[r.clone()]);
+                for (((z, &mine), &theirs), t) in z.iter_mut().zip(mine).zip(theirs).zip(v.dealt(&t)) {
                     let c = mine.wrapping_add(theirs);
                     let cm = c >> 63;
                     // w = c_63 ⊕ r_63 = c_63 + r_63 − 2·c_63·r_63, on the arithmetic share m_p of r_63.
                     let w = if cm == 1 { (if first { 1u64 } else { 0 }).wrapping_sub(t[1]) } else { t[1] };
-                    let mut z = w.wrapping_shl(63 - f).wrapping_sub(t[2]);
+                    let mut y = w.wrapping_shl(63 - f).wrapping_sub(t[2]);
                     if first {
-                        z = z.wrapping_add((c & (u64::MAX >> 1)) >> f).wrapping_sub(1u64 << (62 - f));
+                        y = y.wrapping_add((c & (u64::MAX >> 1)) >> f).wrapping_sub(1u64 << (62 - f));
                     }
-                    z
-                })
-                .collect()
+                    *z = y;
+                }
+            });
         });
         Shared { meta, shares }
     }
 
-    /// Receive step of carry level k fused with the send step of level k + 1 (one pass per level).
-    #[allow(clippy::type_complexity)]
-    fn carry_level<W: Word, V: Word>(
+    /// Receive step of carry level k (material `ts`, width `w`) fused with the send step of level k + 1 (`tsn`,
+    /// `wn`): one pass per level, the carry state (G, P) updated in place; returns level k + 1's message.
+    fn carry_level<W: Word, V: Word, const K: usize, const KN: usize>(
         &mut self,
-        st: &Pair<Vec<[u64; 2]>>,
+        st: &mut Pair<Vec<[u64; 2]>>,
         out: &Pair<Vec<[W; 4]>>,
-        t: &Pair<Vec<[[W; 3]; 2]>>,
+        ts: Stream,
         w: u32,
-        tn: &Pair<Vec<[[V; 3]; 2]>>,
+        tsn: Stream,
         wn: u32,
-    ) -> (Pair<Vec<[u64; 2]>>, Pair<Vec<[V; 4]>>) {
+    ) -> Pair<Vec<[V; 4]>> {
         let inc = self.chan.exchange(out);
-        Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(st)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.own(out).par_iter().zip(v.received(&inc)))
-                .zip(v.own(t).par_iter().zip(v.own(tn)))
-                .map(|((&[g, _], (o, i)), (t, tn))| {
-                    let s = carry_recv(g, o, i, t, w, first);
-                    (s, carry_send(s, tn, wn))
-                })
-                .unzip()
-        })
-        .unzip()
+        let mut next: Pair<Vec<[V; 4]>> = zeroed(out.halves()[0].len());
+        pass2(st, &mut next, |ci, r, outs| {
+            let t = ts.chunk(ci, r.len(), draw_and_pair::<W, K>);
+            let tn = tsn.chunk(ci, r.len(), draw_and_pair::<V, KN>);
+            each_party(outs, |v, (st, nx)| {
+                let first = v.party().is_first();
+                let (o, i) = (&v.own(out)[r.clone()], &v.received(&inc)[r.clone()]);
+                for ((((s, nx), (o, i)), t), tn) in
+                    st.iter_mut().zip(nx.iter_mut()).zip(o.iter().zip(i)).zip(v.dealt(&t)).zip(v.dealt(&tn))
+                {
+                    *s = carry_recv(s[0], o, i, &t, w, first);
+                    *nx = carry_send(*s, &tn, wn);
+                }
+            });
+        });
+        next
     }
 
     /// Arithmetic shares of the top bit of x: SPU-style msb_a2b (7 rounds, 56 B) + b2a (1 round, 8 B).
     fn msb(&mut self, a: &Shared) -> Pair<Vec<u64>> {
         let n = a.len();
-        // All dealer material first (the offline phase).
-        let t0 = self.deal(|d| d.and_triples::<u64>(n));
-        let t1 = self.deal(|d| d.and_triple_pairs::<u32>(n));
-        let t2 = self.deal(|d| d.and_triple_pairs::<u16>(n));
-        let t3 = self.deal(|d| d.and_triple_pairs::<u8>(n));
-        let t4 = self.deal(|d| d.and_triple_pairs::<u8>(n));
-        let t5 = self.deal(|d| d.and_triple_pairs::<u8>(n));
-        let t6 = self.deal(|d| d.and_triple_pairs::<u8>(n));
-        let pp = self.deal(|d| d.private_product(n));
+        // All dealer material first (the offline phase), as deferred requests: each pass draws the chunks it
+        // needs (a level's material is drawn by its send pass and again, identically, by its receive pass).
+        let s0 = self.deal_stream::<[u64; 3]>(n);
+        let s1 = self.deal_stream::<[[u32; 3]; 2]>(n);
+        let s2 = self.deal_stream::<[[u16; 3]; 2]>(n);
+        let s3 = self.deal_stream::<[[u8; 3]; 2]>(n);
+        let s4 = self.deal_stream::<[[u8; 3]; 2]>(n);
+        let s5 = self.deal_stream::<[[u8; 3]; 2]>(n);
+        let s6 = self.deal_stream::<[[u8; 3]; 2]>(n);
+        let sp = self.deal_stream::<[u64; 2]>(n);
         // Level 0: G = y_0 ∧ y_1 with one AND triple on 64-bit words; P = y_0 ⊕ y_1 ⊕ 1 locally.
-        let out0: Pair<Vec<[u64; 2]>> = Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(&a.shares)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.own(&t0))
-                .map(|(&x, t)| {
+        let mut out0: Pair<Vec<[u64; 2]>> = zeroed(n);
+        pass1(&mut out0, |ci, r, outs| {
+            let t = s0.chunk(ci, r.len(), draw_and::<u64>);
+            each_party(outs, |v, out| {
+                let first = v.party().is_first();
+                for ((o, &x), t) in out.iter_mut().zip(&v.own(&a.shares)[r.clone()]).zip(v.dealt(&t)) {
                     let y = crate::ring::bit_reverse_index(x << 1);
                     // P0 holds u = y_0 (its input to the AND), P1 holds v = y_1; the other's input share is 0.
-                    if first { [y ^ t[0], t[1]] } else { [t[0], y ^ t[1]] }
-                })
-                .collect()
+                    *o = if first { [y ^ t[0], t[1]] } else { [t[0], y ^ t[1]] };
+                }
+            });
         });
         let inc = self.chan.exchange(&out0);
-        let (st, out): (Pair<Vec<[u64; 2]>>, Pair<Vec<[u32; 4]>>) = Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(&a.shares)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.own(&out0).par_iter().zip(v.received(&inc)))
-                .zip(v.own(&t0).par_iter().zip(v.own(&t1)))
-                .map(|((&x, (o, i)), (t, tn))| {
+        let mut st: Pair<Vec<[u64; 2]>> = zeroed(n);
+        let mut out: Pair<Vec<[u32; 4]>> = zeroed(n);
+        pass2(&mut st, &mut out, |ci, r, outs| {
+            let t = s0.chunk(ci, r.len(), draw_and::<u64>);
+            let tn = s1.chunk(ci, r.len(), draw_and_pair::<u32, 5>);
+            each_party(outs, |v, (st, nx)| {
+                let first = v.party().is_first();
+                let (xs, o, i) = (&v.own(&a.shares)[r.clone()], &v.own(&out0)[r.clone()], &v.received(&inc)[r.clone()]);
+                for ((((s, nx), (&x, (o, i))), t), tn) in
+                    st.iter_mut().zip(nx.iter_mut()).zip(xs.iter().zip(o.iter().zip(i))).zip(v.dealt(&t)).zip(v.dealt(&tn))
+                {
                     let (d, e) = (o[0] ^ i[0], o[1] ^ i[1]);
                     let mut g = t[2] ^ (d & t[1]) ^ (e & t[0]);
                     if first {
                         g ^= d & e;
                     }
                     let p = crate::ring::bit_reverse_index((x << 1) | u64::from(first));
-                    ([g, p], carry_send([g, p], tn, 32))
-                })
-                .unzip()
-        })
-        .unzip();
-        let (st, out) = self.carry_level(&st, &out, &t1, 32, &t2, 16);
-        let (st, out) = self.carry_level(&st, &out, &t2, 16, &t3, 8);
-        let (st, out) = self.carry_level(&st, &out, &t3, 8, &t4, 4);
-        let (st, out) = self.carry_level(&st, &out, &t4, 4, &t5, 2);
-        let (st, out) = self.carry_level(&st, &out, &t5, 2, &t6, 1);
-        // Last level, then the binary shares of the msb and the b2a message, in one pass.
+                    *s = [g, p];
+                    *nx = carry_send([g, p], &tn, 32);
+                }
+            });
+        });
+        drop(out0);
+        let out = self.carry_level::<u32, u16, 5, 3>(&mut st, &out, s1, 32, s2, 16);
+        let out = self.carry_level::<u16, u8, 3, 2>(&mut st, &out, s2, 16, s3, 8);
+        let out = self.carry_level::<u8, u8, 2, 2>(&mut st, &out, s3, 8, s4, 4);
+        let out = self.carry_level::<u8, u8, 2, 2>(&mut st, &out, s4, 4, s5, 2);
+        let out = self.carry_level::<u8, u8, 2, 2>(&mut st, &out, s5, 2, s6, 1);
+        // Last level, then the binary shares of the msb (kept in st[·][0]) and the b2a message, in one pass.
         let inc = self.chan.exchange(&out);
-        let (bits, out): (Pair<Vec<u64>>, Pair<Vec<u64>>) = Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(&st)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.own(&out).par_iter().zip(v.received(&inc)))
-                .zip(v.own(&t6).par_iter().zip(v.own(&a.shares)))
-                .zip(v.own(&pp))
-                .map(|(((&[g, _], (o, i)), (t, &x)), q)| {
-                    let s = carry_recv(g, o, i, t, 1, first);
-                    let m = (x >> 63) ^ (s[0] & 1);
-                    (m, m.wrapping_sub(q[0]))
-                })
-                .unzip()
-        })
-        .unzip();
+        let mut outb: Pair<Vec<u64>> = zeroed(n);
+        pass2(&mut st, &mut outb, |ci, r, outs| {
+            let t = s6.chunk(ci, r.len(), draw_and_pair::<u8, 2>);
+            let q = sp.chunk(ci, r.len(), draw_private_product);
+            each_party(outs, |v, (st, ob)| {
+                let first = v.party().is_first();
+                let (xs, o, i) = (&v.own(&a.shares)[r.clone()], &v.own(&out)[r.clone()], &v.received(&inc)[r.clone()]);
+                for ((((s, ob), (&x, (o, i))), t), q) in
+                    st.iter_mut().zip(ob.iter_mut()).zip(xs.iter().zip(o.iter().zip(i))).zip(v.dealt(&t)).zip(v.dealt(&q))
+                {
+                    let c = carry_recv(s[0], o, i, &t, 1, first);
+                    let m = (x >> 63) ^ (c[0] & 1);
+                    s[0] = m;
+                    *ob = m.wrapping_sub(q[0]);
+                }
+            });
+        });
+        drop(out);
         // Binary → arithmetic with the private-input product.
-        let inc = self.chan.exchange(&out);
-        Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(&bits)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.own(&out).par_iter().zip(v.received(&inc)))
-                .zip(v.own(&pp))
-                .map(|((&m, (&mine, &theirs)), q)| {
+        let inc = self.chan.exchange(&outb);
+        let mut res: Pair<Vec<u64>> = zeroed(n);
+        pass1(&mut res, |ci, r, outs| {
+            let q = sp.chunk(ci, r.len(), draw_private_product);
+            each_party(outs, |v, res| {
+                let first = v.party().is_first();
+                let (st, o, i) = (&v.own(&st)[r.clone()], &v.own(&outb)[r.clone()], &v.received(&inc)[r.clone()]);
+                for ((z, (s, (&mine, &theirs))), q) in res.iter_mut().zip(st.iter().zip(o.iter().zip(i))).zip(v.dealt(&q)) {
                     // P0: s = mine, t = theirs; product share s·t + t·α + γ_0. P1: t = mine, s = theirs; s·β + γ_1.
                     let prod = if first {
                         mine.wrapping_mul(theirs).wrapping_add(theirs.wrapping_mul(q[0])).wrapping_add(q[1])
                     } else {
                         theirs.wrapping_mul(q[0]).wrapping_add(q[1])
                     };
-                    m.wrapping_sub(prod.wrapping_mul(2))
-                })
-                .collect()
-        })
+                    *z = s[0].wrapping_sub(prod.wrapping_mul(2));
+                }
+            });
+        });
+        res
     }
 
     /// Shares ring elements (the input owner's step; not metered).
@@ -481,30 +537,31 @@ impl Evaluator for Session {
     fn mul_raw(&mut self, a: &Shared, b: &Shared) -> Result<Shared> {
         self.check("mul", &a.meta)?;
         let meta = evaluator::product_meta("mul", &a.meta, &b.meta)?;
-        let t = self.deal(|d| d.beaver(a.len()));
-        let out: Pair<Vec<[u64; 2]>> = Pair::build(|v| {
-            v.own(&a.shares)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.own(&b.shares))
-                .zip(v.own(&t))
-                .map(|((&x, &y), t)| [x.wrapping_sub(t[0]), y.wrapping_sub(t[1])])
-                .collect()
+        let n = a.len();
+        let ts = self.deal_stream::<[u64; 3]>(n);
+        let mut out: Pair<Vec<[u64; 2]>> = zeroed(n);
+        pass1(&mut out, |ci, r, outs| {
+            let t = ts.chunk(ci, r.len(), draw_beaver);
+            each_party(outs, |v, out| {
+                let (xs, ys) = (&v.own(&a.shares)[r.clone()], &v.own(&b.shares)[r.clone()]);
+                for (((o, &x), &y), t) in out.iter_mut().zip(xs).zip(ys).zip(v.dealt(&t)) {
+                    *o = [x.wrapping_sub(t[0]), y.wrapping_sub(t[1])];
+                }
+            });
         });
         let inc = self.chan.exchange(&out);
-        let shares = Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(&out)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.received(&inc))
-                .zip(v.own(&t))
-                .map(|((o, i), t)| {
+        let mut shares: Pair<Vec<u64>> = zeroed(n);
+        pass1(&mut shares, |ci, r, outs| {
+            let t = ts.chunk(ci, r.len(), draw_beaver);
+            each_party(outs, |v, zs| {
+                let first = v.party().is_first();
+                let (o, i) = (&v.own(&out)[r.clone()], &v.received(&inc)[r.clone()]);
+                for ((zo, (o, i)), t) in zs.iter_mut().zip(o.iter().zip(i)).zip(v.dealt(&t)) {
                     let (e, d) = (o[0].wrapping_add(i[0]), o[1].wrapping_add(i[1]));
                     let z = t[2].wrapping_add(e.wrapping_mul(t[1])).wrapping_add(d.wrapping_mul(t[0]));
-                    if first { z.wrapping_add(e.wrapping_mul(d)) } else { z }
-                })
-                .collect()
+                    *zo = if first { z.wrapping_add(e.wrapping_mul(d)) } else { z };
+                }
+            });
         });
         Ok(Shared { meta, shares })
     }
@@ -512,24 +569,30 @@ impl Evaluator for Session {
     fn square_raw(&mut self, a: &Shared) -> Result<Shared> {
         self.check("square", &a.meta)?;
         let meta = evaluator::product_meta("square", &a.meta, &a.meta)?;
-        let t = self.deal(|d| d.square(a.len()));
-        let out: Pair<Vec<u64>> = Pair::build(|v| {
-            v.own(&a.shares).par_iter().with_min_len(MIN_LEN).zip(v.own(&t)).map(|(&x, t)| x.wrapping_sub(t[0])).collect()
+        let n = a.len();
+        let ts = self.deal_stream::<[u64; 2]>(n);
+        let mut out: Pair<Vec<u64>> = zeroed(n);
+        pass1(&mut out, |ci, r, outs| {
+            let t = ts.chunk(ci, r.len(), draw_square);
+            each_party(outs, |v, out| {
+                for ((o, &x), t) in out.iter_mut().zip(&v.own(&a.shares)[r.clone()]).zip(v.dealt(&t)) {
+                    *o = x.wrapping_sub(t[0]);
+                }
+            });
         });
         let inc = self.chan.exchange(&out);
-        let shares = Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(&out)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.received(&inc))
-                .zip(v.own(&t))
-                .map(|((&o, &i), t)| {
+        let mut shares: Pair<Vec<u64>> = zeroed(n);
+        pass1(&mut shares, |ci, r, outs| {
+            let t = ts.chunk(ci, r.len(), draw_square);
+            each_party(outs, |v, zs| {
+                let first = v.party().is_first();
+                let (o, i) = (&v.own(&out)[r.clone()], &v.received(&inc)[r.clone()]);
+                for ((zo, (&o, &i)), t) in zs.iter_mut().zip(o.iter().zip(i)).zip(v.dealt(&t)) {
                     let e = o.wrapping_add(i);
                     let z = t[1].wrapping_add(e.wrapping_mul(t[0]).wrapping_mul(2));
-                    if first { z.wrapping_add(e.wrapping_mul(e)) } else { z }
-                })
-                .collect()
+                    *zo = if first { z.wrapping_add(e.wrapping_mul(e)) } else { z };
+                }
+            });
         });
         Ok(Shared { meta, shares })
     }
