@@ -63,7 +63,8 @@ fn carry_send<W: Word>(s: [u64; 2], t: &[[W; 3]; 2], w: u32) -> [W; 4] {
 #[inline(always)]
 fn carry_recv<W: Word>(g: u64, o: &[W; 4], i: &[W; 4], t: &[[W; 3]; 2], w: u32, first: bool) -> [u64; 2] {
     let mask = (1u64 << w) - 1;
-    let [d1, e1, d2, e2] = [0, 1, 2, 3].map(|j| o[j].to_u64() ^ i[j].to_u64());
+    let x = |j: usize| o[j].to_u64() ^ i[j].to_u64();
+    let (d1, e1, d2, e2) = (x(0), x(1), x(2), x(3));
     let and = |d: u64, e: u64, tr: &[W; 3]| {
         let z = tr[2].to_u64() ^ (d & tr[1].to_u64()) ^ (e & tr[0].to_u64());
         if first { z ^ (d & e) } else { z }
@@ -77,6 +78,73 @@ const MIN_LEN: usize = 2048;
 /// Zero-initialised per-party output buffers (calloc'd: no pass over them before they are written).
 fn zeroed<T: Default + Clone>(n: usize) -> Pair<Vec<T>> {
     Pair::from_halves(vec![T::default(); n], vec![T::default(); n])
+}
+
+/// The session's pool of protocol-internal buffers (messages and carry state), reused from call to call so that a
+/// protocol on a large tensor does not fault in fresh pages for every message (buffers above the allocator's mmap
+/// threshold would otherwise be mapped and unmapped at every step). Outputs are never pooled. A clone of a
+/// session starts with an empty pool.
+#[derive(Default)]
+struct Scratch {
+    w64x2: Vec<Vec<[u64; 2]>>,
+    w32x4: Vec<Vec<[u32; 4]>>,
+    w16x4: Vec<Vec<[u16; 4]>>,
+    w8x4: Vec<Vec<[u8; 4]>>,
+    w64: Vec<Vec<u64>>,
+}
+
+impl Clone for Scratch {
+    fn clone(&self) -> Self {
+        Scratch::default()
+    }
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.w64x2.len() + self.w32x4.len() + self.w16x4.len() + self.w8x4.len() + self.w64.len();
+        write!(f, "Scratch({n} buffers)")
+    }
+}
+
+/// An element type with a pool in [`Scratch`].
+trait Pooled: Default + Clone {
+    fn pool(s: &mut Scratch) -> &mut Vec<Vec<Self>>;
+}
+
+macro_rules! pooled {
+    ($t:ty, $f:ident) => {
+        impl Pooled for $t {
+            fn pool(s: &mut Scratch) -> &mut Vec<Vec<Self>> {
+                &mut s.$f
+            }
+        }
+    };
+}
+pooled!([u64; 2], w64x2);
+pooled!([u32; 4], w32x4);
+pooled!([u16; 4], w16x4);
+pooled!([u8; 4], w8x4);
+pooled!(u64, w64);
+
+impl Scratch {
+    /// Two buffers of `n` elements (contents unspecified: every pass overwrites all of its output).
+    fn take<T: Pooled>(&mut self, n: usize) -> Pair<Vec<T>> {
+        let pool = T::pool(self);
+        let mut get = || {
+            let mut v = pool.pop().unwrap_or_default();
+            v.truncate(n);
+            v.resize(n, T::default());
+            v
+        };
+        let (a, b) = (get(), get());
+        Pair::from_halves(a, b)
+    }
+
+    /// Returns both halves to the pool.
+    fn give<T: Pooled>(&mut self, p: Pair<Vec<T>>) {
+        let pool = T::pool(self);
+        pool.extend(p.into_halves());
+    }
 }
 
 /// One pass of both parties over their outputs in chunks of [`CHUNK`] elements (chunks in parallel):
@@ -134,6 +202,7 @@ pub struct Session {
     chan: Channel,
     dealer: Dealer,
     input_rng: ChaCha8Rng,
+    scratch: Scratch,
 }
 
 impl Session {
@@ -144,6 +213,7 @@ impl Session {
             chan: Channel::new(),
             dealer: Dealer::new(cfg.seed),
             input_rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5EED_1A7E_u64.rotate_left(32)),
+            scratch: Scratch::default(),
         }
     }
 
@@ -225,7 +295,7 @@ impl Session {
         let ts = self.deal_stream::<[u64; 3]>(n);
         let draw = move |w: &[u64; 4]| draw_trunc(w, f);
         const OFFSET: u64 = 1 << 62;
-        let mut out: Pair<Vec<u64>> = zeroed(n);
+        let mut out: Pair<Vec<u64>> = self.scratch.take(n);
         pass1(&mut out, |ci, r, outs| {
             let t = ts.chunk(ci, r.len(), draw);
             each_party(outs, |v, out| {
@@ -255,6 +325,7 @@ impl Session {
                 }
             });
         });
+        self.scratch.give(out);
         Shared { meta, shares }
     }
 
@@ -268,9 +339,12 @@ impl Session {
         w: u32,
         tsn: Stream,
         wn: u32,
-    ) -> Pair<Vec<[V; 4]>> {
+    ) -> Pair<Vec<[V; 4]>>
+    where
+        [V; 4]: Pooled,
+    {
         let inc = self.chan.exchange(out);
-        let mut next: Pair<Vec<[V; 4]>> = zeroed(out.halves()[0].len());
+        let mut next: Pair<Vec<[V; 4]>> = self.scratch.take(out.halves()[0].len());
         pass2(st, &mut next, |ci, r, outs| {
             let t = ts.chunk(ci, r.len(), draw_and_pair::<W, K>);
             let tn = tsn.chunk(ci, r.len(), draw_and_pair::<V, KN>);
@@ -302,7 +376,7 @@ impl Session {
         let s6 = self.deal_stream::<[[u8; 3]; 2]>(n);
         let sp = self.deal_stream::<[u64; 2]>(n);
         // Level 0: G = y_0 ∧ y_1 with one AND triple on 64-bit words; P = y_0 ⊕ y_1 ⊕ 1 locally.
-        let mut out0: Pair<Vec<[u64; 2]>> = zeroed(n);
+        let mut out0: Pair<Vec<[u64; 2]>> = self.scratch.take(n);
         pass1(&mut out0, |ci, r, outs| {
             let t = s0.chunk(ci, r.len(), draw_and::<u64>);
             each_party(outs, |v, out| {
@@ -315,8 +389,8 @@ impl Session {
             });
         });
         let inc = self.chan.exchange(&out0);
-        let mut st: Pair<Vec<[u64; 2]>> = zeroed(n);
-        let mut out: Pair<Vec<[u32; 4]>> = zeroed(n);
+        let mut st: Pair<Vec<[u64; 2]>> = self.scratch.take(n);
+        let mut out: Pair<Vec<[u32; 4]>> = self.scratch.take(n);
         pass2(&mut st, &mut out, |ci, r, outs| {
             let t = s0.chunk(ci, r.len(), draw_and::<u64>);
             let tn = s1.chunk(ci, r.len(), draw_and_pair::<u32, 5>);
@@ -337,15 +411,20 @@ impl Session {
                 }
             });
         });
-        drop(out0);
-        let out = self.carry_level::<u32, u16, 5, 3>(&mut st, &out, s1, 32, s2, 16);
-        let out = self.carry_level::<u16, u8, 3, 2>(&mut st, &out, s2, 16, s3, 8);
-        let out = self.carry_level::<u8, u8, 2, 2>(&mut st, &out, s3, 8, s4, 4);
-        let out = self.carry_level::<u8, u8, 2, 2>(&mut st, &out, s4, 4, s5, 2);
-        let out = self.carry_level::<u8, u8, 2, 2>(&mut st, &out, s5, 2, s6, 1);
+        self.scratch.give(out0);
+        let out1 = self.carry_level::<u32, u16, 5, 3>(&mut st, &out, s1, 32, s2, 16);
+        self.scratch.give(out);
+        let out2 = self.carry_level::<u16, u8, 3, 2>(&mut st, &out1, s2, 16, s3, 8);
+        self.scratch.give(out1);
+        let out3 = self.carry_level::<u8, u8, 2, 2>(&mut st, &out2, s3, 8, s4, 4);
+        self.scratch.give(out2);
+        let out4 = self.carry_level::<u8, u8, 2, 2>(&mut st, &out3, s4, 4, s5, 2);
+        self.scratch.give(out3);
+        let out = self.carry_level::<u8, u8, 2, 2>(&mut st, &out4, s5, 2, s6, 1);
+        self.scratch.give(out4);
         // Last level, then the binary shares of the msb (kept in st[·][0]) and the b2a message, in one pass.
         let inc = self.chan.exchange(&out);
-        let mut outb: Pair<Vec<u64>> = zeroed(n);
+        let mut outb: Pair<Vec<u64>> = self.scratch.take(n);
         pass2(&mut st, &mut outb, |ci, r, outs| {
             let t = s6.chunk(ci, r.len(), draw_and_pair::<u8, 2>);
             let q = sp.chunk(ci, r.len(), draw_private_product);
@@ -362,7 +441,7 @@ impl Session {
                 }
             });
         });
-        drop(out);
+        self.scratch.give(out);
         // Binary → arithmetic with the private-input product.
         let inc = self.chan.exchange(&outb);
         let mut res: Pair<Vec<u64>> = zeroed(n);
@@ -382,6 +461,8 @@ impl Session {
                 }
             });
         });
+        self.scratch.give(outb);
+        self.scratch.give(st);
         res
     }
 
@@ -539,7 +620,7 @@ impl Evaluator for Session {
         let meta = evaluator::product_meta("mul", &a.meta, &b.meta)?;
         let n = a.len();
         let ts = self.deal_stream::<[u64; 3]>(n);
-        let mut out: Pair<Vec<[u64; 2]>> = zeroed(n);
+        let mut out: Pair<Vec<[u64; 2]>> = self.scratch.take(n);
         pass1(&mut out, |ci, r, outs| {
             let t = ts.chunk(ci, r.len(), draw_beaver);
             each_party(outs, |v, out| {
@@ -563,6 +644,7 @@ impl Evaluator for Session {
                 }
             });
         });
+        self.scratch.give(out);
         Ok(Shared { meta, shares })
     }
 
@@ -571,7 +653,7 @@ impl Evaluator for Session {
         let meta = evaluator::product_meta("square", &a.meta, &a.meta)?;
         let n = a.len();
         let ts = self.deal_stream::<[u64; 2]>(n);
-        let mut out: Pair<Vec<u64>> = zeroed(n);
+        let mut out: Pair<Vec<u64>> = self.scratch.take(n);
         pass1(&mut out, |ci, r, outs| {
             let t = ts.chunk(ci, r.len(), draw_square);
             each_party(outs, |v, out| {
@@ -594,6 +676,7 @@ impl Evaluator for Session {
                 }
             });
         });
+        self.scratch.give(out);
         Ok(Shared { meta, shares })
     }
 

@@ -94,6 +94,11 @@ impl<T> Pair<T> {
         Pair { halves: [p0, p1] }
     }
 
+    /// Both halves, to return a protocol's finished internal buffers to the session's scratch pool.
+    pub(crate) fn into_halves(self) -> [T; 2] {
+        self.halves
+    }
+
     /// Party 0's half of a value both parties hold identically (an opened value).
     pub(crate) fn into_first(self) -> T {
         let [a, _] = self.halves;
