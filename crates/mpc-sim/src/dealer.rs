@@ -161,14 +161,35 @@ impl Stream {
         ci: usize,
         len: usize,
         draw: F,
-    ) -> Material<T, K, F> {
-        let mut rng = ChaCha8Rng::from_seed(self.seed);
-        rng.set_stream(ci as u64);
+    ) -> Material<'static, T, K, F> {
         let mut words = WORD_POOL.with_borrow_mut(|p| p.pop()).unwrap_or_default();
         words.resize(len * K, 0);
-        rng.fill(words.as_mut_slice());
-        Material { words, draw, _t: std::marker::PhantomData }
+        self.fill(ci, &mut words);
+        Material { words: Words::Pooled(words), draw, _t: std::marker::PhantomData }
     }
+
+    /// [`Stream::chunk`] drawn into `dst` (K·len words), which the caller keeps so that a later pass can read the
+    /// same chunk again with [`Material::kept`] instead of drawing it twice.
+    pub(crate) fn chunk_into<'a, T, const K: usize, F: Fn(&[u64; K]) -> (T, T)>(
+        &self,
+        ci: usize,
+        dst: &'a mut [u64],
+        draw: F,
+    ) -> Material<'a, T, K, F> {
+        self.fill(ci, dst);
+        Material { words: Words::Kept(dst), draw, _t: std::marker::PhantomData }
+    }
+
+    fn fill(&self, ci: usize, dst: &mut [u64]) {
+        let mut rng = ChaCha8Rng::from_seed(self.seed);
+        rng.set_stream(ci as u64);
+        rng.fill(dst);
+    }
+}
+
+enum Words<'a> {
+    Pooled(Vec<u64>),
+    Kept(&'a [u64]),
 }
 
 thread_local! {
@@ -178,26 +199,37 @@ thread_local! {
 
 /// One chunk of dealer material: the dealer's random words and its derivation of both parties' halves. A party
 /// reads only its own half, through [`crate::PartyView::dealt`].
-pub(crate) struct Material<T, const K: usize, F> {
-    words: Vec<u64>,
+pub(crate) struct Material<'a, T, const K: usize, F> {
+    words: Words<'a>,
     draw: F,
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
-impl<T, const K: usize, F: Fn(&[u64; K]) -> (T, T)> Material<T, K, F> {
+impl<'a, T, const K: usize, F: Fn(&[u64; K]) -> (T, T)> Material<'a, T, K, F> {
+    /// A chunk drawn earlier by [`Stream::chunk_into`] into `words`.
+    pub(crate) fn kept(words: &'a [u64], draw: F) -> Self {
+        Material { words: Words::Kept(words), draw, _t: std::marker::PhantomData }
+    }
+
     /// Party `p`'s half, element by element.
     pub(crate) fn half(&self, p: Party) -> impl Iterator<Item = T> + '_ {
-        self.words.as_chunks::<K>().0.iter().map(move |w| {
+        let w: &[u64] = match &self.words {
+            Words::Pooled(v) => v,
+            Words::Kept(s) => s,
+        };
+        w.as_chunks::<K>().0.iter().map(move |w| {
             let (h0, h1) = (self.draw)(w);
             if p == Party::P0 { h0 } else { h1 }
         })
     }
 }
 
-impl<T, const K: usize, F> Drop for Material<T, K, F> {
+impl<T, const K: usize, F> Drop for Material<'_, T, K, F> {
     fn drop(&mut self) {
-        let w = std::mem::take(&mut self.words);
-        WORD_POOL.with_borrow_mut(|p| p.push(w));
+        if let Words::Pooled(w) = &mut self.words {
+            let w = std::mem::take(w);
+            WORD_POOL.with_borrow_mut(|p| p.push(w));
+        }
     }
 }
 

@@ -38,7 +38,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::dealer::{
-    CHUNK, Dealer, Stream, Word, draw_and, draw_and_pair, draw_beaver, draw_private_product, draw_square, draw_trunc,
+    CHUNK, Dealer, Material, Stream, Word, draw_and, draw_and_pair, draw_beaver, draw_private_product, draw_square, draw_trunc,
 };
 use crate::error::Result;
 use crate::evaluator::{self, Evaluator};
@@ -140,6 +140,14 @@ impl Scratch {
         Pair::from_halves(a, b)
     }
 
+    /// One buffer of `n` words (for dealer words kept between two passes).
+    fn take_words(&mut self, n: usize) -> Vec<u64> {
+        let mut v = self.w64.pop().unwrap_or_default();
+        v.truncate(n);
+        v.resize(n, 0);
+        v
+    }
+
     /// Returns both halves to the pool.
     fn give<T: Pooled>(&mut self, p: Pair<Vec<T>>) {
         let pool = T::pool(self);
@@ -159,23 +167,48 @@ fn pass1<A: Send>(out: &mut Pair<Vec<A>>, f: impl Fn(usize, std::ops::Range<usiz
     });
 }
 
-/// [`pass1`] with two outputs of the same length per party.
+/// [`pass1`] that also draws dealer words into `w` (`k` words per element, chunked alongside the outputs), for a
+/// later pass to read again with [`Material::kept`].
+fn pass1w<A: Send>(
+    out: &mut Pair<Vec<A>>,
+    w: &mut [u64],
+    k: usize,
+    f: impl Fn(usize, std::ops::Range<usize>, [&mut [A]; 2], &mut [u64]) + Sync,
+) {
+    let [o0, o1] = out.halves_mut();
+    o0.par_chunks_mut(CHUNK).zip(o1.par_chunks_mut(CHUNK)).zip(w.par_chunks_mut(CHUNK * k)).enumerate().for_each(
+        |(ci, ((c0, c1), w))| {
+            let r = ci * CHUNK..ci * CHUNK + c0.len();
+            f(ci, r, [c0, c1], w);
+        },
+    );
+}
+
+/// [`pass1w`] with two outputs of the same length per party.
 #[allow(clippy::type_complexity)]
-fn pass2<A: Send, B: Send>(
+fn pass2w<A: Send, B: Send>(
     a: &mut Pair<Vec<A>>,
     b: &mut Pair<Vec<B>>,
-    f: impl Fn(usize, std::ops::Range<usize>, [(&mut [A], &mut [B]); 2]) + Sync,
+    w: &mut [u64],
+    k: usize,
+    f: impl Fn(usize, std::ops::Range<usize>, [(&mut [A], &mut [B]); 2], &mut [u64]) + Sync,
 ) {
     let [a0, a1] = a.halves_mut();
     let [b0, b1] = b.halves_mut();
     a0.par_chunks_mut(CHUNK)
         .zip(a1.par_chunks_mut(CHUNK))
         .zip(b0.par_chunks_mut(CHUNK).zip(b1.par_chunks_mut(CHUNK)))
+        .zip(w.par_chunks_mut(CHUNK * k))
         .enumerate()
-        .for_each(|(ci, ((x0, x1), (y0, y1)))| {
+        .for_each(|(ci, (((x0, x1), (y0, y1)), w))| {
             let r = ci * CHUNK..ci * CHUNK + x0.len();
-            f(ci, r, [(x0, y0), (x1, y1)]);
+            f(ci, r, [(x0, y0), (x1, y1)], w);
         });
+}
+
+/// The `k`-words-per-element dealer words of chunk `ci` kept in `w` by [`pass1w`] / [`pass2w`].
+fn kept_chunk(w: &[u64], k: usize, ci: usize, len: usize) -> &[u64] {
+    &w[ci * CHUNK * k..(ci * CHUNK + len) * k]
 }
 
 /// Settings of a secure session.
@@ -329,25 +362,31 @@ impl Session {
         Shared { meta, shares }
     }
 
-    /// Receive step of carry level k (material `ts`, width `w`) fused with the send step of level k + 1 (`tsn`,
-    /// `wn`): one pass per level, the carry state (G, P) updated in place; returns level k + 1's message.
+    /// Receive step of carry level k (its dealer words `tw`, kept by the previous pass; width `w`) fused with the
+    /// send step of level k + 1 (drawn from `tsn` into `twn`, kept for the next pass; width `wn`): one pass per
+    /// level, the carry state (G, P) updated in place; returns level k + 1's message.
+    #[allow(clippy::too_many_arguments)]
     fn carry_level<W: Word, V: Word, const K: usize, const KN: usize>(
         &mut self,
         st: &mut Pair<Vec<[u64; 2]>>,
         out: &Pair<Vec<[W; 4]>>,
-        ts: Stream,
+        tw: &[u64],
         w: u32,
         tsn: Stream,
+        twn: &mut Vec<u64>,
         wn: u32,
     ) -> Pair<Vec<[V; 4]>>
     where
         [V; 4]: Pooled,
     {
+        let n = out.halves()[0].len();
         let inc = self.chan.exchange(out);
-        let mut next: Pair<Vec<[V; 4]>> = self.scratch.take(out.halves()[0].len());
-        pass2(st, &mut next, |ci, r, outs| {
-            let t = ts.chunk(ci, r.len(), draw_and_pair::<W, K>);
-            let tn = tsn.chunk(ci, r.len(), draw_and_pair::<V, KN>);
+        let mut next: Pair<Vec<[V; 4]>> = self.scratch.take(n);
+        twn.truncate(n * KN);
+        twn.resize(n * KN, 0);
+        pass2w(st, &mut next, twn, KN, |ci, r, outs, wn_chunk| {
+            let t = Material::kept(kept_chunk(tw, K, ci, r.len()), draw_and_pair::<W, K>);
+            let tn = tsn.chunk_into(ci, wn_chunk, draw_and_pair::<V, KN>);
             each_party(outs, |v, (st, nx)| {
                 let first = v.party().is_first();
                 let (o, i) = (&v.own(out)[r.clone()], &v.received(&inc)[r.clone()]);
@@ -365,8 +404,9 @@ impl Session {
     /// Arithmetic shares of the top bit of x: SPU-style msb_a2b (7 rounds, 56 B) + b2a (1 round, 8 B).
     fn msb(&mut self, a: &Shared) -> Pair<Vec<u64>> {
         let n = a.len();
-        // All dealer material first (the offline phase), as deferred requests: each pass draws the chunks it
-        // needs (a level's material is drawn by its send pass and again, identically, by its receive pass).
+        // All dealer material first (the offline phase), as deferred requests: the pass that first needs a
+        // level's material (its send step) draws it chunk by chunk into a word buffer that the next pass (its
+        // receive step) reads again; two word buffers alternate.
         let s0 = self.deal_stream::<[u64; 3]>(n);
         let s1 = self.deal_stream::<[[u32; 3]; 2]>(n);
         let s2 = self.deal_stream::<[[u16; 3]; 2]>(n);
@@ -375,10 +415,11 @@ impl Session {
         let s5 = self.deal_stream::<[[u8; 3]; 2]>(n);
         let s6 = self.deal_stream::<[[u8; 3]; 2]>(n);
         let sp = self.deal_stream::<[u64; 2]>(n);
+        let (mut wa, mut wb) = (self.scratch.take_words(n * 5), self.scratch.take_words(n * 5));
         // Level 0: G = y_0 ∧ y_1 with one AND triple on 64-bit words; P = y_0 ⊕ y_1 ⊕ 1 locally.
         let mut out0: Pair<Vec<[u64; 2]>> = self.scratch.take(n);
-        pass1(&mut out0, |ci, r, outs| {
-            let t = s0.chunk(ci, r.len(), draw_and::<u64>);
+        pass1w(&mut out0, &mut wa, 5, |ci, r, outs, w| {
+            let t = s0.chunk_into(ci, w, draw_and::<u64>);
             each_party(outs, |v, out| {
                 let first = v.party().is_first();
                 for ((o, &x), t) in out.iter_mut().zip(&v.own(&a.shares)[r.clone()]).zip(v.dealt(&t)) {
@@ -391,9 +432,9 @@ impl Session {
         let inc = self.chan.exchange(&out0);
         let mut st: Pair<Vec<[u64; 2]>> = self.scratch.take(n);
         let mut out: Pair<Vec<[u32; 4]>> = self.scratch.take(n);
-        pass2(&mut st, &mut out, |ci, r, outs| {
-            let t = s0.chunk(ci, r.len(), draw_and::<u64>);
-            let tn = s1.chunk(ci, r.len(), draw_and_pair::<u32, 5>);
+        pass2w(&mut st, &mut out, &mut wb, 5, |ci, r, outs, w| {
+            let t = Material::kept(kept_chunk(&wa, 5, ci, r.len()), draw_and::<u64>);
+            let tn = s1.chunk_into(ci, w, draw_and_pair::<u32, 5>);
             each_party(outs, |v, (st, nx)| {
                 let first = v.party().is_first();
                 let (xs, o, i) = (&v.own(&a.shares)[r.clone()], &v.own(&out0)[r.clone()], &v.received(&inc)[r.clone()]);
@@ -412,22 +453,24 @@ impl Session {
             });
         });
         self.scratch.give(out0);
-        let out1 = self.carry_level::<u32, u16, 5, 3>(&mut st, &out, s1, 32, s2, 16);
+        let out1 = self.carry_level::<u32, u16, 5, 3>(&mut st, &out, &wb, 32, s2, &mut wa, 16);
         self.scratch.give(out);
-        let out2 = self.carry_level::<u16, u8, 3, 2>(&mut st, &out1, s2, 16, s3, 8);
+        let out2 = self.carry_level::<u16, u8, 3, 2>(&mut st, &out1, &wa, 16, s3, &mut wb, 8);
         self.scratch.give(out1);
-        let out3 = self.carry_level::<u8, u8, 2, 2>(&mut st, &out2, s3, 8, s4, 4);
+        let out3 = self.carry_level::<u8, u8, 2, 2>(&mut st, &out2, &wb, 8, s4, &mut wa, 4);
         self.scratch.give(out2);
-        let out4 = self.carry_level::<u8, u8, 2, 2>(&mut st, &out3, s4, 4, s5, 2);
+        let out4 = self.carry_level::<u8, u8, 2, 2>(&mut st, &out3, &wa, 4, s5, &mut wb, 2);
         self.scratch.give(out3);
-        let out = self.carry_level::<u8, u8, 2, 2>(&mut st, &out4, s5, 2, s6, 1);
+        let out = self.carry_level::<u8, u8, 2, 2>(&mut st, &out4, &wb, 2, s6, &mut wa, 1);
         self.scratch.give(out4);
         // Last level, then the binary shares of the msb (kept in st[·][0]) and the b2a message, in one pass.
         let inc = self.chan.exchange(&out);
         let mut outb: Pair<Vec<u64>> = self.scratch.take(n);
-        pass2(&mut st, &mut outb, |ci, r, outs| {
-            let t = s6.chunk(ci, r.len(), draw_and_pair::<u8, 2>);
-            let q = sp.chunk(ci, r.len(), draw_private_product);
+        wb.truncate(n * 3);
+        wb.resize(n * 3, 0);
+        pass2w(&mut st, &mut outb, &mut wb, 3, |ci, r, outs, w| {
+            let t = Material::kept(kept_chunk(&wa, 2, ci, r.len()), draw_and_pair::<u8, 2>);
+            let q = sp.chunk_into(ci, w, draw_private_product);
             each_party(outs, |v, (st, ob)| {
                 let first = v.party().is_first();
                 let (xs, o, i) = (&v.own(&a.shares)[r.clone()], &v.own(&out)[r.clone()], &v.received(&inc)[r.clone()]);
@@ -446,7 +489,7 @@ impl Session {
         let inc = self.chan.exchange(&outb);
         let mut res: Pair<Vec<u64>> = zeroed(n);
         pass1(&mut res, |ci, r, outs| {
-            let q = sp.chunk(ci, r.len(), draw_private_product);
+            let q = Material::kept(kept_chunk(&wb, 3, ci, r.len()), draw_private_product);
             each_party(outs, |v, res| {
                 let first = v.party().is_first();
                 let (st, o, i) = (&v.own(&st)[r.clone()], &v.own(&outb)[r.clone()], &v.received(&inc)[r.clone()]);
@@ -463,6 +506,7 @@ impl Session {
         });
         self.scratch.give(outb);
         self.scratch.give(st);
+        self.scratch.w64.extend([wa, wb]);
         res
     }
 

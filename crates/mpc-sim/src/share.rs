@@ -55,7 +55,7 @@ impl PartyView {
     /// This party's half of a chunk of dealer material drawn in a pass ([`crate::dealer::Stream::chunk`]).
     pub(crate) fn dealt<'a, T, const K: usize, F: Fn(&[u64; K]) -> (T, T)>(
         &self,
-        m: &'a crate::dealer::Material<T, K, F>,
+        m: &'a crate::dealer::Material<'_, T, K, F>,
     ) -> impl Iterator<Item = T> + 'a {
         m.half(self.id)
     }
