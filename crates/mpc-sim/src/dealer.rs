@@ -152,24 +152,11 @@ pub(crate) struct Stream {
 }
 
 impl Stream {
-    /// Material of chunk `ci` (`len` ≤ [`CHUNK`] elements): the same as elements ci·CHUNK.. of the eager request.
-    /// The chunk's K·len random words are drawn in bulk (the same words, in the same order, as K `next_u64` per
-    /// element); `draw` is the dealer's derivation of both halves from them, applied when a party reads its own
-    /// half ([`crate::PartyView::dealt`]).
-    pub(crate) fn chunk<T, const K: usize, F: Fn(&[u64; K]) -> (T, T)>(
-        &self,
-        ci: usize,
-        len: usize,
-        draw: F,
-    ) -> Material<'static, T, K, F> {
-        let mut words = WORD_POOL.with_borrow_mut(|p| p.pop()).unwrap_or_default();
-        words.resize(len * K, 0);
-        self.fill(ci, &mut words);
-        Material { words: Words::Pooled(words), draw, _t: std::marker::PhantomData }
-    }
-
-    /// [`Stream::chunk`] drawn into `dst` (K·len words), which the caller keeps so that a later pass can read the
-    /// same chunk again with [`Material::kept`] instead of drawing it twice.
+    /// Material of chunk `ci` (`len` = dst.len() / K ≤ [`CHUNK`] elements): the same as elements ci·CHUNK.. of the
+    /// eager request. The chunk's K·len random words are drawn in bulk into `dst` (the same words, in the same
+    /// order, as K `next_u64` per element); `draw` is the dealer's derivation of both halves from them, applied
+    /// when a party reads its own half ([`crate::PartyView::dealt`]). The caller keeps `dst` so that a later pass
+    /// can read the same chunk again with [`Material::kept`] instead of drawing it twice.
     pub(crate) fn chunk_into<'a, T, const K: usize, F: Fn(&[u64; K]) -> (T, T)>(
         &self,
         ci: usize,
@@ -177,7 +164,7 @@ impl Stream {
         draw: F,
     ) -> Material<'a, T, K, F> {
         self.fill(ci, dst);
-        Material { words: Words::Kept(dst), draw, _t: std::marker::PhantomData }
+        Material { words: dst, draw, _t: std::marker::PhantomData }
     }
 
     fn fill(&self, ci: usize, dst: &mut [u64]) {
@@ -187,20 +174,10 @@ impl Stream {
     }
 }
 
-enum Words<'a> {
-    Pooled(Vec<u64>),
-    Kept(&'a [u64]),
-}
-
-thread_local! {
-    /// Word buffers of finished chunks, reused by the next chunk drawn on this thread.
-    static WORD_POOL: std::cell::RefCell<Vec<Vec<u64>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
 /// One chunk of dealer material: the dealer's random words and its derivation of both parties' halves. A party
 /// reads only its own half, through [`crate::PartyView::dealt`].
 pub(crate) struct Material<'a, T, const K: usize, F> {
-    words: Words<'a>,
+    words: &'a [u64],
     draw: F,
     _t: std::marker::PhantomData<fn() -> T>,
 }
@@ -208,28 +185,15 @@ pub(crate) struct Material<'a, T, const K: usize, F> {
 impl<'a, T, const K: usize, F: Fn(&[u64; K]) -> (T, T)> Material<'a, T, K, F> {
     /// A chunk drawn earlier by [`Stream::chunk_into`] into `words`.
     pub(crate) fn kept(words: &'a [u64], draw: F) -> Self {
-        Material { words: Words::Kept(words), draw, _t: std::marker::PhantomData }
+        Material { words, draw, _t: std::marker::PhantomData }
     }
 
     /// Party `p`'s half, element by element.
     pub(crate) fn half(&self, p: Party) -> impl Iterator<Item = T> + '_ {
-        let w: &[u64] = match &self.words {
-            Words::Pooled(v) => v,
-            Words::Kept(s) => s,
-        };
-        w.as_chunks::<K>().0.iter().map(move |w| {
+        self.words.as_chunks::<K>().0.iter().map(move |w| {
             let (h0, h1) = (self.draw)(w);
             if p == Party::P0 { h0 } else { h1 }
         })
-    }
-}
-
-impl<T, const K: usize, F> Drop for Material<'_, T, K, F> {
-    fn drop(&mut self) {
-        if let Words::Pooled(w) = &mut self.words {
-            let w = std::mem::take(w);
-            WORD_POOL.with_borrow_mut(|p| p.push(w));
-        }
     }
 }
 
@@ -318,8 +282,9 @@ mod tests {
         let s2 = lazy.stream();
         for ci in 0..n.div_ceil(CHUNK) {
             let r = ci * CHUNK..((ci + 1) * CHUNK).min(n);
-            let c = s.chunk(ci, r.len(), draw_and_pair::<u16, 3>);
-            let c2 = s2.chunk(ci, r.len(), draw_beaver);
+            let (mut w, mut w2) = (vec![0u64; r.len() * 3], vec![0u64; r.len() * 5]);
+            let c = s.chunk_into(ci, &mut w, draw_and_pair::<u16, 3>);
+            let c2 = s2.chunk_into(ci, &mut w2, draw_beaver);
             for p in [Party::P0, Party::P1] {
                 assert_eq!(c.half(p).collect::<Vec<_>>(), &e.corrupt(p)[r.clone()], "chunk {ci}");
                 assert_eq!(c2.half(p).collect::<Vec<_>>(), &e2.corrupt(p)[r.clone()], "chunk {ci}");

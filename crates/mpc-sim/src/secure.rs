@@ -91,6 +91,8 @@ struct Scratch {
     w16x4: Vec<Vec<[u16; 4]>>,
     w8x4: Vec<Vec<[u8; 4]>>,
     w64: Vec<Vec<u64>>,
+    /// Dealer words kept between a send pass and the receive pass.
+    words: Vec<Vec<u64>>,
 }
 
 impl Clone for Scratch {
@@ -101,7 +103,7 @@ impl Clone for Scratch {
 
 impl std::fmt::Debug for Scratch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.w64x2.len() + self.w32x4.len() + self.w16x4.len() + self.w8x4.len() + self.w64.len();
+        let n = self.w64x2.len() + self.w32x4.len() + self.w16x4.len() + self.w8x4.len() + self.w64.len() + self.words.len();
         write!(f, "Scratch({n} buffers)")
     }
 }
@@ -142,7 +144,7 @@ impl Scratch {
 
     /// One buffer of `n` words (for dealer words kept between two passes).
     fn take_words(&mut self, n: usize) -> Vec<u64> {
-        let mut v = self.w64.pop().unwrap_or_default();
+        let mut v = self.words.pop().unwrap_or_default();
         v.truncate(n);
         v.resize(n, 0);
         v
@@ -329,8 +331,9 @@ impl Session {
         let draw = move |w: &[u64; 4]| draw_trunc(w, f);
         const OFFSET: u64 = 1 << 62;
         let mut out: Pair<Vec<u64>> = self.scratch.take(n);
-        pass1(&mut out, |ci, r, outs| {
-            let t = ts.chunk(ci, r.len(), draw);
+        let mut tw = self.scratch.take_words(n * 4);
+        pass1w(&mut out, &mut tw, 4, |ci, r, outs, w| {
+            let t = ts.chunk_into(ci, w, draw);
             each_party(outs, |v, out| {
                 let off = if v.party().is_first() { OFFSET } else { 0 };
                 for ((o, &x), t) in out.iter_mut().zip(&v.own(&a.shares)[r.clone()]).zip(v.dealt(&t)) {
@@ -341,7 +344,7 @@ impl Session {
         let inc = self.chan.exchange(&out);
         let mut shares: Pair<Vec<u64>> = zeroed(n);
         pass1(&mut shares, |ci, r, outs| {
-            let t = ts.chunk(ci, r.len(), draw);
+            let t = Material::kept(kept_chunk(&tw, 4, ci, r.len()), draw);
             each_party(outs, |v, z| {
                 let first = v.party().is_first();
                 let (mine, theirs) = (&v.own(&out)[r.clone()], &v.received(&inc)[r.clone()]);
@@ -359,6 +362,7 @@ impl Session {
             });
         });
         self.scratch.give(out);
+        self.scratch.words.push(tw);
         Shared { meta, shares }
     }
 
@@ -506,7 +510,7 @@ impl Session {
         });
         self.scratch.give(outb);
         self.scratch.give(st);
-        self.scratch.w64.extend([wa, wb]);
+        self.scratch.words.extend([wa, wb]);
         res
     }
 
@@ -665,8 +669,9 @@ impl Evaluator for Session {
         let n = a.len();
         let ts = self.deal_stream::<[u64; 3]>(n);
         let mut out: Pair<Vec<[u64; 2]>> = self.scratch.take(n);
-        pass1(&mut out, |ci, r, outs| {
-            let t = ts.chunk(ci, r.len(), draw_beaver);
+        let mut tw = self.scratch.take_words(n * 5);
+        pass1w(&mut out, &mut tw, 5, |ci, r, outs, w| {
+            let t = ts.chunk_into(ci, w, draw_beaver);
             each_party(outs, |v, out| {
                 let (xs, ys) = (&v.own(&a.shares)[r.clone()], &v.own(&b.shares)[r.clone()]);
                 for (((o, &x), &y), t) in out.iter_mut().zip(xs).zip(ys).zip(v.dealt(&t)) {
@@ -677,7 +682,7 @@ impl Evaluator for Session {
         let inc = self.chan.exchange(&out);
         let mut shares: Pair<Vec<u64>> = zeroed(n);
         pass1(&mut shares, |ci, r, outs| {
-            let t = ts.chunk(ci, r.len(), draw_beaver);
+            let t = Material::kept(kept_chunk(&tw, 5, ci, r.len()), draw_beaver);
             each_party(outs, |v, zs| {
                 let first = v.party().is_first();
                 let (o, i) = (&v.own(&out)[r.clone()], &v.received(&inc)[r.clone()]);
@@ -689,6 +694,7 @@ impl Evaluator for Session {
             });
         });
         self.scratch.give(out);
+        self.scratch.words.push(tw);
         Ok(Shared { meta, shares })
     }
 
@@ -698,8 +704,9 @@ impl Evaluator for Session {
         let n = a.len();
         let ts = self.deal_stream::<[u64; 2]>(n);
         let mut out: Pair<Vec<u64>> = self.scratch.take(n);
-        pass1(&mut out, |ci, r, outs| {
-            let t = ts.chunk(ci, r.len(), draw_square);
+        let mut tw = self.scratch.take_words(n * 3);
+        pass1w(&mut out, &mut tw, 3, |ci, r, outs, w| {
+            let t = ts.chunk_into(ci, w, draw_square);
             each_party(outs, |v, out| {
                 for ((o, &x), t) in out.iter_mut().zip(&v.own(&a.shares)[r.clone()]).zip(v.dealt(&t)) {
                     *o = x.wrapping_sub(t[0]);
@@ -709,7 +716,7 @@ impl Evaluator for Session {
         let inc = self.chan.exchange(&out);
         let mut shares: Pair<Vec<u64>> = zeroed(n);
         pass1(&mut shares, |ci, r, outs| {
-            let t = ts.chunk(ci, r.len(), draw_square);
+            let t = Material::kept(kept_chunk(&tw, 3, ci, r.len()), draw_square);
             each_party(outs, |v, zs| {
                 let first = v.party().is_first();
                 let (o, i) = (&v.own(&out)[r.clone()], &v.received(&inc)[r.clone()]);
@@ -721,6 +728,7 @@ impl Evaluator for Session {
             });
         });
         self.scratch.give(out);
+        self.scratch.words.push(tw);
         Ok(Shared { meta, shares })
     }
 
