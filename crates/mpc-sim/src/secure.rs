@@ -80,6 +80,12 @@ fn zeroed<T: Default + Clone>(n: usize) -> Pair<Vec<T>> {
     Pair::from_halves(vec![T::default(); n], vec![T::default(); n])
 }
 
+/// `dst.copy_from_slice(src)` in parallel blocks (large copies fault in fresh pages: on every core).
+fn par_copy(dst: &mut [u64], src: &[u64]) {
+    const BLOCK: usize = 1 << 15;
+    dst.par_chunks_mut(BLOCK).zip(src.par_chunks(BLOCK)).for_each(|(d, s)| d.copy_from_slice(s));
+}
+
 /// The session's pool of protocol-internal buffers (messages and carry state), reused from call to call so that a
 /// protocol on a large tensor does not fault in fresh pages for every message (buffers above the allocator's mmap
 /// threshold would otherwise be mapped and unmapped at every step). Outputs are never pooled. A clone of a
@@ -588,7 +594,16 @@ impl Evaluator for Session {
 
     fn concat(&mut self, vs: &[&Shared]) -> Result<Shared> {
         let meta = evaluator::concat_meta(self.cfg.fx, &vs.iter().map(|v| &v.meta).collect::<Vec<_>>())?;
-        let shares = Pair::build(|p| vs.iter().flat_map(|v| p.own(&v.shares).iter().copied()).collect());
+        let shares = Pair::build(|p| {
+            let mut out = vec![0u64; vs.iter().map(|v| v.len()).sum()];
+            let mut rest = out.as_mut_slice();
+            for v in vs {
+                let (dst, r) = rest.split_at_mut(v.len());
+                par_copy(dst, p.own(&v.shares).as_slice());
+                rest = r;
+            }
+            out
+        });
         Ok(Shared { meta, shares })
     }
 
@@ -598,7 +613,11 @@ impl Evaluator for Session {
         let mut out = Vec::with_capacity(sizes.len());
         let mut start = 0;
         for &s in sizes {
-            let shares = Pair::build(|p| p.own(&v.shares)[start..start + s].to_vec());
+            let shares = Pair::build(|p| {
+                let mut out = vec![0u64; s];
+                par_copy(&mut out, &p.own(&v.shares)[start..start + s]);
+                out
+            });
             out.push(Shared { meta: v.meta.with_shape(vec![s]), shares });
             start += s;
         }
@@ -608,7 +627,12 @@ impl Evaluator for Session {
     fn reshape(&mut self, v: &Shared, shape: &[usize]) -> Result<Shared> {
         self.check("reshape", &v.meta)?;
         Meta::check_len(v.len(), shape)?;
-        Ok(Shared { meta: v.meta.with_shape(shape.to_vec()), shares: v.shares.clone() })
+        let shares = Pair::build(|p| {
+            let mut out = vec![0u64; v.len()];
+            par_copy(&mut out, p.own(&v.shares).as_slice());
+            out
+        });
+        Ok(Shared { meta: v.meta.with_shape(shape.to_vec()), shares })
     }
 
     fn gather(&mut self, v: &Shared, idx: &[Option<usize>], shape: &[usize]) -> Result<Shared> {
