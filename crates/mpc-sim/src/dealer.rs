@@ -190,8 +190,9 @@ impl<'a, T, const K: usize, F: Fn(&[u64; K]) -> (T, T)> Material<'a, T, K, F> {
 
     /// Party `p`'s half, element by element.
     pub(crate) fn half(&self, p: Party) -> impl Iterator<Item = T> + '_ {
-        self.words.as_chunks::<K>().0.iter().map(move |w| {
-            let (h0, h1) = (self.draw)(w);
+        self.words.chunks_exact(K).map(move |c| {
+            let w: [u64; K] = std::array::from_fn(|i| c[i]);
+            let (h0, h1) = (self.draw)(&w);
             if p == Party::P0 { h0 } else { h1 }
         })
     }
