@@ -37,11 +37,13 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::dealer::{CHUNK, Dealer, Word};
+use crate::dealer::{
+    CHUNK, Dealer, Material, Stream, Word, draw_and, draw_and_pair, draw_beaver, draw_private_product, draw_square, draw_trunc,
+};
 use crate::error::Result;
 use crate::evaluator::{self, Evaluator};
 use crate::meter::{Channel, Stats};
-use crate::share::{Meta, Pair, Party, Shared};
+use crate::share::{Meta, Pair, Party, Shared, each_party};
 
 /// Send step of a carry level on `2·w` groups: opens P_hi ⊕ a, G_lo ⊕ b (first AND) and P_hi ⊕ a', P_lo ⊕ b'.
 #[inline(always)]
@@ -61,7 +63,8 @@ fn carry_send<W: Word>(s: [u64; 2], t: &[[W; 3]; 2], w: u32) -> [W; 4] {
 #[inline(always)]
 fn carry_recv<W: Word>(g: u64, o: &[W; 4], i: &[W; 4], t: &[[W; 3]; 2], w: u32, first: bool) -> [u64; 2] {
     let mask = (1u64 << w) - 1;
-    let [d1, e1, d2, e2] = [0, 1, 2, 3].map(|j| o[j].to_u64() ^ i[j].to_u64());
+    let x = |j: usize| o[j].to_u64() ^ i[j].to_u64();
+    let (d1, e1, d2, e2) = (x(0), x(1), x(2), x(3));
     let and = |d: u64, e: u64, tr: &[W; 3]| {
         let z = tr[2].to_u64() ^ (d & tr[1].to_u64()) ^ (e & tr[0].to_u64());
         if first { z ^ (d & e) } else { z }
@@ -71,6 +74,150 @@ fn carry_recv<W: Word>(g: u64, o: &[W; 4], i: &[W; 4], t: &[[W; 3]; 2], w: u32, 
 
 /// Minimum elements per rayon task.
 const MIN_LEN: usize = 2048;
+
+/// Zero-initialised per-party output buffers (calloc'd: no pass over them before they are written).
+fn zeroed<T: Default + Clone>(n: usize) -> Pair<Vec<T>> {
+    Pair::from_halves(vec![T::default(); n], vec![T::default(); n])
+}
+
+/// `dst.copy_from_slice(src)` in parallel blocks (large copies fault in fresh pages: on every core).
+fn par_copy(dst: &mut [u64], src: &[u64]) {
+    const BLOCK: usize = 1 << 15;
+    dst.par_chunks_mut(BLOCK).zip(src.par_chunks(BLOCK)).for_each(|(d, s)| d.copy_from_slice(s));
+}
+
+/// The session's pool of protocol-internal buffers (messages and carry state), reused from call to call so that a
+/// protocol on a large tensor does not fault in fresh pages for every message (buffers above the allocator's mmap
+/// threshold would otherwise be mapped and unmapped at every step). Outputs are never pooled. A clone of a
+/// session starts with an empty pool.
+#[derive(Default)]
+struct Scratch {
+    w64x2: Vec<Vec<[u64; 2]>>,
+    w32x4: Vec<Vec<[u32; 4]>>,
+    w16x4: Vec<Vec<[u16; 4]>>,
+    w8x4: Vec<Vec<[u8; 4]>>,
+    w64: Vec<Vec<u64>>,
+    /// Dealer words kept between a send pass and the receive pass.
+    words: Vec<Vec<u64>>,
+}
+
+impl Clone for Scratch {
+    fn clone(&self) -> Self {
+        Scratch::default()
+    }
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.w64x2.len() + self.w32x4.len() + self.w16x4.len() + self.w8x4.len() + self.w64.len() + self.words.len();
+        write!(f, "Scratch({n} buffers)")
+    }
+}
+
+/// An element type with a pool in [`Scratch`].
+trait Pooled: Default + Clone {
+    fn pool(s: &mut Scratch) -> &mut Vec<Vec<Self>>;
+}
+
+macro_rules! pooled {
+    ($t:ty, $f:ident) => {
+        impl Pooled for $t {
+            fn pool(s: &mut Scratch) -> &mut Vec<Vec<Self>> {
+                &mut s.$f
+            }
+        }
+    };
+}
+pooled!([u64; 2], w64x2);
+pooled!([u32; 4], w32x4);
+pooled!([u16; 4], w16x4);
+pooled!([u8; 4], w8x4);
+pooled!(u64, w64);
+
+impl Scratch {
+    /// Two buffers of `n` elements (contents unspecified: every pass overwrites all of its output).
+    fn take<T: Pooled>(&mut self, n: usize) -> Pair<Vec<T>> {
+        let pool = T::pool(self);
+        let mut get = || {
+            let mut v = pool.pop().unwrap_or_default();
+            v.truncate(n);
+            v.resize(n, T::default());
+            v
+        };
+        let (a, b) = (get(), get());
+        Pair::from_halves(a, b)
+    }
+
+    /// One buffer of `n` words (for dealer words kept between two passes).
+    fn take_words(&mut self, n: usize) -> Vec<u64> {
+        let mut v = self.words.pop().unwrap_or_default();
+        v.truncate(n);
+        v.resize(n, 0);
+        v
+    }
+
+    /// Returns both halves to the pool.
+    fn give<T: Pooled>(&mut self, p: Pair<Vec<T>>) {
+        let pool = T::pool(self);
+        pool.extend(p.into_halves());
+    }
+}
+
+/// One pass of both parties over their outputs in chunks of [`CHUNK`] elements (chunks in parallel):
+/// `f(ci, range, [out_0, out_1])`, where `f` draws chunk ci of the dealer material it needs and runs each party on
+/// its own output chunk with [`each_party`]. Chunk i of a [`Stream`] is elements `range` of that material, so the
+/// material is used exactly as if dealt whole, without ever holding all of it in memory.
+fn pass1<A: Send>(out: &mut Pair<Vec<A>>, f: impl Fn(usize, std::ops::Range<usize>, [&mut [A]; 2]) + Sync) {
+    let [o0, o1] = out.halves_mut();
+    o0.par_chunks_mut(CHUNK).zip(o1.par_chunks_mut(CHUNK)).enumerate().for_each(|(ci, (c0, c1))| {
+        let r = ci * CHUNK..ci * CHUNK + c0.len();
+        f(ci, r, [c0, c1]);
+    });
+}
+
+/// [`pass1`] that also draws dealer words into `w` (`k` words per element, chunked alongside the outputs), for a
+/// later pass to read again with [`Material::kept`].
+fn pass1w<A: Send>(
+    out: &mut Pair<Vec<A>>,
+    w: &mut [u64],
+    k: usize,
+    f: impl Fn(usize, std::ops::Range<usize>, [&mut [A]; 2], &mut [u64]) + Sync,
+) {
+    let [o0, o1] = out.halves_mut();
+    o0.par_chunks_mut(CHUNK).zip(o1.par_chunks_mut(CHUNK)).zip(w.par_chunks_mut(CHUNK * k)).enumerate().for_each(
+        |(ci, ((c0, c1), w))| {
+            let r = ci * CHUNK..ci * CHUNK + c0.len();
+            f(ci, r, [c0, c1], w);
+        },
+    );
+}
+
+/// [`pass1w`] with two outputs of the same length per party.
+#[allow(clippy::type_complexity)]
+fn pass2w<A: Send, B: Send>(
+    a: &mut Pair<Vec<A>>,
+    b: &mut Pair<Vec<B>>,
+    w: &mut [u64],
+    k: usize,
+    f: impl Fn(usize, std::ops::Range<usize>, [(&mut [A], &mut [B]); 2], &mut [u64]) + Sync,
+) {
+    let [a0, a1] = a.halves_mut();
+    let [b0, b1] = b.halves_mut();
+    a0.par_chunks_mut(CHUNK)
+        .zip(a1.par_chunks_mut(CHUNK))
+        .zip(b0.par_chunks_mut(CHUNK).zip(b1.par_chunks_mut(CHUNK)))
+        .zip(w.par_chunks_mut(CHUNK * k))
+        .enumerate()
+        .for_each(|(ci, (((x0, x1), (y0, y1)), w))| {
+            let r = ci * CHUNK..ci * CHUNK + x0.len();
+            f(ci, r, [(x0, y0), (x1, y1)], w);
+        });
+}
+
+/// The `k`-words-per-element dealer words of chunk `ci` kept in `w` by [`pass1w`] / [`pass2w`].
+fn kept_chunk(w: &[u64], k: usize, ci: usize, len: usize) -> &[u64] {
+    &w[ci * CHUNK * k..(ci * CHUNK + len) * k]
+}
 
 /// Settings of a secure session.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -96,6 +243,7 @@ pub struct Session {
     chan: Channel,
     dealer: Dealer,
     input_rng: ChaCha8Rng,
+    scratch: Scratch,
 }
 
 impl Session {
@@ -106,6 +254,7 @@ impl Session {
             chan: Channel::new(),
             dealer: Dealer::new(cfg.seed),
             input_rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5EED_1A7E_u64.rotate_left(32)),
+            scratch: Scratch::default(),
         }
     }
 
@@ -135,11 +284,20 @@ impl Session {
     }
 
     /// Dealer material, its per-party size counted as offline bytes.
+    #[allow(dead_code)] // for protocols that need their material whole
     fn deal<T: Copy>(&mut self, f: impl FnOnce(&mut Dealer) -> Pair<Vec<T>>) -> Pair<Vec<T>> {
         let m = f(&mut self.dealer);
         let b = m.halves().each_ref().map(|h| (h.len() * std::mem::size_of::<T>()) as u64);
         self.chan.offline(b);
         m
+    }
+
+    /// A deferred dealer request for `n` elements of `T` (drawn chunk by chunk by the passes that use it), its
+    /// per-party size counted now as offline bytes, exactly as [`Session::deal`] counts the same material.
+    fn deal_stream<T>(&mut self, n: usize) -> Stream {
+        let b = (n * std::mem::size_of::<T>()) as u64;
+        self.chan.offline([b, b]);
+        self.dealer.stream()
     }
 
     fn check(&self, op: &'static str, m: &Meta) -> Result<()> {
@@ -175,158 +333,191 @@ impl Session {
     fn trunc_pair(&mut self, a: &Shared, meta: Meta) -> Shared {
         let f = self.cfg.fx.frac_bits;
         let n = a.len();
-        let t = self.deal(|d| d.trunc(n, f));
+        let ts = self.deal_stream::<[u64; 3]>(n);
+        let draw = move |w: &[u64; 4]| draw_trunc(w, f);
         const OFFSET: u64 = 1 << 62;
-        let out: Pair<Vec<u64>> = Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(&a.shares)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.own(&t))
-                .map(|(&x, t)| x.wrapping_add(if first { OFFSET } else { 0 }).wrapping_add(t[0]))
-                .collect()
+        let mut out: Pair<Vec<u64>> = self.scratch.take(n);
+        let mut tw = self.scratch.take_words(n * 4);
+        pass1w(&mut out, &mut tw, 4, |ci, r, outs, w| {
+            let t = ts.chunk_into(ci, w, draw);
+            each_party(outs, |v, out| {
+                let off = if v.party().is_first() { OFFSET } else { 0 };
+                for ((o, &x), t) in out.iter_mut().zip(&v.own(&a.shares)[r.clone()]).zip(v.dealt(&t)) {
+                    *o = x.wrapping_add(off).wrapping_add(t[0]);
+                }
+            });
         });
         let inc = self.chan.exchange(&out);
-        let shares = Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(&out)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.received(&inc))
-                .zip(v.own(&t))
-                .map(|((&mine, &theirs), t)| {
+        let mut shares: Pair<Vec<u64>> = zeroed(n);
+        pass1(&mut shares, |ci, r, outs| {
+            let t = Material::kept(kept_chunk(&tw, 4, ci, r.len()), draw);
+            each_party(outs, |v, z| {
+                let first = v.party().is_first();
+                let (mine, theirs) = (&v.own(&out)[r.clone()], &v.received(&inc)[r.clone()]);
+                for (((z, &mine), &theirs), t) in z.iter_mut().zip(mine).zip(theirs).zip(v.dealt(&t)) {
                     let c = mine.wrapping_add(theirs);
                     let cm = c >> 63;
                     // w = c_63 ⊕ r_63 = c_63 + r_63 − 2·c_63·r_63, on the arithmetic share m_p of r_63.
                     let w = if cm == 1 { (if first { 1u64 } else { 0 }).wrapping_sub(t[1]) } else { t[1] };
-                    let mut z = w.wrapping_shl(63 - f).wrapping_sub(t[2]);
+                    let mut y = w.wrapping_shl(63 - f).wrapping_sub(t[2]);
                     if first {
-                        z = z.wrapping_add((c & (u64::MAX >> 1)) >> f).wrapping_sub(1u64 << (62 - f));
+                        y = y.wrapping_add((c & (u64::MAX >> 1)) >> f).wrapping_sub(1u64 << (62 - f));
                     }
-                    z
-                })
-                .collect()
+                    *z = y;
+                }
+            });
         });
+        self.scratch.give(out);
+        self.scratch.words.push(tw);
         Shared { meta, shares }
     }
 
-    /// Receive step of carry level k fused with the send step of level k + 1 (one pass per level).
-    #[allow(clippy::type_complexity)]
-    fn carry_level<W: Word, V: Word>(
+    /// Receive step of carry level k (its dealer words `tw`, kept by the previous pass; width `w`) fused with the
+    /// send step of level k + 1 (drawn from `tsn` into `twn`, kept for the next pass; width `wn`): one pass per
+    /// level, the carry state (G, P) updated in place; returns level k + 1's message.
+    #[allow(clippy::too_many_arguments)]
+    fn carry_level<W: Word, V: Word, const K: usize, const KN: usize>(
         &mut self,
-        st: &Pair<Vec<[u64; 2]>>,
+        st: &mut Pair<Vec<[u64; 2]>>,
         out: &Pair<Vec<[W; 4]>>,
-        t: &Pair<Vec<[[W; 3]; 2]>>,
+        tw: &[u64],
         w: u32,
-        tn: &Pair<Vec<[[V; 3]; 2]>>,
+        tsn: Stream,
+        twn: &mut Vec<u64>,
         wn: u32,
-    ) -> (Pair<Vec<[u64; 2]>>, Pair<Vec<[V; 4]>>) {
+    ) -> Pair<Vec<[V; 4]>>
+    where
+        [V; 4]: Pooled,
+    {
+        let n = out.halves()[0].len();
         let inc = self.chan.exchange(out);
-        Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(st)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.own(out).par_iter().zip(v.received(&inc)))
-                .zip(v.own(t).par_iter().zip(v.own(tn)))
-                .map(|((&[g, _], (o, i)), (t, tn))| {
-                    let s = carry_recv(g, o, i, t, w, first);
-                    (s, carry_send(s, tn, wn))
-                })
-                .unzip()
-        })
-        .unzip()
+        let mut next: Pair<Vec<[V; 4]>> = self.scratch.take(n);
+        twn.truncate(n * KN);
+        twn.resize(n * KN, 0);
+        pass2w(st, &mut next, twn, KN, |ci, r, outs, wn_chunk| {
+            let t = Material::kept(kept_chunk(tw, K, ci, r.len()), draw_and_pair::<W, K>);
+            let tn = tsn.chunk_into(ci, wn_chunk, draw_and_pair::<V, KN>);
+            each_party(outs, |v, (st, nx)| {
+                let first = v.party().is_first();
+                let (o, i) = (&v.own(out)[r.clone()], &v.received(&inc)[r.clone()]);
+                for ((((s, nx), (o, i)), t), tn) in
+                    st.iter_mut().zip(nx.iter_mut()).zip(o.iter().zip(i)).zip(v.dealt(&t)).zip(v.dealt(&tn))
+                {
+                    *s = carry_recv(s[0], o, i, &t, w, first);
+                    *nx = carry_send(*s, &tn, wn);
+                }
+            });
+        });
+        next
     }
 
     /// Arithmetic shares of the top bit of x: SPU-style msb_a2b (7 rounds, 56 B) + b2a (1 round, 8 B).
     fn msb(&mut self, a: &Shared) -> Pair<Vec<u64>> {
         let n = a.len();
-        // All dealer material first (the offline phase).
-        let t0 = self.deal(|d| d.and_triples::<u64>(n));
-        let t1 = self.deal(|d| d.and_triple_pairs::<u32>(n));
-        let t2 = self.deal(|d| d.and_triple_pairs::<u16>(n));
-        let t3 = self.deal(|d| d.and_triple_pairs::<u8>(n));
-        let t4 = self.deal(|d| d.and_triple_pairs::<u8>(n));
-        let t5 = self.deal(|d| d.and_triple_pairs::<u8>(n));
-        let t6 = self.deal(|d| d.and_triple_pairs::<u8>(n));
-        let pp = self.deal(|d| d.private_product(n));
+        // All dealer material first (the offline phase), as deferred requests: the pass that first needs a
+        // level's material (its send step) draws it chunk by chunk into a word buffer that the next pass (its
+        // receive step) reads again; two word buffers alternate.
+        let s0 = self.deal_stream::<[u64; 3]>(n);
+        let s1 = self.deal_stream::<[[u32; 3]; 2]>(n);
+        let s2 = self.deal_stream::<[[u16; 3]; 2]>(n);
+        let s3 = self.deal_stream::<[[u8; 3]; 2]>(n);
+        let s4 = self.deal_stream::<[[u8; 3]; 2]>(n);
+        let s5 = self.deal_stream::<[[u8; 3]; 2]>(n);
+        let s6 = self.deal_stream::<[[u8; 3]; 2]>(n);
+        let sp = self.deal_stream::<[u64; 2]>(n);
+        let (mut wa, mut wb) = (self.scratch.take_words(n * 5), self.scratch.take_words(n * 5));
         // Level 0: G = y_0 ∧ y_1 with one AND triple on 64-bit words; P = y_0 ⊕ y_1 ⊕ 1 locally.
-        let out0: Pair<Vec<[u64; 2]>> = Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(&a.shares)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.own(&t0))
-                .map(|(&x, t)| {
+        let mut out0: Pair<Vec<[u64; 2]>> = self.scratch.take(n);
+        pass1w(&mut out0, &mut wa, 5, |ci, r, outs, w| {
+            let t = s0.chunk_into(ci, w, draw_and::<u64>);
+            each_party(outs, |v, out| {
+                let first = v.party().is_first();
+                for ((o, &x), t) in out.iter_mut().zip(&v.own(&a.shares)[r.clone()]).zip(v.dealt(&t)) {
                     let y = crate::ring::bit_reverse_index(x << 1);
                     // P0 holds u = y_0 (its input to the AND), P1 holds v = y_1; the other's input share is 0.
-                    if first { [y ^ t[0], t[1]] } else { [t[0], y ^ t[1]] }
-                })
-                .collect()
+                    *o = if first { [y ^ t[0], t[1]] } else { [t[0], y ^ t[1]] };
+                }
+            });
         });
         let inc = self.chan.exchange(&out0);
-        let (st, out): (Pair<Vec<[u64; 2]>>, Pair<Vec<[u32; 4]>>) = Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(&a.shares)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.own(&out0).par_iter().zip(v.received(&inc)))
-                .zip(v.own(&t0).par_iter().zip(v.own(&t1)))
-                .map(|((&x, (o, i)), (t, tn))| {
+        let mut st: Pair<Vec<[u64; 2]>> = self.scratch.take(n);
+        let mut out: Pair<Vec<[u32; 4]>> = self.scratch.take(n);
+        pass2w(&mut st, &mut out, &mut wb, 5, |ci, r, outs, w| {
+            let t = Material::kept(kept_chunk(&wa, 5, ci, r.len()), draw_and::<u64>);
+            let tn = s1.chunk_into(ci, w, draw_and_pair::<u32, 5>);
+            each_party(outs, |v, (st, nx)| {
+                let first = v.party().is_first();
+                let (xs, o, i) = (&v.own(&a.shares)[r.clone()], &v.own(&out0)[r.clone()], &v.received(&inc)[r.clone()]);
+                for ((((s, nx), (&x, (o, i))), t), tn) in
+                    st.iter_mut().zip(nx.iter_mut()).zip(xs.iter().zip(o.iter().zip(i))).zip(v.dealt(&t)).zip(v.dealt(&tn))
+                {
                     let (d, e) = (o[0] ^ i[0], o[1] ^ i[1]);
                     let mut g = t[2] ^ (d & t[1]) ^ (e & t[0]);
                     if first {
                         g ^= d & e;
                     }
                     let p = crate::ring::bit_reverse_index((x << 1) | u64::from(first));
-                    ([g, p], carry_send([g, p], tn, 32))
-                })
-                .unzip()
-        })
-        .unzip();
-        let (st, out) = self.carry_level(&st, &out, &t1, 32, &t2, 16);
-        let (st, out) = self.carry_level(&st, &out, &t2, 16, &t3, 8);
-        let (st, out) = self.carry_level(&st, &out, &t3, 8, &t4, 4);
-        let (st, out) = self.carry_level(&st, &out, &t4, 4, &t5, 2);
-        let (st, out) = self.carry_level(&st, &out, &t5, 2, &t6, 1);
-        // Last level, then the binary shares of the msb and the b2a message, in one pass.
+                    *s = [g, p];
+                    *nx = carry_send([g, p], &tn, 32);
+                }
+            });
+        });
+        self.scratch.give(out0);
+        let out1 = self.carry_level::<u32, u16, 5, 3>(&mut st, &out, &wb, 32, s2, &mut wa, 16);
+        self.scratch.give(out);
+        let out2 = self.carry_level::<u16, u8, 3, 2>(&mut st, &out1, &wa, 16, s3, &mut wb, 8);
+        self.scratch.give(out1);
+        let out3 = self.carry_level::<u8, u8, 2, 2>(&mut st, &out2, &wb, 8, s4, &mut wa, 4);
+        self.scratch.give(out2);
+        let out4 = self.carry_level::<u8, u8, 2, 2>(&mut st, &out3, &wa, 4, s5, &mut wb, 2);
+        self.scratch.give(out3);
+        let out = self.carry_level::<u8, u8, 2, 2>(&mut st, &out4, &wb, 2, s6, &mut wa, 1);
+        self.scratch.give(out4);
+        // Last level, then the binary shares of the msb (kept in st[·][0]) and the b2a message, in one pass.
         let inc = self.chan.exchange(&out);
-        let (bits, out): (Pair<Vec<u64>>, Pair<Vec<u64>>) = Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(&st)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.own(&out).par_iter().zip(v.received(&inc)))
-                .zip(v.own(&t6).par_iter().zip(v.own(&a.shares)))
-                .zip(v.own(&pp))
-                .map(|(((&[g, _], (o, i)), (t, &x)), q)| {
-                    let s = carry_recv(g, o, i, t, 1, first);
-                    let m = (x >> 63) ^ (s[0] & 1);
-                    (m, m.wrapping_sub(q[0]))
-                })
-                .unzip()
-        })
-        .unzip();
+        let mut outb: Pair<Vec<u64>> = self.scratch.take(n);
+        wb.truncate(n * 3);
+        wb.resize(n * 3, 0);
+        pass2w(&mut st, &mut outb, &mut wb, 3, |ci, r, outs, w| {
+            let t = Material::kept(kept_chunk(&wa, 2, ci, r.len()), draw_and_pair::<u8, 2>);
+            let q = sp.chunk_into(ci, w, draw_private_product);
+            each_party(outs, |v, (st, ob)| {
+                let first = v.party().is_first();
+                let (xs, o, i) = (&v.own(&a.shares)[r.clone()], &v.own(&out)[r.clone()], &v.received(&inc)[r.clone()]);
+                for ((((s, ob), (&x, (o, i))), t), q) in
+                    st.iter_mut().zip(ob.iter_mut()).zip(xs.iter().zip(o.iter().zip(i))).zip(v.dealt(&t)).zip(v.dealt(&q))
+                {
+                    let c = carry_recv(s[0], o, i, &t, 1, first);
+                    let m = (x >> 63) ^ (c[0] & 1);
+                    s[0] = m;
+                    *ob = m.wrapping_sub(q[0]);
+                }
+            });
+        });
+        self.scratch.give(out);
         // Binary → arithmetic with the private-input product.
-        let inc = self.chan.exchange(&out);
-        Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(&bits)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.own(&out).par_iter().zip(v.received(&inc)))
-                .zip(v.own(&pp))
-                .map(|((&m, (&mine, &theirs)), q)| {
+        let inc = self.chan.exchange(&outb);
+        let mut res: Pair<Vec<u64>> = zeroed(n);
+        pass1(&mut res, |ci, r, outs| {
+            let q = Material::kept(kept_chunk(&wb, 3, ci, r.len()), draw_private_product);
+            each_party(outs, |v, res| {
+                let first = v.party().is_first();
+                let (st, o, i) = (&v.own(&st)[r.clone()], &v.own(&outb)[r.clone()], &v.received(&inc)[r.clone()]);
+                for ((z, (s, (&mine, &theirs))), q) in res.iter_mut().zip(st.iter().zip(o.iter().zip(i))).zip(v.dealt(&q)) {
                     // P0: s = mine, t = theirs; product share s·t + t·α + γ_0. P1: t = mine, s = theirs; s·β + γ_1.
                     let prod = if first {
                         mine.wrapping_mul(theirs).wrapping_add(theirs.wrapping_mul(q[0])).wrapping_add(q[1])
                     } else {
                         theirs.wrapping_mul(q[0]).wrapping_add(q[1])
                     };
-                    m.wrapping_sub(prod.wrapping_mul(2))
-                })
-                .collect()
-        })
+                    *z = s[0].wrapping_sub(prod.wrapping_mul(2));
+                }
+            });
+        });
+        self.scratch.give(outb);
+        self.scratch.give(st);
+        self.scratch.words.extend([wa, wb]);
+        res
     }
 
     /// Shares ring elements (the input owner's step; not metered).
@@ -434,7 +625,16 @@ impl Evaluator for Session {
 
     fn concat(&mut self, vs: &[&Shared]) -> Result<Shared> {
         let meta = evaluator::concat_meta(self.cfg.fx, &vs.iter().map(|v| &v.meta).collect::<Vec<_>>())?;
-        let shares = Pair::build(|p| vs.iter().flat_map(|v| p.own(&v.shares).iter().copied()).collect());
+        let shares = Pair::build(|p| {
+            let mut out = vec![0u64; vs.iter().map(|v| v.len()).sum()];
+            let mut rest = out.as_mut_slice();
+            for v in vs {
+                let (dst, r) = rest.split_at_mut(v.len());
+                par_copy(dst, p.own(&v.shares).as_slice());
+                rest = r;
+            }
+            out
+        });
         Ok(Shared { meta, shares })
     }
 
@@ -444,7 +644,11 @@ impl Evaluator for Session {
         let mut out = Vec::with_capacity(sizes.len());
         let mut start = 0;
         for &s in sizes {
-            let shares = Pair::build(|p| p.own(&v.shares)[start..start + s].to_vec());
+            let shares = Pair::build(|p| {
+                let mut out = vec![0u64; s];
+                par_copy(&mut out, &p.own(&v.shares)[start..start + s]);
+                out
+            });
             out.push(Shared { meta: v.meta.with_shape(vec![s]), shares });
             start += s;
         }
@@ -454,7 +658,12 @@ impl Evaluator for Session {
     fn reshape(&mut self, v: &Shared, shape: &[usize]) -> Result<Shared> {
         self.check("reshape", &v.meta)?;
         Meta::check_len(v.len(), shape)?;
-        Ok(Shared { meta: v.meta.with_shape(shape.to_vec()), shares: v.shares.clone() })
+        let shares = Pair::build(|p| {
+            let mut out = vec![0u64; v.len()];
+            par_copy(&mut out, p.own(&v.shares).as_slice());
+            out
+        });
+        Ok(Shared { meta: v.meta.with_shape(shape.to_vec()), shares })
     }
 
     fn gather(&mut self, v: &Shared, idx: &[Option<usize>], shape: &[usize]) -> Result<Shared> {
@@ -512,56 +721,69 @@ impl Evaluator for Session {
     fn mul_raw(&mut self, a: &Shared, b: &Shared) -> Result<Shared> {
         self.check("mul", &a.meta)?;
         let meta = evaluator::product_meta("mul", &a.meta, &b.meta)?;
-        let t = self.deal(|d| d.beaver(a.len()));
-        let out: Pair<Vec<[u64; 2]>> = Pair::build(|v| {
-            v.own(&a.shares)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.own(&b.shares))
-                .zip(v.own(&t))
-                .map(|((&x, &y), t)| [x.wrapping_sub(t[0]), y.wrapping_sub(t[1])])
-                .collect()
+        let n = a.len();
+        let ts = self.deal_stream::<[u64; 3]>(n);
+        let mut out: Pair<Vec<[u64; 2]>> = self.scratch.take(n);
+        let mut tw = self.scratch.take_words(n * 5);
+        pass1w(&mut out, &mut tw, 5, |ci, r, outs, w| {
+            let t = ts.chunk_into(ci, w, draw_beaver);
+            each_party(outs, |v, out| {
+                let (xs, ys) = (&v.own(&a.shares)[r.clone()], &v.own(&b.shares)[r.clone()]);
+                for (((o, &x), &y), t) in out.iter_mut().zip(xs).zip(ys).zip(v.dealt(&t)) {
+                    *o = [x.wrapping_sub(t[0]), y.wrapping_sub(t[1])];
+                }
+            });
         });
         let inc = self.chan.exchange(&out);
-        let shares = Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(&out)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.received(&inc))
-                .zip(v.own(&t))
-                .map(|((o, i), t)| {
+        let mut shares: Pair<Vec<u64>> = zeroed(n);
+        pass1(&mut shares, |ci, r, outs| {
+            let t = Material::kept(kept_chunk(&tw, 5, ci, r.len()), draw_beaver);
+            each_party(outs, |v, zs| {
+                let first = v.party().is_first();
+                let (o, i) = (&v.own(&out)[r.clone()], &v.received(&inc)[r.clone()]);
+                for ((zo, (o, i)), t) in zs.iter_mut().zip(o.iter().zip(i)).zip(v.dealt(&t)) {
                     let (e, d) = (o[0].wrapping_add(i[0]), o[1].wrapping_add(i[1]));
                     let z = t[2].wrapping_add(e.wrapping_mul(t[1])).wrapping_add(d.wrapping_mul(t[0]));
-                    if first { z.wrapping_add(e.wrapping_mul(d)) } else { z }
-                })
-                .collect()
+                    *zo = if first { z.wrapping_add(e.wrapping_mul(d)) } else { z };
+                }
+            });
         });
+        self.scratch.give(out);
+        self.scratch.words.push(tw);
         Ok(Shared { meta, shares })
     }
 
     fn square_raw(&mut self, a: &Shared) -> Result<Shared> {
         self.check("square", &a.meta)?;
         let meta = evaluator::product_meta("square", &a.meta, &a.meta)?;
-        let t = self.deal(|d| d.square(a.len()));
-        let out: Pair<Vec<u64>> = Pair::build(|v| {
-            v.own(&a.shares).par_iter().with_min_len(MIN_LEN).zip(v.own(&t)).map(|(&x, t)| x.wrapping_sub(t[0])).collect()
+        let n = a.len();
+        let ts = self.deal_stream::<[u64; 2]>(n);
+        let mut out: Pair<Vec<u64>> = self.scratch.take(n);
+        let mut tw = self.scratch.take_words(n * 3);
+        pass1w(&mut out, &mut tw, 3, |ci, r, outs, w| {
+            let t = ts.chunk_into(ci, w, draw_square);
+            each_party(outs, |v, out| {
+                for ((o, &x), t) in out.iter_mut().zip(&v.own(&a.shares)[r.clone()]).zip(v.dealt(&t)) {
+                    *o = x.wrapping_sub(t[0]);
+                }
+            });
         });
         let inc = self.chan.exchange(&out);
-        let shares = Pair::build(|v| {
-            let first = v.party().is_first();
-            v.own(&out)
-                .par_iter()
-                .with_min_len(MIN_LEN)
-                .zip(v.received(&inc))
-                .zip(v.own(&t))
-                .map(|((&o, &i), t)| {
+        let mut shares: Pair<Vec<u64>> = zeroed(n);
+        pass1(&mut shares, |ci, r, outs| {
+            let t = Material::kept(kept_chunk(&tw, 3, ci, r.len()), draw_square);
+            each_party(outs, |v, zs| {
+                let first = v.party().is_first();
+                let (o, i) = (&v.own(&out)[r.clone()], &v.received(&inc)[r.clone()]);
+                for ((zo, (&o, &i)), t) in zs.iter_mut().zip(o.iter().zip(i)).zip(v.dealt(&t)) {
                     let e = o.wrapping_add(i);
                     let z = t[1].wrapping_add(e.wrapping_mul(t[0]).wrapping_mul(2));
-                    if first { z.wrapping_add(e.wrapping_mul(e)) } else { z }
-                })
-                .collect()
+                    *zo = if first { z.wrapping_add(e.wrapping_mul(e)) } else { z };
+                }
+            });
         });
+        self.scratch.give(out);
+        self.scratch.words.push(tw);
         Ok(Shared { meta, shares })
     }
 

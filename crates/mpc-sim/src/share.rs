@@ -52,6 +52,14 @@ impl PartyView {
         &inc.sent.halves[1 - self.id.index()]
     }
 
+    /// This party's half of a chunk of dealer material drawn in a pass ([`crate::dealer::Stream::chunk`]).
+    pub(crate) fn dealt<'a, T, const K: usize, F: Fn(&[u64; K]) -> (T, T)>(
+        &self,
+        m: &'a crate::dealer::Material<'_, T, K, F>,
+    ) -> impl Iterator<Item = T> + 'a {
+        m.half(self.id)
+    }
+
     /// This party's half of `pair` (its own share, own dealer material, or the message it received).
     pub fn own<'a, T>(&self, pair: &'a Pair<T>) -> &'a T {
         &pair.halves[self.id.index()]
@@ -86,6 +94,11 @@ impl<T> Pair<T> {
         Pair { halves: [p0, p1] }
     }
 
+    /// Both halves, to return a protocol's finished internal buffers to the session's scratch pool.
+    pub(crate) fn into_halves(self) -> [T; 2] {
+        self.halves
+    }
+
     /// Party 0's half of a value both parties hold identically (an opened value).
     pub(crate) fn into_first(self) -> T {
         let [a, _] = self.halves;
@@ -97,11 +110,25 @@ impl<T> Pair<T> {
         &self.halves
     }
 
+    /// Both halves, mutably: only to hand each party its own output buffer in [`each_party`] (or its chunk of it).
+    pub(crate) fn halves_mut(&mut self) -> &mut [T; 2] {
+        &mut self.halves
+    }
+
     /// The adversary's view: the half of a *corrupted* party `p`, for security tests and audits. Protocol code never
     /// calls this; it reads halves only through [`PartyView::own`].
     pub fn corrupt(&self, p: Party) -> &T {
         &self.halves[p.index()]
     }
+}
+
+/// Runs `f` as party 0 on `outs[0]` then as party 1 on `outs[1]`: the in-place form of [`Pair::build`] for a pass
+/// that fills preallocated per-party outputs chunk by chunk. As with `build`, `f` is `Fn`, and each run gets only
+/// that party's output.
+pub(crate) fn each_party<M>(outs: [M; 2], f: impl Fn(PartyView, M)) {
+    let [o0, o1] = outs;
+    f(PartyView { id: Party::P0 }, o0);
+    f(PartyView { id: Party::P1 }, o1);
 }
 
 impl<A, B> Pair<(A, B)> {
