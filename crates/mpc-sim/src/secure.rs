@@ -284,7 +284,6 @@ impl Session {
     }
 
     /// Dealer material, its per-party size counted as offline bytes.
-    #[allow(dead_code)] // for protocols that need their material whole
     fn deal<T: Copy>(&mut self, f: impl FnOnce(&mut Dealer) -> Pair<Vec<T>>) -> Pair<Vec<T>> {
         let m = f(&mut self.dealer);
         let b = m.halves().each_ref().map(|h| (h.len() * std::mem::size_of::<T>()) as u64);
