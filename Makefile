@@ -40,7 +40,10 @@ reproduce: build datasets
 ifeq ($(PROFILE),full)
 	$(MAKE) train
 endif
-	$(MAKE) sweeps report
+	$(MAKE) sweeps
+	@mkdir -p $(RESULTS)
+	$(COMPACT) secure --task mnist --af silu --method compact --depth 8 --samples 1000 > $(RESULTS)/secure-mnist-silu-d8.md
+	$(MAKE) report
 
 # Experiment sweeps of the chosen profile (experiments/quick or experiments/full); finished points are skipped, so an
 # interrupted run resumes where it stopped. Records: results/raw/<experiment>.jsonl.

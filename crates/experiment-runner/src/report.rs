@@ -69,6 +69,20 @@ pub fn build(results: &Path) -> anyhow::Result<Report> {
     if !secure.is_empty() {
         report.sections.push(secure_outputs(&secure, &tables, results)?);
     }
+    // Single `compact secure` runs saved as results/secure-*.md, verbatim (headings demoted under the section's).
+    let mut runs: Vec<_> = fs::read_dir(results)
+        .with_context(|| format!("cannot list '{}'", results.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "md") && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("secure-")))
+        .collect();
+    runs.sort();
+    for path in runs {
+        let text = fs::read_to_string(&path).with_context(|| format!("cannot read '{}'", path.display()))?;
+        let mut lines = text.lines();
+        let title = lines.next().unwrap_or_default().trim_start_matches('#').trim().to_string();
+        let body: String = lines.map(|l| if l.starts_with('#') { format!("##{l}\n") } else { format!("{l}\n") }).collect();
+        report.sections.push((title, format!("`{}`, written by `compact secure`:\n{body}", path.display())));
+    }
     Ok(report)
 }
 
