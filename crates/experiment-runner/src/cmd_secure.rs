@@ -12,7 +12,7 @@ use activation_approx::format::ApproximationFile;
 use activation_approx::{ActivationRegistry, Truncation};
 use anyhow::{Context, bail};
 use experiment_runner::experiments::{Accuracy, LoadParams, Paths, SearchParams, limited};
-use model_zoo::secure::{LayerKind, SecureOptions, SecureReport, evaluate_secure};
+use model_zoo::secure::{LayerKind, SecureOptions, SecureReport, default_batch, evaluate_secure};
 use model_zoo::{ActivationPlan, Task};
 
 /// Output format.
@@ -142,9 +142,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
 
     let data = acc.task_data(task)?;
     let exported = loaded.net.export_folded()?;
-    let cnn = exported.input_shape.len() == 3;
     let opts = SecureOptions {
-        batch: args.batch.unwrap_or(if cnn { 10 } else { 100 }),
+        batch: args.batch.unwrap_or_else(|| default_batch(&exported)),
         seed: args.seed,
         truncation: match args.truncation {
             Trunc::Local => Truncation::Local,

@@ -622,7 +622,7 @@ impl Executor for Secure {
         let exported = loaded.net.export_folded()?;
         let cnn = exported.input_shape.len() == 3;
         let samples = if cnn { spec.param_usize("cnn_samples", 200)? } else { spec.param_usize("samples", 500)? };
-        let batch = spec.param_usize("secure_batch", if cnn { 10 } else { 100 })?;
+        let batch = spec.param_usize("secure_batch", model_zoo::secure::default_batch(&exported))?;
         let data = self.accuracy.task_data(task)?;
         let opts = SecureOptions { batch, seed, ..SecureOptions::default() };
         let r = evaluate_secure(&exported, chosen.method.as_ref(), &data.test, samples.min(data.test.len()), &opts)?;

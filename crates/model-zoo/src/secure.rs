@@ -339,6 +339,12 @@ impl Default for SecureOptions {
     }
 }
 
+/// The batch size used unless one is given: 100 samples for an MLP, 10 for a CNN (its im2col rows are H·W per
+/// sample, so a batch's dealer material and messages stay at a few hundred MB).
+pub fn default_batch(model: &ExportedModel) -> usize {
+    if model.input_shape.len() == 3 { 10 } else { 100 }
+}
+
 /// Cost of one layer per inference.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LayerCost {
