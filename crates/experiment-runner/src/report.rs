@@ -36,6 +36,20 @@ fn s(v: &Value, key: &str) -> String {
     }
 }
 
+/// Column `k` of `rows` as text, unsigned integers, floats, or floats × 100 (fractions shown as percentages).
+fn col_s(rows: &[Value], k: &str) -> Values {
+    Values::Str(rows.iter().map(|r| s(r, k)).collect())
+}
+fn col_u(rows: &[Value], k: &str) -> Values {
+    Values::U64(rows.iter().map(|r| u(r, k)).collect())
+}
+fn col_f(rows: &[Value], k: &str) -> Values {
+    Values::F64(rows.iter().map(|r| f(r, k)).collect())
+}
+fn col_pct(rows: &[Value], k: &str) -> Values {
+    Values::F64(rows.iter().map(|r| 100.0 * f(r, k)).collect())
+}
+
 /// What `compact report` produced: Markdown blocks for the README, in order.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -102,9 +116,6 @@ fn approximation_outputs(records: &[Record], tables: &Path, figures: &Path, resu
         .filter(|r| s(r, "method") == "compact")
         .map(|r| (s(r, "activation"), u(r, "bytes")))
         .collect();
-    let col_s = |k: &str| Values::Str(rows.iter().map(|r| s(r, k)).collect());
-    let col_f = |k: &str| Values::F64(rows.iter().map(|r| f(r, k)).collect());
-    let col_u = |k: &str| Values::U64(rows.iter().map(|r| u(r, k)).collect());
     let ratio = Values::F64(
         rows.iter()
             .map(|r| match compact_bytes.get(&s(r, "activation")) {
@@ -114,21 +125,21 @@ fn approximation_outputs(records: &[Record], tables: &Path, figures: &Path, resu
             .collect(),
     );
     let t = Table::new()
-        .with("activation", col_s("activation"))
-        .with("method", col_s("method"))
-        .with("density", col_s("density"))
-        .with("pieces", col_u("pieces"))
-        .with("degrees", col_s("degrees"))
-        .with("range", col_s("range"))
-        .with("max err [-8,8]", col_f("max_err_fixed"))
-        .with("weighted err", col_f("weighted_err_fixed"))
-        .with("comparisons", col_u("comparisons"))
-        .with("mults", col_u("multiplications"))
-        .with("rounds", col_u("rounds"))
-        .with("bytes/elem/party", col_u("bytes"))
+        .with("activation", col_s(&rows, "activation"))
+        .with("method", col_s(&rows, "method"))
+        .with("density", col_s(&rows, "density"))
+        .with("pieces", col_u(&rows, "pieces"))
+        .with("degrees", col_s(&rows, "degrees"))
+        .with("range", col_s(&rows, "range"))
+        .with("max err [-8,8]", col_f(&rows, "max_err_fixed"))
+        .with("weighted err", col_f(&rows, "weighted_err_fixed"))
+        .with("comparisons", col_u(&rows, "comparisons"))
+        .with("mults", col_u(&rows, "multiplications"))
+        .with("rounds", col_u(&rows, "rounds"))
+        .with("bytes/elem/party", col_u(&rows, "bytes"))
         .with("bytes vs compact", ratio)
-        .with("LAN ms/1e6", col_f("lan_ms"))
-        .with("WAN ms/1e6", col_f("wan_ms"));
+        .with("LAN ms/1e6", col_f(&rows, "lan_ms"))
+        .with("WAN ms/1e6", col_f(&rows, "wan_ms"));
     t.write(tables, "approximations")?;
 
     // Figures: each activation with its approximations overlaid over the shaded density, and the error vs x.
@@ -184,20 +195,18 @@ fn approximation_outputs(records: &[Record], tables: &Path, figures: &Path, resu
 }
 
 fn accuracy_table(rows: &[Value]) -> Table {
-    let col_s = |k: &str| Values::Str(rows.iter().map(|r| s(r, k)).collect());
-    let pct = |k: &str| Values::F64(rows.iter().map(|r| 100.0 * f(r, k)).collect());
     Table::new()
-        .with("task", col_s("task"))
-        .with("depth", Values::U64(rows.iter().map(|r| u(r, "depth")).collect()))
-        .with("activation", col_s("activation"))
-        .with("method", col_s("method"))
-        .with("exact test acc %", pct("exact_test_accuracy"))
-        .with("approx test acc %", pct("test_accuracy"))
-        .with("test rel loss %", pct("test_rel_loss"))
-        .with("val rel loss %", pct("val_rel_loss"))
-        .with("tau", Values::F64(rows.iter().map(|r| f(r, "tau")).collect()))
-        .with("bytes/elem/party", Values::U64(rows.iter().map(|r| u(r, "bytes_per_element")).collect()))
-        .with("rounds/elem", Values::U64(rows.iter().map(|r| u(r, "rounds_per_element")).collect()))
+        .with("task", col_s(&rows, "task"))
+        .with("depth", col_u(&rows, "depth"))
+        .with("activation", col_s(&rows, "activation"))
+        .with("method", col_s(&rows, "method"))
+        .with("exact test acc %", col_pct(&rows, "exact_test_accuracy"))
+        .with("approx test acc %", col_pct(&rows, "test_accuracy"))
+        .with("test rel loss %", col_pct(&rows, "test_rel_loss"))
+        .with("val rel loss %", col_pct(&rows, "val_rel_loss"))
+        .with("tau", col_f(&rows, "tau"))
+        .with("bytes/elem/party", col_u(&rows, "bytes_per_element"))
+        .with("rounds/elem", col_u(&rows, "rounds_per_element"))
         .with("MB/inference/party", Values::F64(rows.iter().map(|r| u(r, "bytes_per_inference") as f64 / 1e6).collect()))
         .with(
             "activation share %",
@@ -207,9 +216,9 @@ fn accuracy_table(rows: &[Value]) -> Table {
                     .collect(),
             ),
         )
-        .with("rounds/inference", Values::U64(rows.iter().map(|r| u(r, "rounds_per_inference")).collect()))
-        .with("LAN s/inference", Values::F64(rows.iter().map(|r| f(r, "lan_s_per_inference")).collect()))
-        .with("WAN s/inference", Values::F64(rows.iter().map(|r| f(r, "wan_s_per_inference")).collect()))
+        .with("rounds/inference", col_u(&rows, "rounds_per_inference"))
+        .with("LAN s/inference", col_f(&rows, "lan_s_per_inference"))
+        .with("WAN s/inference", col_f(&rows, "wan_s_per_inference"))
 }
 
 fn accuracy_outputs(records: &[Record], results: &Path, stem: &str, heading: &str) -> anyhow::Result<(String, String)> {
@@ -302,29 +311,26 @@ fn depth_outputs(records: &[Record], tables: &Path, figures: &Path, results: &Pa
 fn secure_outputs(records: &[Record], tables: &Path, results: &Path) -> anyhow::Result<(String, String)> {
     let r = results.display();
     let rows = sorted(records, &["task", "activation", "method"]);
-    let col_s = |k: &str| Values::Str(rows.iter().map(|r| s(r, k)).collect());
-    let col_u = |k: &str| Values::U64(rows.iter().map(|r| u(r, k)).collect());
-    let pct = |k: &str| Values::F64(rows.iter().map(|r| 100.0 * f(r, k)).collect());
     let share = |k: &str| {
         Values::F64(rows.iter().map(|r| 100.0 * u(r, k) as f64 / u(r, "bytes_per_inference").max(1) as f64).collect())
     };
     let t = Table::new()
-        .with("task", col_s("task"))
-        .with("depth", col_u("depth"))
-        .with("activation", col_s("activation"))
-        .with("method", col_s("method"))
-        .with("truncation", col_s("truncation"))
-        .with("samples", col_u("samples"))
-        .with("secure acc %", pct("secure_accuracy"))
-        .with("plaintext acc %", pct("plain_accuracy"))
-        .with("gap (points)", Values::F64(rows.iter().map(|r| f(r, "accuracy_gap_points")).collect()))
-        .with("labels agree %", pct("agreement"))
+        .with("task", col_s(&rows, "task"))
+        .with("depth", col_u(&rows, "depth"))
+        .with("activation", col_s(&rows, "activation"))
+        .with("method", col_s(&rows, "method"))
+        .with("truncation", col_s(&rows, "truncation"))
+        .with("samples", col_u(&rows, "samples"))
+        .with("secure acc %", col_pct(&rows, "secure_accuracy"))
+        .with("plaintext acc %", col_pct(&rows, "plain_accuracy"))
+        .with("gap (points)", col_f(&rows, "accuracy_gap_points"))
+        .with("labels agree %", col_pct(&rows, "agreement"))
         .with("MB/inference/party", Values::F64(rows.iter().map(|r| u(r, "bytes_per_inference") as f64 / 1e6).collect()))
-        .with("rounds/inference", col_u("rounds_per_inference"))
+        .with("rounds/inference", col_u(&rows, "rounds_per_inference"))
         .with("activation share %", share("activation_bytes_per_inference"))
         .with("linear share %", share("linear_bytes_per_inference"))
         .with("pooling share %", share("pooling_bytes_per_inference"))
-        .with("WAN s/inference", Values::F64(rows.iter().map(|r| f(r, "wan_s_per_inference")).collect()))
+        .with("WAN s/inference", col_f(&rows, "wan_s_per_inference"))
         .with(
             "samples/s",
             Values::F64(rows.iter().map(|r| f(r, "samples") / f(r, "secure_seconds").max(1e-9)).collect()),
