@@ -695,18 +695,6 @@ pub fn measured_inference(
     // evaluate_secure fails unless every batch's metered cost equals the prediction.
     let report = evaluate_secure(&exported, method, data, 1, &opts)?;
     let c = report.metered;
-    let mut shape = exported.input_shape.clone();
-    let mut elements = 0;
-    for l in &exported.layers {
-        match l {
-            model_zoo::ExportedLayer::Dense { out_dim, .. } => shape = vec![*out_dim],
-            model_zoo::ExportedLayer::Conv3x3 { out_channels, .. } => shape[2] = *out_channels,
-            model_zoo::ExportedLayer::Activation { .. } => elements += shape.iter().product::<usize>(),
-            model_zoo::ExportedLayer::MaxPool2 => shape = vec![shape[0] / 2, shape[1] / 2, shape[2]],
-            model_zoo::ExportedLayer::Flatten => shape = vec![shape.iter().product()],
-            model_zoo::ExportedLayer::Affine { .. } => {}
-        }
-    }
     Ok(InferenceSummary {
         total: c.total,
         linear: c.of_kind(LayerKind::Linear),
@@ -714,7 +702,7 @@ pub fn measured_inference(
         pooling: c.of_kind(LayerKind::Pooling),
         output: c.of_kind(LayerKind::Output),
         setup: c.setup,
-        activation_elements: elements,
+        activation_elements: exported.activation_elements(),
         activation_layers: exported.n_activation_layers(),
         layers: c.layers,
     })

@@ -141,6 +141,27 @@ impl ExportedModel {
         self.layers.iter().filter(|l| matches!(l, ExportedLayer::Activation { .. })).count()
     }
 
+    /// Activation elements evaluated per sample: the sample's size at each activation layer, summed.
+    pub fn activation_elements(&self) -> usize {
+        let mut shape = self.input_shape.clone();
+        let mut elements = 0;
+        for l in &self.layers {
+            match l {
+                ExportedLayer::Dense { out_dim, .. } => shape = vec![*out_dim],
+                ExportedLayer::Conv3x3 { out_channels, .. } => {
+                    if let Some(c) = shape.last_mut() {
+                        *c = *out_channels;
+                    }
+                }
+                ExportedLayer::Activation { .. } => elements += shape.iter().product::<usize>(),
+                ExportedLayer::MaxPool2 if shape.len() == 3 => shape = vec![shape[0] / 2, shape[1] / 2, shape[2]],
+                ExportedLayer::Flatten => shape = vec![shape.iter().product()],
+                ExportedLayer::MaxPool2 | ExportedLayer::Affine { .. } => {}
+            }
+        }
+        elements
+    }
+
     /// Reference forward pass of one sample in f64; `act(index, x)` is the activation of layer `index`.
     pub fn forward(&self, input: &[f32], act: &dyn Fn(usize, f64) -> f64) -> Result<Vec<f64>> {
         let n: usize = self.input_shape.iter().product();

@@ -41,6 +41,9 @@ fn random_data(shape: &[usize], n: usize, classes: u32, seed: u64) -> Dataset {
 fn secure_pass_matches_plaintext_reference_and_prediction() {
     let mlp = network(Arch::Mlp { input: 16, width: 12, depth: 3, classes: 4 }, Task::Letter, "gelu", 3);
     let cnn = network(Arch::VggCnn { input: [8, 8, 1], widths: [4, 6, 8], fc: 8, classes: 2 }, Task::FashionMnist, "silu", 4);
+    // 3 hidden layers of 12; CNN: two convs at 8×8×4, 4×4×6, 2×2×8 (pooled between), then two FC of 8.
+    assert_eq!(mlp.activation_elements(), 3 * 12);
+    assert_eq!(cnn.activation_elements(), 2 * (8 * 8 * 4 + 4 * 4 * 6 + 2 * 2 * 8) + 2 * 8);
     for (model, m, classes) in [(mlp, method("puma", "gelu"), 4u32), (cnn, method("nfgen", "silu"), 2)] {
         let data = random_data(&model.input_shape, 12, classes, 9);
         let opts = SecureOptions { batch: 5, seed: 1, ..SecureOptions::default() };
