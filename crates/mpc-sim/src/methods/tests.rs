@@ -40,8 +40,10 @@ fn every_baseline_secure_matches_fixed_point() {
         let m = reg.build(name, &BuildContext::new(af).unwrap().with_density("normal:0,1")).unwrap();
         let (lo, hi) = m.fixed_domain();
         let xs: Vec<f64> = (0..300).map(|i| lo + (hi - lo) * (i as f64 + 0.5) / 300.0).collect();
-        let truncation = if name.starts_with("nfgen") { Truncation::DealerPair } else { Truncation::Local };
-        let c = check_method(m.as_ref(), &xs, 7, truncation).unwrap();
+        // The truncation the method needs (NFGen's scaled coefficients: dealer pair), not a guess from its name.
+        let want = if name.starts_with("nfgen") { Truncation::DealerPair } else { Truncation::Local };
+        assert_eq!(m.truncation(), want, "{name}/{af}: truncation");
+        let c = check_method(m.as_ref(), &xs, 7, m.truncation()).unwrap();
         eprintln!("{name}/{af}: {c:?}");
         assert!(c.plain_equals_fixed, "{name}/{af}: plaintext graph run differs from eval_fixed");
         if c.max_diff_lsb > tol {
