@@ -234,6 +234,17 @@ pub trait Evaluator {
         self.select(&c, a, b)
     }
 
+    /// A piecewise polynomial with public breakpoints and coefficients (`activation_approx::EncodedPiecewise`), at
+    /// scale f. The provided body is the comparison-and-selection protocol of [`crate::recipes::piecewise`]; a
+    /// backend with a cheaper gate for the whole spline (e.g. function secret sharing) overrides it, so every
+    /// piecewise-polynomial method that calls it gets that gate.
+    fn piecewise(&mut self, x: &Self::Value, pw: &activation_approx::EncodedPiecewise) -> Result<Self::Value>
+    where
+        Self: Sized,
+    {
+        crate::recipes::piecewise(self, x, pw)
+    }
+
     /// |a| = a − 2·\[a < 0\]·a (LTZ + one multiplication).
     fn abs(&mut self, a: &Self::Value) -> Result<Self::Value> {
         let l = self.ltz(a)?;
