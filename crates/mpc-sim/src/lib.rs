@@ -15,7 +15,11 @@
 //! - [`secure`]: the protocols (Beaver, square, truncation local / dealer pair, LTZ, matrix product, reveal).
 //! - [`recipes`]: power tree, polynomial, piecewise polynomial, CrypTen exp and reciprocal — written once, generic.
 //! - [`nn`]: conv2d (im2col), pooling, batch-norm folding.
-//! - [`predict`]: closed-form costs and the cost evaluator; [`bounds`]: error bounds of secure piecewise evaluation.
+//! - [`predict`]: the cost evaluator (primitive closed forms, magnitude bounds, local-truncation failure bound);
+//!   [`bounds`]: error bounds of secure piecewise evaluation.
+//!
+//! The methods' secure programs (Compact and the baselines) are written against [`Evaluator`] in the sibling crate
+//! `secure-methods`.
 //!
 //! ```
 //! use mpc_sim::{Evaluator, PlainEvaluator, Session, SessionConfig};
@@ -33,7 +37,6 @@ pub mod dealer;
 pub mod error;
 pub mod evaluator;
 pub mod meter;
-pub mod methods;
 pub mod nn;
 pub mod plain;
 pub mod predict;

@@ -141,10 +141,9 @@ impl Evaluator for PlainEvaluator {
         self.map(a, meta, |x| x.wrapping_mul(x))
     }
 
-    fn truncate(&mut self, a: &PlainValue) -> Result<PlainValue> {
-        let scale = evaluator::check_truncate(&a.meta)?;
-        let f = self.fx.frac_bits;
-        self.map(a, a.meta.with_scale(scale), |x| x >> f)
+    fn truncate_bits(&mut self, a: &PlainValue, bits: u32) -> Result<PlainValue> {
+        let scale = evaluator::check_truncate_bits(&a.meta, bits)?;
+        self.map(a, a.meta.with_scale(scale), |x| x >> bits)
     }
 
     fn ltz(&mut self, a: &PlainValue) -> Result<PlainValue> {

@@ -4,7 +4,8 @@
 //! # Protocols (per element, bytes sent by one party)
 //! - **Beaver product** (1 round, 16 B): open ε = x − a, δ = y − b; z_p = c_p + ε·b_p + δ·a_p (+ ε·δ for P0).
 //! - **Square** (1 round, 8 B): open ε = x − a; z_p = s_p + 2ε·a_p (+ ε² for P0).
-//! - **Local truncation** (SecureML; 0 rounds): P0 takes x_0 >> f (arithmetic), P1 takes −((−x_1) >> f). If the
+//! - **Local truncation** (SecureML; 0 rounds; shown for f bits, [`Evaluator::truncate_bits`] removes any k ≤ 62
+//!   bits the same way with k for f): P0 takes x_0 >> f (arithmetic), P1 takes −((−x_1) >> f). If the
 //!   shares do not wrap (x_0 + x_1 = x over the integers, taken as signed) the result is ⌊x_0/2^f⌋ + ⌈x_1/2^f⌉ =
 //!   ⌊x/2^f⌋ + e with e ∈ {0, 1}. They wrap with probability |x|/2^64 (x_0 is uniform); then the result is off by
 //!   ±2^(64−f) — a huge error, rare for small |x| (≈ 2^−27 for |x| = 10 at scale 2f = 32).
@@ -320,8 +321,8 @@ impl Session {
     }
 
     /// Local truncation (SecureML): see the module docs.
-    fn trunc_local(&self, a: &Shared, meta: Meta) -> Shared {
-        let f = self.cfg.fx.frac_bits;
+    fn trunc_local(&self, a: &Shared, meta: Meta, bits: u32) -> Shared {
+        let f = bits;
         self.local(a, meta, move |p, x| match p {
             Party::P0 => ((x as i64) >> f) as u64,
             Party::P1 => (((x.wrapping_neg() as i64) >> f) as u64).wrapping_neg(),
@@ -329,8 +330,8 @@ impl Session {
     }
 
     /// Dealer-pair truncation: see the module docs.
-    fn trunc_pair(&mut self, a: &Shared, meta: Meta) -> Shared {
-        let f = self.cfg.fx.frac_bits;
+    fn trunc_pair(&mut self, a: &Shared, meta: Meta, bits: u32) -> Shared {
+        let f = bits;
         let n = a.len();
         let ts = self.deal_stream::<[u64; 3]>(n);
         let draw = move |w: &[u64; 4]| draw_trunc(w, f);
@@ -786,13 +787,13 @@ impl Evaluator for Session {
         Ok(Shared { meta, shares })
     }
 
-    fn truncate(&mut self, a: &Shared) -> Result<Shared> {
+    fn truncate_bits(&mut self, a: &Shared, bits: u32) -> Result<Shared> {
         self.check("truncate", &a.meta)?;
-        let scale = evaluator::check_truncate(&a.meta)?;
+        let scale = evaluator::check_truncate_bits(&a.meta, bits)?;
         let meta = a.meta.with_scale(scale);
         Ok(match self.cfg.truncation {
-            Truncation::Local => self.trunc_local(a, meta),
-            Truncation::DealerPair => self.trunc_pair(a, meta),
+            Truncation::Local => self.trunc_local(a, meta, bits),
+            Truncation::DealerPair => self.trunc_pair(a, meta, bits),
         })
     }
 

@@ -33,35 +33,23 @@
 //! (headroom for the sum, as in [`crate::PiecewisePoly::check_fixed_point`]) − f = 46 bits: we run NFGen with
 //! ⟨n, f⟩ = ⟨46, 16⟩, which makes its overflow cap k ≤ (n − f)/log2 max|x| exactly |x|^k·2^(2f) ≤ 2^62 (and its
 //! clamp |c| ≤ 2^29); NFGen's per-coefficient scaling becomes s_j extra fractional bits per coefficient
-//! ([`coeff_scales`], evaluated by [`super::program::Ops::lin_comb_scaled`]); decimal = ⌊log10 2^16⌋ = 4; the error emulation ŷ is our own
+//! ([`coeff_scales`], each term truncated by f + s_j); decimal = ⌊log10 2^16⌋ = 4; the error emulation ŷ is our own
 //! fixed-point evaluation ([`crate::fixed`]) at f = 16. Every fitted piece is re-checked against the ring
 //! ([`check_piece`]).
 //!
 //! # Secure evaluation
-//! `nfgen`: NFGen's own template (m + 1 comparisons, one-hot vector, dot product; [`super::spline::Protocol::OneHot`]).
-//! `nfgen-sorted`: the same polynomial by the cheaper sorted-breakpoint selection ([`super::spline::Protocol::Sorted`]).
+//! This module is the plain fitting only; the secure programs (NFGen's one-hot template and the sorted-breakpoint
+//! selection, each scaled term truncated once by f + s_j) are the `nfgen` and `nfgen-sorted` methods of the
+//! `secure-methods` crate.
 
 use serde::Serialize;
 
-use super::spline::{PiecewiseMethod, Protocol};
-use super::{BaselineError, BuildContext, MethodSpec, Options, Result, SecureMethod};
 use crate::activation::{Activation, Tail};
 use crate::cost::{CostModel, TwoPartyCostModel};
+use crate::error::{ApproxError, Result};
 use crate::fixed::FixedPoint;
 use crate::piecewise::PiecewisePoly;
 use crate::poly::Polynomial;
-
-/// Registry entry: NFGen with its own one-hot protocol.
-pub const SPEC_ONEHOT: MethodSpec =
-    MethodSpec { name: "nfgen", about: "NFGen FAC fit, NFGen one-hot protocol", activations: &[], build: build_onehot };
-
-/// Registry entry: the NFGen fit evaluated by sorted breakpoints.
-pub const SPEC_SORTED: MethodSpec = MethodSpec {
-    name: "nfgen-sorted",
-    about: "NFGen FAC fit, sorted-breakpoint protocol",
-    activations: &[],
-    build: build_sorted,
-};
 
 /// NFGen's parameters.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -113,34 +101,6 @@ impl Default for NfgenConfig {
 }
 
 impl NfgenConfig {
-    /// Reads the options `tol`, `range` ([a, b]), `ring_bits`, `k_min`, `k_max`, `max_samples`, `zero_mask`,
-    /// `select` from a context.
-    pub fn from_context(method: &str, ctx: &BuildContext) -> Result<Self> {
-        let o = Options::new(
-            method,
-            &ctx.config,
-            &["tol", "range", "ring_bits", "k_min", "k_max", "max_samples", "zero_mask", "select"],
-        )?;
-        let d = NfgenConfig::default();
-        let tol = o.f64("tol", d.tol, |t| t > 0.0 && t < 1.0, "tolerance must lie in (0, 1)")?;
-        let range = match o.f64_list("range")? {
-            None => d.range,
-            Some(v) if v.len() == 2 && v[0] < v[1] && v[0].abs() <= 1024.0 && v[1].abs() <= 1024.0 => (v[0], v[1]),
-            Some(v) => return Err(o.bad("range", format!("{v:?}"), "expected [a, b] with a < b and |a|, |b| ≤ 1024")),
-        };
-        let f = ctx.fx.frac_bits as usize;
-        let ring_bits = o.usize("ring_bits", d.ring_bits as usize, f + 2, 63 - f)? as u32;
-        let k_min = o.usize("k_min", d.k_min, 1, 12)?;
-        let k_max = o.usize("k_max", d.k_max, k_min, 12)?;
-        let max_samples = o.usize("max_samples", d.max_samples, 16, 100_000)?;
-        let zero_mask = o.f64("zero_mask", d.zero_mask, |z| (0.0..1.0).contains(&z), "zero_mask must lie in [0, 1)")?;
-        let select = match o.choice("select", "rep3", &["rep3", "ours"])?.as_str() {
-            "ours" => Selection::Ours,
-            _ => Selection::Rep3,
-        };
-        Ok(NfgenConfig { tol, range, ring_bits, fx: ctx.fx, k_min, k_max, max_samples, zero_mask, select })
-    }
-
     /// decimal = min(⌊log10 2^f⌋, 11).
     pub fn decimal(&self) -> i32 {
         ((self.fx.frac_bits as f64 * 2f64.log10()).floor() as i32).min(11)
@@ -245,16 +205,25 @@ pub fn coeff_scales(fx: &FixedPoint, max_abs: f64, coeffs: &[f64]) -> Vec<u32> {
         .collect()
 }
 
+/// ⌊c·2^bits⌉ as a ring element; |c|·2^bits must stay below 2^62.
+pub fn encode_scaled(c: f64, bits: u32) -> Result<i64> {
+    let v = c * 2f64.powi(bits as i32);
+    if !v.is_finite() || v.abs() >= 2f64.powi(62) {
+        return Err(ApproxError::FixedPointOverflow { value: c, frac_bits: bits, limit: 2f64.powi(62 - bits as i32) });
+    }
+    Ok(v.round() as i64)
+}
+
 /// Fixed-point value of Σ c_j x^j at an encoded x with per-coefficient scales: enc(c_0) +
 /// Σ_{j≥1} (⌊c_j·2^(f+s_j)⌉·x^j) >> (f + s_j), powers by the power tree; exactly what
-/// [`super::program::Ops::lin_comb_scaled`] computes. `None` when a coefficient does not encode.
+/// the secure NFGen programs compute. `None` when a coefficient does not encode.
 pub fn scaled_poly(fx: &FixedPoint, coeffs: &[f64], scales: &[u32], x: i64) -> Option<i64> {
     let pows = fx.powers(x, coeffs.len() - 1);
     let mut acc = fx.encode(coeffs[0]).ok()?;
     for j in 1..coeffs.len() {
         if coeffs[j] != 0.0 {
             let shift = fx.frac_bits + scales[j];
-            let c = super::program::encode_scaled(coeffs[j], shift).ok()?;
+            let c = encode_scaled(coeffs[j], shift).ok()?;
             acc = acc.wrapping_add(c.wrapping_mul(pows[j]) >> shift);
         }
     }
@@ -473,12 +442,12 @@ pub fn fit(f: &dyn Activation, cfg: &NfgenConfig) -> Result<NfgenFit> {
         let Some(pieces) = fitter.fac(k) else { continue };
         for p in &pieces {
             if let Err(bits) = check_piece(&cfg.fx, p.s, p.e, &p.coeffs) {
-                return Err(BaselineError::Approx(crate::ApproxError::DegreeOverflow {
+                return Err(ApproxError::DegreeOverflow {
                     degree: p.coeffs.len() - 1,
                     max_abs: p.s.abs().max(p.e.abs()),
                     frac_bits: cfg.fx.frac_bits,
                     needed_bits: bits,
-                }));
+                });
             }
         }
         let mut breakpoints: Vec<f64> = pieces.iter().map(|p| p.s).collect();
@@ -503,11 +472,10 @@ pub fn fit(f: &dyn Activation, cfg: &NfgenConfig) -> Result<NfgenFit> {
         });
     }
     if candidates.is_empty() {
-        return Err(BaselineError::BadConfig {
-            method: "nfgen".into(),
-            key: "tol".into(),
+        return Err(ApproxError::InvalidParameter {
+            name: "nfgen tol",
             value: cfg.tol.to_string(),
-            hint: "no degree met the tolerance within 10 000 pieces; raise tol or narrow the range".into(),
+            hint: "no degree met the tolerance within 10 000 pieces; raise tol or narrow the range",
         });
     }
     let argmin = |key: &dyn Fn(&Candidate) -> f64| {
@@ -517,32 +485,4 @@ pub fn fit(f: &dyn Activation, cfg: &NfgenConfig) -> Result<NfgenFit> {
     let pick_rep3 = argmin(&|c| if c.in_rep3_domain { c.rep3_seconds } else { 1e9 + c.m as f64 });
     let pick_ours = argmin(&|c| c.bytes_sorted as f64);
     Ok(NfgenFit { activation: f.name().into(), config: cfg.clone(), candidates, pick_rep3, pick_ours })
-}
-
-fn build_with(name: &'static str, protocol: Protocol, ctx: &BuildContext) -> Result<Box<dyn SecureMethod>> {
-    let cfg = NfgenConfig::from_context(name, ctx)?;
-    let fit = fit(ctx.activation.as_ref(), &cfg)?;
-    let c = fit.picked();
-    Ok(Box::new(PiecewiseMethod {
-        name: name.into(),
-        activation: ctx.activation_name().into(),
-        citation: format!(
-            "Fan et al., NFGen (CCS 2022) §4 Alg. 1–2 (FAC), §6 Rep3 profiler; picked k = {}, m = {} ({} selection)",
-            c.k,
-            c.m,
-            if cfg.select == Selection::Rep3 { "Rep3" } else { "our cost" }
-        ),
-        pp: c.pp.clone(),
-        protocol,
-        fx: cfg.fx,
-        scales: Some(c.scales.clone()),
-    }))
-}
-
-fn build_onehot(ctx: &BuildContext) -> Result<Box<dyn SecureMethod>> {
-    build_with("nfgen", Protocol::OneHot, ctx)
-}
-
-fn build_sorted(ctx: &BuildContext) -> Result<Box<dyn SecureMethod>> {
-    build_with("nfgen-sorted", Protocol::Sorted, ctx)
 }

@@ -1,78 +1,20 @@
-//! Baselines behind one interface with Compact: every "way to evaluate an activation securely".
-//!
-//! A method ([`SecureMethod`]) has a name, the activation it approximates, a citation, a structural summary
-//! ([`MethodInfo`]) and ONE secure program written against [`program::Ops`]. From that single program come
-//! - its f64 evaluation ([`program::F64Ops`], real arithmetic),
-//! - its fixed-point evaluation ([`program::FixedOps`], the emulation of [`crate::fixed`]),
-//! - its predicted per-element cost ([`program::CostOps`], the constants of [`TwoPartyCostModel`]),
-//! - and, in `mpc_sim::methods`, its two-party secure run on secret shares,
-//!
-//! so the fixed-point numbers ARE the plaintext run of the secure program.
-//!
-//! Methods are built by name from a [`MethodRegistry`]: a [`BuildContext`] carries the activation, an optional input
-//! density (for density-aware methods), the fixed-point parameters and a JSON object of method options. Adding a
-//! baseline is one file with a `build` function plus one line in [`MethodRegistry::builtin`] — or, from outside the
-//! crate, one [`MethodRegistry::register`] call:
-//!
-//! ```
-//! use activation_approx::baselines::{program::{Ops, OpsExt, Val}, BuildContext, MethodInfo, MethodRegistry,
-//!     MethodSpec, SecureMethod};
-//! use activation_approx::TwoPartyCostModel;
-//!
-//! /// A toy: f(x) ≈ x/2 (one local multiplication by a public constant).
-//! #[derive(Debug)]
-//! struct Half;
-//! impl SecureMethod for Half {
-//!     fn name(&self) -> &str { "half" }
-//!     fn activation(&self) -> &str { "silu" }
-//!     fn citation(&self) -> &str { "toy example" }
-//!     fn info(&self) -> MethodInfo { MethodInfo::polynomial(1) }
-//!     fn program(&self, ops: &mut dyn Ops, x: Val) -> Val { ops.mul_const(x, 0.5) }
-//! }
-//!
-//! let mut registry = MethodRegistry::builtin();
-//! registry.register(MethodSpec {
-//!     name: "half",
-//!     about: "x/2",
-//!     activations: &["silu"],
-//!     build: |_ctx| Ok(Box::new(Half)),
-//! }).unwrap();
-//! let m = registry.build("half", &BuildContext::new("silu").unwrap()).unwrap();
-//! assert_eq!(m.eval_f64(3.0), 1.5);
-//! assert_eq!(m.eval_fixed(&[3.0]).unwrap(), vec![1.5]);
-//! assert_eq!(m.cost(&TwoPartyCostModel::default()).bytes_per_party, 0);
-//! ```
-
-pub mod bolt;
-pub mod compact;
-pub mod crude;
-pub mod crypten;
-pub mod nfgen;
-pub mod program;
-pub mod puma;
-pub mod quad;
-pub mod relu;
-pub mod report;
-pub mod spline;
-#[cfg(test)]
-mod tests;
+//! The method registry: methods by name, built from a [`BuildContext`] (activation, density, fixed point, JSON
+//! options read through [`Options`]); every error names the value and the way out.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use serde::Serialize;
+use activation_approx::{Activation, ActivationRegistry, ApproxError, FixedPoint};
+use mpc_sim::MpcError;
 use thiserror::Error;
 
-use crate::activation::{Activation, ActivationRegistry};
-use crate::cost::{Cost, Truncation, TwoPartyCostModel};
-use crate::error::ApproxError;
-use crate::fixed::FixedPoint;
-use program::{CostOps, F64Ops, FixedOps, Ops, Val};
+use crate::method::SecureMethod;
+use crate::{compact, crypten, nfgen, published};
 
 /// Errors of building or running a method.
 #[derive(Debug, Error, Clone, PartialEq)]
-pub enum BaselineError {
+pub enum MethodError {
     /// A method name that is not registered.
     #[error("unknown method '{name}'; known: {known}")]
     UnknownMethod {
@@ -112,91 +54,13 @@ pub enum BaselineError {
     /// An error of the approximation layer (encoding, fitting, validation).
     #[error(transparent)]
     Approx(#[from] ApproxError),
+    /// An error of the evaluator running a method's program.
+    #[error(transparent)]
+    Mpc(#[from] MpcError),
 }
 
 /// Shorthand for results of this module.
-pub type Result<T> = std::result::Result<T, BaselineError>;
-
-/// Structure of a method, for reports: how many pieces of which degree over which range, and by which protocol.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MethodInfo {
-    /// Number of segments the secure program selects among (tails included); 1 for a single formula.
-    pub pieces: usize,
-    /// The polynomial degree of each segment (empty for iterative methods that are not polynomials).
-    pub degrees: Vec<usize>,
-    /// The range on which the approximation is a polynomial fit (outside: tails), if any.
-    pub range: Option<(f64, f64)>,
-    /// One line on how the program evaluates it.
-    pub protocol: String,
-}
-
-impl MethodInfo {
-    /// A single polynomial of the given degree, no comparisons.
-    pub fn polynomial(degree: usize) -> Self {
-        MethodInfo { pieces: 1, degrees: vec![degree], range: None, protocol: "one polynomial".into() }
-    }
-}
-
-/// A way to evaluate an activation securely. Implement [`SecureMethod::program`] once; the f64, fixed-point and cost
-/// evaluations are provided from it (override [`SecureMethod::eval_f64`] only when the published formula is not the
-/// program's real-arithmetic value).
-pub trait SecureMethod: Send + Sync + fmt::Debug {
-    /// Method name, as registered (e.g. `"puma"`).
-    fn name(&self) -> &str;
-    /// The activation approximated (registry name, e.g. `"gelu"`).
-    fn activation(&self) -> &str;
-    /// Paper or source file and equation the method implements.
-    fn citation(&self) -> &str;
-    /// Structural summary.
-    fn info(&self) -> MethodInfo;
-    /// The secure program: given the input handle, returns the output handle.
-    fn program(&self, ops: &mut dyn Ops, x: Val) -> Val;
-    /// Fixed-point parameters the method targets (default f = 16).
-    fn fixed_point(&self) -> FixedPoint {
-        FixedPoint::default()
-    }
-    /// Points where the method's f64 value is not smooth (its thresholds), for quadrature and max-error search.
-    fn kinks(&self) -> Vec<f64> {
-        Vec::new()
-    }
-    /// Inputs on which the fixed-point program is meaningful (no ring overflow); secure-vs-fixed checks use it.
-    fn fixed_domain(&self) -> (f64, f64) {
-        (-8.0, 8.0)
-    }
-
-    /// f64 value at x (the program in real arithmetic).
-    fn eval_f64(&self, x: f64) -> f64 {
-        let (mut ops, input) = F64Ops::new(&[x]);
-        let out = self.program(&mut ops, input);
-        ops.get(out)[0]
-    }
-    /// Fixed-point values at xs (encode, run the program in the ring, decode).
-    fn eval_fixed(&self, xs: &[f64]) -> Result<Vec<f64>> {
-        let fx = self.fixed_point();
-        let (mut ops, input) = FixedOps::from_f64(fx, xs)?;
-        let out = self.program(&mut ops, input);
-        Ok(ops.get(out)?.iter().map(|&v| fx.decode(v)).collect())
-    }
-    /// Fixed-point run on encoded inputs, returning ring elements (the exact twin of the secure run).
-    fn eval_fixed_encoded(&self, xs: Vec<i64>) -> Result<Vec<i64>> {
-        let (mut ops, input) = FixedOps::new(self.fixed_point(), xs);
-        let out = self.program(&mut ops, input);
-        Ok(ops.get(out)?.to_vec())
-    }
-    /// The truncation protocol the method's secure evaluation needs to be correct: [`Truncation::Local`] (SecureML,
-    /// free, wrong with probability ≈ |v|/2^63 per truncated value v) unless its raw products come close to 2^63.
-    fn truncation(&self) -> Truncation {
-        Truncation::Local
-    }
-    /// Predicted per-element cost under `model`, with the stricter of `model`'s and the method's own truncation
-    /// ([`SecureMethod::truncation`]).
-    fn cost(&self, model: &TwoPartyCostModel) -> Cost {
-        let model = TwoPartyCostModel { truncation: model.truncation.strictest(self.truncation()), ..*model };
-        let (mut ops, input) = CostOps::with_fixed_point(model, self.fixed_point());
-        let out = self.program(&mut ops, input);
-        ops.cost(out)
-    }
-}
+pub type Result<T> = std::result::Result<T, MethodError>;
 
 /// What a method is built from.
 #[derive(Debug, Clone)]
@@ -248,7 +112,7 @@ impl<'a> Options<'a> {
             serde_json::Value::Null => serde_json::Map::new(),
             serde_json::Value::Object(m) => m.clone(),
             other => {
-                return Err(BaselineError::BadConfig {
+                return Err(MethodError::BadConfig {
                     method: method.into(),
                     key: "<config>".into(),
                     value: other.to_string(),
@@ -257,7 +121,7 @@ impl<'a> Options<'a> {
             }
         };
         if let Some(k) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(BaselineError::BadConfig {
+            return Err(MethodError::BadConfig {
                 method: method.into(),
                 key: k.clone(),
                 value: map[k].to_string(),
@@ -268,8 +132,8 @@ impl<'a> Options<'a> {
     }
 
     /// An error about `key`.
-    pub fn bad(&self, key: &str, value: impl fmt::Display, hint: impl Into<String>) -> BaselineError {
-        BaselineError::BadConfig {
+    pub fn bad(&self, key: &str, value: impl fmt::Display, hint: impl Into<String>) -> MethodError {
+        MethodError::BadConfig {
             method: self.method.into(),
             key: key.into(),
             value: value.to_string(),
@@ -377,14 +241,14 @@ impl MethodRegistry {
             compact::SPEC_UNIFORM_BREAKPOINTS,
             nfgen::SPEC_ONEHOT,
             nfgen::SPEC_SORTED,
-            puma::SPEC,
-            bolt::SPEC_BOLT,
-            bolt::SPEC_BUMBLEBEE,
+            published::SPEC_PUMA,
+            published::SPEC_BOLT,
+            published::SPEC_BUMBLEBEE,
             crypten::SPEC,
             crypten::SPEC_ERF,
-            quad::SPEC,
-            crude::SPEC,
-            relu::SPEC,
+            published::SPEC_QUAD,
+            published::SPEC_CRUDE,
+            published::SPEC_RELU,
         ] {
             // Built-in names are distinct by construction.
             let _ = r.register(spec);
@@ -395,7 +259,7 @@ impl MethodRegistry {
     /// Adds a method; a taken name is an error.
     pub fn register(&mut self, spec: MethodSpec) -> Result<()> {
         if self.index.contains_key(spec.name) {
-            return Err(BaselineError::DuplicateMethod(spec.name.into()));
+            return Err(MethodError::DuplicateMethod(spec.name.into()));
         }
         self.index.insert(spec.name, self.specs.len());
         self.specs.push(spec);
@@ -418,14 +282,14 @@ impl MethodRegistry {
         self.index
             .get(key.as_str())
             .map(|&i| &self.specs[i])
-            .ok_or_else(|| BaselineError::UnknownMethod { name: name.into(), known: self.names().join(", ") })
+            .ok_or_else(|| MethodError::UnknownMethod { name: name.into(), known: self.names().join(", ") })
     }
 
     /// Builds method `name` for the context's activation.
     pub fn build(&self, name: &str, ctx: &BuildContext) -> Result<Box<dyn SecureMethod>> {
         let spec = self.spec(name)?;
         if !spec.supports(ctx.activation_name()) {
-            return Err(BaselineError::NotDefined {
+            return Err(MethodError::NotDefined {
                 method: spec.name.into(),
                 activation: ctx.activation_name().into(),
                 supported: spec.activations.join(", "),
@@ -441,6 +305,6 @@ impl MethodRegistry {
 }
 
 /// The error for a method asked to build for an activation its builder does not handle.
-pub(crate) fn not_defined(method: &str, activation: &str, supported: &[&str]) -> BaselineError {
-    BaselineError::NotDefined { method: method.into(), activation: activation.into(), supported: supported.join(", ") }
+pub(crate) fn not_defined(method: &str, activation: &str, supported: &[&str]) -> MethodError {
+    MethodError::NotDefined { method: method.into(), activation: activation.into(), supported: supported.join(", ") }
 }

@@ -5,39 +5,20 @@
 //! - weighted error E_ρ|f − p| over the real line of the f64 evaluation ([`crate::density::Density::expect`], split at
 //!   the kinks and at the sign changes of f − p, as [`crate::metrics::weighted_error`] does), and of
 //!   the fixed-point evaluation by a midpoint sum with step 2^−8 over ρ's central 1 − 10⁻⁹ mass;
-//! - comparisons, multiplications, rounds and bytes per party from [`super::program::CostOps`];
-//! - estimated time for 10⁶ elements in one batch on a network: rounds·latency + 10⁶·bytes·8/bandwidth (one party's
-//!   bytes; links are full duplex). LAN: 1 Gbit/s, 0.5 ms per round; WAN: 100 Mbit/s, 40 ms per round (the settings
-//!   of the Cheetah/BumbleBee evaluations, rounded).
+//! - comparisons, multiplications, rounds and bytes per party from the method's program run on mpc-sim's
+//!   [`mpc_sim::CostEvaluator`] ([`SecureMethod::cost`]) — the same program, the same code path, a secure [`mpc_sim::Session`]
+//!   meters (tested equal) — under the truncation protocol asked for, with the cost under the other protocol beside
+//!   it, and the local-truncation failure bound for inputs |x| ≤ B;
+//! - estimated time for 10⁶ elements in one batch on a network ([`Network`]): rounds·RTT + 10⁶·bytes·8/bandwidth
+//!   (one party's bytes; links are full duplex). LAN: 1 Gbit/s, 0.5 ms; WAN: 100 Mbit/s, 40 ms.
 
+use activation_approx::metrics::{error_sign_changes, max_abs_error_fn};
+use activation_approx::{Activation, Density, Truncation};
+use mpc_sim::{CommCost, Network};
 use serde::Serialize;
 
-use super::{Result, SecureMethod};
-use crate::activation::Activation;
-use crate::cost::{Cost, TwoPartyCostModel};
-use crate::density::Density;
-use crate::metrics::{error_sign_changes, max_abs_error_fn};
-
-/// A network for the time estimate.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Network {
-    /// Bandwidth in bit/s.
-    pub bits_per_second: f64,
-    /// Latency of one round in seconds.
-    pub round_seconds: f64,
-}
-
-impl Network {
-    /// 1 Gbit/s, 0.5 ms per round.
-    pub const LAN: Network = Network { bits_per_second: 1e9, round_seconds: 0.5e-3 };
-    /// 100 Mbit/s, 40 ms per round.
-    pub const WAN: Network = Network { bits_per_second: 1e8, round_seconds: 40e-3 };
-
-    /// Seconds to evaluate `n` elements in one batch.
-    pub fn seconds(&self, cost: &Cost, n: f64) -> f64 {
-        cost.rounds as f64 * self.round_seconds + n * cost.bytes_per_party as f64 * 8.0 / self.bits_per_second
-    }
-}
+use crate::method::{MethodCost, SecureMethod};
+use crate::registry::Result;
 
 /// Where max errors are measured.
 pub const MAX_ERROR_RANGE: (f64, f64) = (-8.0, 8.0);
@@ -63,6 +44,15 @@ pub struct MethodReport {
     pub weighted_err: f64,
     /// E_ρ|f − p|, fixed-point evaluation.
     pub weighted_err_fixed: f64,
+    /// The truncation protocol of the cost columns.
+    pub truncation: Truncation,
+    /// The protocol the method needs to be correct (its hint; local truncation may fail, see `failure_bound`).
+    pub needs: Truncation,
+    /// Per-element bound on the probability that a local truncation fails, for |x| ≤ `input_bound` (0 under
+    /// dealer-pair truncation).
+    pub failure_bound: f64,
+    /// The input bound B of `failure_bound`.
+    pub input_bound: f64,
     /// Secure comparisons per element.
     pub comparisons: u32,
     /// Secure multiplications per element.
@@ -71,6 +61,10 @@ pub struct MethodReport {
     pub rounds: u32,
     /// Bytes sent by one party per element.
     pub bytes: u64,
+    /// Rounds under the other truncation protocol.
+    pub other_rounds: u32,
+    /// Bytes per party per element under the other truncation protocol.
+    pub other_bytes: u64,
     /// Estimated LAN milliseconds per 10⁶ elements.
     pub lan_ms: f64,
     /// Estimated WAN milliseconds per 10⁶ elements.
@@ -81,12 +75,20 @@ pub struct MethodReport {
     pub citation: String,
 }
 
-/// Measures `method` against `f` under `density` (module docs).
+/// Milliseconds for `n` elements in one batch on `net`.
+pub fn millis(net: &Network, cost: &MethodCost, n: f64) -> f64 {
+    let c = CommCost::new(u64::from(cost.cost.rounds), 0, 0);
+    1e3 * (net.latency_s(&c) + n * cost.cost.bytes_per_party as f64 * 8.0 / net.bandwidth_bps)
+}
+
+/// Measures `method` against `f` under `density` (module docs); costs under `truncation`, failure bound for inputs
+/// |x| ≤ `input_bound`.
 pub fn measure(
     method: &dyn SecureMethod,
     f: &dyn Activation,
     density: &dyn Density,
-    model: &TwoPartyCostModel,
+    truncation: Truncation,
+    input_bound: f64,
 ) -> Result<MethodReport> {
     let info = method.info();
     let kinks = method.kinks();
@@ -112,7 +114,13 @@ pub fn measure(
     let fixed_mid = method.eval_fixed(&mids)?;
     let weighted_err_fixed =
         mids.iter().zip(&fixed_mid).map(|(&x, &y)| (f.eval(x) - y).abs() * density.pdf(x)).sum::<f64>() * h;
-    let cost = method.cost(model);
+    let mc = method.cost(truncation, input_bound)?;
+    let other = match truncation {
+        Truncation::Local => Truncation::DealerPair,
+        Truncation::DealerPair => Truncation::Local,
+    };
+    let oc = method.cost(other, input_bound)?;
+    let cost = mc.cost;
     Ok(MethodReport {
         method: method.name().into(),
         activation: method.activation().into(),
@@ -127,12 +135,18 @@ pub fn measure(
         max_err_fixed,
         weighted_err,
         weighted_err_fixed,
+        truncation,
+        needs: method.needs(),
+        failure_bound: mc.failure_bound,
+        input_bound,
         comparisons: cost.comparisons,
         multiplications: cost.multiplications,
         rounds: cost.rounds,
         bytes: cost.bytes_per_party,
-        lan_ms: 1e3 * Network::LAN.seconds(&cost, 1e6),
-        wan_ms: 1e3 * Network::WAN.seconds(&cost, 1e6),
+        other_rounds: oc.cost.rounds,
+        other_bytes: oc.cost.bytes_per_party,
+        lan_ms: millis(&Network::LAN, &mc, 1e6),
+        wan_ms: millis(&Network::WAN, &mc, 1e6),
         protocol: info.protocol,
         citation: method.citation().into(),
     })
