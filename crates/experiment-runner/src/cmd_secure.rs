@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use activation_approx::baselines::{SecureMethod, compact};
+use secure_methods::{SecureMethod, compact};
 use activation_approx::format::ApproximationFile;
 use activation_approx::{ActivationRegistry, Truncation};
 use anyhow::{Context, bail};
@@ -94,7 +94,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     if args.approx.is_some() && args.method != "compact" {
         bail!("--approx gives Compact's approximation, but --method is '{}'; drop --approx or use --method compact", args.method);
     }
-    let registry = activation_approx::baselines::MethodRegistry::builtin();
+    let registry = secure_methods::MethodRegistry::builtin();
     let spec = registry.spec(&args.method)?;
     if !spec.supports(&args.af) {
         bail!("method '{}' has no approximation of '{}'; methods for it: {}", args.method, args.af, registry.names_for(&args.af).join(", "));
@@ -115,7 +115,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
                 );
             }
             let provenance = format!("from {}", path.display());
-            Some(Arc::new(compact::from_approximation(&args.af, file.piecewise()?, file.fixed_point()?, &provenance)))
+            Some(Arc::new(compact::from_approximation(&args.af, &file.piecewise()?, file.fixed_point()?, &provenance)?))
         }
     };
     let acc = Accuracy::new(Paths { data_root: args.data.clone(), models: args.models.clone() });

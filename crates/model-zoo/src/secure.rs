@@ -20,7 +20,7 @@
 //!   plus the bias: the output \[B·H·W, O\] is already channels-last.
 //! - Folded BatchNorm left unfolded (an `Affine` layer): one Beaver product with the shared per-channel scale.
 //! - Activation: every element of the layer at once through the method's program
-//!   ([`mpc_sim::methods::run`]).
+//!   ([`secure_methods::MethodEvaluator::run_method`]).
 //! - 2×2 max pooling (stride 2): two tournament levels of max(a, b) = b + \[a ≥ b\]·(a − b)
 //!   ([`mpc_sim::nn::max_tournament`]).
 //! - Output: the logits are opened to the client only ([`Evaluator::reveal_to_raw`]).
@@ -30,7 +30,7 @@
 
 use std::time::Instant;
 
-use activation_approx::baselines::SecureMethod;
+use secure_methods::{MethodEvaluator, SecureMethod};
 use activation_approx::{FixedPoint, Truncation};
 use mpc_sim::{CommCost, CostEvaluator, Evaluator, Party, PlainEvaluator, Session, SessionConfig, Stats};
 use rand::{RngCore, SeedableRng};
@@ -125,7 +125,7 @@ fn im2col3x3(b: usize, h: usize, w: usize, c: usize) -> Vec<Option<usize>> {
     idx
 }
 
-impl<E: Evaluator> SecureModel<E> {
+impl<E: MethodEvaluator> SecureModel<E> {
     /// The server shares the weights of `model` (BatchNorm should already be folded: use
     /// [`crate::Network::export_folded`]) and masks each weight matrix once; costs go to the `setup` label.
     pub fn share(ev: &mut E, model: &ExportedModel) -> Result<Self> {
@@ -278,7 +278,7 @@ impl<E: Evaluator> SecureModel<E> {
                     }
                     Layer::Activation => {
                         let flat = ev.reshape(&x, &[b * n])?;
-                        let y = mpc_sim::methods::run(method, ev, &flat)?;
+                        let y = ev.run_method(method, &flat)?;
                         ev.reshape(&y, &[b, n])?
                     }
                     Layer::MaxPool2 => {
@@ -327,7 +327,7 @@ pub struct SecureOptions {
     pub batch: usize,
     /// Seed of the dealers and input sharing (batch i uses a stream derived from it).
     pub seed: u64,
-    /// Truncation protocol.
+    /// Truncation protocol (default dealer pair: local truncation at f = 16 fails too often, see `mpc_sim::predict`).
     pub truncation: Truncation,
     /// Fixed-point setting.
     pub fx: FixedPoint,
@@ -335,7 +335,7 @@ pub struct SecureOptions {
 
 impl Default for SecureOptions {
     fn default() -> Self {
-        SecureOptions { batch: 100, seed: 0, truncation: Truncation::Local, fx: FixedPoint::default() }
+        SecureOptions { batch: 100, seed: 0, truncation: Truncation::DealerPair, fx: FixedPoint::default() }
     }
 }
 
@@ -420,7 +420,7 @@ pub fn predict_cost(model: &ExportedModel, method: &dyn SecureMethod, fx: FixedP
 pub struct SecureReport {
     /// Samples evaluated.
     pub samples: usize,
-    /// Truncation protocol used: the stricter of the requested one and the method's own need.
+    /// Truncation protocol used (the run's, the same for every method).
     pub truncation: Truncation,
     /// Accuracy of the secure run.
     pub secure_accuracy: f64,
@@ -462,8 +462,9 @@ pub fn evaluate_secure(
     if opts.batch == 0 {
         return Err(ZooError::Config("batch = 0: use a batch of at least one sample".into()));
     }
-    // A method that needs dealer-pair truncation to be correct gets it (SecureMethod::truncation).
-    let truncation = opts.truncation.strictest(method.truncation());
+    // The truncation is the run's, the same for every method (like for like); a method's hint
+    // (`Method::needs`) does not override it.
+    let truncation = opts.truncation;
     let predicted = predict_cost(model, method, opts.fx, truncation)?;
     let d: usize = model.input_shape.iter().product();
     let batches: Vec<(usize, usize)> = (0..samples).step_by(opts.batch).map(|s| (s, (s + opts.batch).min(samples))).collect();

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use activation_approx::baselines::{BuildContext, MethodRegistry, SecureMethod};
+use secure_methods::{BuildContext, MethodRegistry, SecureMethod};
 use activation_approx::{ActivationRegistry, FixedPoint, Truncation};
 use model_zoo::secure::{LayerKind, SecureModel, SecureOptions, evaluate_secure, predict_cost};
 use model_zoo::{Arch, Dataset, ExportedModel, ModelActivation, ModelConfig, Network, Task, ZooError, load_model};

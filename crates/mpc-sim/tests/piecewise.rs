@@ -7,7 +7,7 @@ mod common;
 use activation_approx::{CostModel, FixedPoint, PiecewisePoly, Truncation, TwoPartyCostModel};
 use common::{TRUNCS, normal, puma_gelu, random_piecewise, three_piece_deg8};
 use mpc_sim::bounds::piecewise_bound_lsb;
-use mpc_sim::{CostEvaluator, Evaluator, PlainEvaluator, Session, SessionConfig, predict, recipes};
+use mpc_sim::{CostEvaluator, Evaluator, PlainEvaluator, Session, SessionConfig, recipes};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -31,7 +31,10 @@ fn run_against_emulation(name: &str, pp: &PiecewisePoly, n: usize) {
         s.reset_meter();
         let y = recipes::piecewise(&mut s, &x, &enc).unwrap();
         let metered = s.total().cost();
-        assert_eq!(metered, predict::piecewise(pp, n, t), "{name} {t:?}: cost");
+        let mut ce = CostEvaluator::new(fx, t);
+        let xc = ce.input_raw(&xe, &[n], fx.frac_bits).unwrap();
+        recipes::piecewise(&mut ce, &xc, &enc).unwrap();
+        assert_eq!(metered, ce.total().cost(), "{name} {t:?}: cost");
         let got = s.reveal_raw(&y).unwrap();
         let (mut exact, mut worst, mut outliers, mut worst_bound) = (0usize, 0i64, 0usize, 0u128);
         for i in 0..n {
@@ -86,9 +89,7 @@ fn predicted_cost_equals_meter_and_model_for_20_random_approximations() {
             let xc = ce.input(&xs, &[n]).unwrap();
             recipes::piecewise(&mut ce, &xc, &enc).unwrap();
             assert_eq!(metered, ce.total().cost(), "case {case} {t:?}");
-            assert_eq!(metered, predict::piecewise(&pp, n, t), "case {case} {t:?}");
-            let model = TwoPartyCostModel { truncation: t, ..Default::default() }.piecewise_cost(&pp);
-            assert_eq!(predict::cost_model(t), TwoPartyCostModel { truncation: t, ..Default::default() });
+            let model = TwoPartyCostModel::default().with_truncation(t).piecewise_cost(&pp);
             assert_eq!(metered.rounds, model.rounds as u64, "case {case} {t:?}: rounds vs TwoPartyCostModel");
             assert_eq!(metered.bytes_per_party, model.bytes_per_party * n as u64, "case {case} {t:?}: bytes vs model");
             // And the values are within the bound.

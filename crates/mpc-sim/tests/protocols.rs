@@ -133,7 +133,12 @@ fn reveal_costs_one_round() {
 #[test]
 fn power_tree_polynomial_exp_reciprocal() {
     // Degree 4 on |x| ≤ 4: bound from mpc_sim::bounds: δ2 ≤ 1, δ3 ≤ 6, δ4 ≤ 34 → output ≤ 8 LSB.
-    check("poly4", &Poly4, &ops(1, 4.0), |_| 8, |t| predict::powers(N, 4, t).then(predict::truncate(N, t)));
+    // Powers x², x³, x⁴ in two levels (x² square; x³ product and x⁴ square side by side), then the final truncation.
+    check("poly4", &Poly4, &ops(1, 4.0), |_| 8, |t| {
+        let l1 = predict::square(N).then(predict::truncate(N, t));
+        let l2 = predict::mul(N).then(predict::truncate(N, t)).par(predict::square(N).then(predict::truncate(N, t)));
+        l1.then(l2).then(predict::truncate(N, t))
+    });
     // exp by n = 8 squarings on [−4, 1]: an error δ in y_k becomes ≤ 2·y_k·δ + 1 after a squaring, so with
     // y_k = y^(2^(k−n)) the final error is ≤ Σ_k 2^(n−k)·y/y_k ≤ 2^(n+1)·(y + 1) LSB.
     let xs: Vec<i64> = inputs(N, 1.0, 5).into_iter().map(|v| v * 5 / 2 - 98304).collect();
