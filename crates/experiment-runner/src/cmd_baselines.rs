@@ -183,7 +183,7 @@ fn nfgen_candidates(args: &Args) -> anyhow::Result<String> {
     Ok(out)
 }
 
-const HEADER: [&str; 20] = [
+const HEADER: [&str; 21] = [
     "method",
     "pieces",
     "degrees",
@@ -202,6 +202,7 @@ const HEADER: [&str; 20] = [
     "failure_bound",
     "other_rounds",
     "other_bytes",
+    "other_failure_bound",
     "needs",
     "protocol",
 ];
@@ -213,7 +214,7 @@ fn trunc_name(t: Truncation) -> &'static str {
     }
 }
 
-fn cells(r: &MethodReport) -> [String; 20] {
+fn cells(r: &MethodReport) -> [String; 21] {
     [
         r.method.clone(),
         r.pieces.to_string(),
@@ -233,6 +234,7 @@ fn cells(r: &MethodReport) -> [String; 20] {
         format!("{:.1e}", r.failure_bound),
         r.other_rounds.to_string(),
         r.other_bytes.to_string(),
+        format!("{:.1e}", r.other_failure_bound),
         trunc_name(r.needs).into(),
         r.protocol.clone(),
     ]

@@ -323,6 +323,12 @@ impl Evaluator for CostEvaluator {
         self.v(Meta { fx: self.fx, scale, shape: vec![m, n] }, k as f64 * a.bound * w.bound)
     }
 
+    /// 1 − b of a bit stays a bit: its bound is 1, not |b| + 1 (the provided body's rule).
+    fn not(&mut self, bit: &CostValue) -> Result<CostValue> {
+        let b = if bit.bound <= 1.0 { 1.0 } else { bit.bound + 1.0 };
+        self.v(bit.meta.clone(), b)
+    }
+
     fn parallel<T>(&mut self, n: usize, mut f: impl FnMut(&mut Self, usize) -> Result<T>) -> Result<Vec<T>> {
         self.chan.fork();
         let mut out = Vec::with_capacity(n);

@@ -65,6 +65,8 @@ pub struct MethodReport {
     pub other_rounds: u32,
     /// Bytes per party per element under the other truncation protocol.
     pub other_bytes: u64,
+    /// Failure bound under the other truncation protocol (local truncation's, when the columns are dealer pair).
+    pub other_failure_bound: f64,
     /// Estimated LAN milliseconds per 10⁶ elements.
     pub lan_ms: f64,
     /// Estimated WAN milliseconds per 10⁶ elements.
@@ -145,6 +147,7 @@ pub fn measure(
         bytes: cost.bytes_per_party,
         other_rounds: oc.cost.rounds,
         other_bytes: oc.cost.bytes_per_party,
+        other_failure_bound: oc.failure_bound,
         lan_ms: millis(&Network::LAN, &mc, 1e6),
         wan_ms: millis(&Network::WAN, &mc, 1e6),
         protocol: info.protocol,
