@@ -58,8 +58,9 @@ pub(crate) struct Args {
     /// Seed of the dealers, the input sharing and Compact's search.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Truncation protocol.
-    #[arg(long, value_enum, default_value_t = Trunc::Local)]
+    /// Truncation protocol, the same for every method (default dealer pair: local truncation at f = 16 fails with
+    /// probability up to |v|/2^63 per truncated value).
+    #[arg(long, value_enum, default_value_t = Trunc::DealerPair)]
     truncation: Trunc,
     /// Use this approximation JSON (from `compact fit`) as Compact instead of searching.
     #[arg(long)]
