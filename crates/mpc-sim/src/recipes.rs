@@ -157,19 +157,19 @@ pub fn piecewise<E: Evaluator>(ev: &mut E, x: &E::Value, pw: &EncodedPiecewise) 
     if let Some(bits) = bits {
         let mut poly_bits = Vec::new();
         let mut poly_diffs = Vec::new();
-        for i in 0..nt {
+        for (i, bit) in bits.iter().enumerate() {
             let d = pw.segment_difference(i);
             if d.iter().all(|&c| c == 0) {
                 continue;
             }
             if d.iter().skip(1).all(|&c| c == 0) {
                 // b_i·enc(c_0)·2^f: a public multiple of the bit, at scale 2f.
-                let t = ev.mul_const_raw(&bits[i], d[0].wrapping_mul(1i64 << f), 2 * f)?;
+                let t = ev.mul_const_raw(bit, d[0].wrapping_mul(1i64 << f), 2 * f)?;
                 acc = ev.add(&acc, &t)?;
             } else {
                 let dv = combine_raw(ev, x, &pows, &d)?;
                 poly_diffs.push(ev.reshape(&dv, &[n])?);
-                poly_bits.push(bits[i].clone());
+                poly_bits.push(bit.clone());
             }
         }
         if !poly_diffs.is_empty() {
