@@ -8,7 +8,7 @@ mod common;
 use activation_approx::FixedPoint;
 use activation_approx::baselines::{BuildContext, MethodRegistry, SecureMethod};
 use common::Proto;
-use mpc_sim::{CostEvaluator, Evaluator, PlainEvaluator, methods};
+use mpc_sim::{CostEvaluator, Evaluator, Party, PlainEvaluator, methods};
 
 struct Method(Box<dyn SecureMethod>);
 
@@ -56,13 +56,14 @@ fn baselines_pass_the_one_check_function() {
             |_| tol,
             |t| {
                 let mut ce = CostEvaluator::new(fx, t);
-                let x = ce.input_raw(&xs, &[xs.len()], fx.frac_bits).unwrap();
+                let x = ce.input_raw(Party::P0, &xs, &[xs.len()], fx.frac_bits).unwrap();
+                ce.reset_meter();
                 p.run(&mut ce, &[x]).unwrap();
                 ce.total().cost()
             },
         );
         let mut pe = PlainEvaluator::new(fx);
-        let x = pe.input_raw(&xs, &[xs.len()], fx.frac_bits).unwrap();
+        let x = pe.input_raw(Party::P0, &xs, &[xs.len()], fx.frac_bits).unwrap();
         let y = p.run(&mut pe, &[x]).unwrap();
         assert_eq!(
             pe.reveal_raw(&y).unwrap(),

@@ -29,6 +29,7 @@ use crate::error::{MpcError, Result};
 use crate::evaluator::{Evaluator, encode_at};
 use crate::plain::PlainEvaluator;
 use crate::secure::{Session, SessionConfig};
+use crate::share::Party;
 
 /// An operand: a fixed-point value or a bit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,11 +377,13 @@ pub fn check_method(method: &dyn SecureMethod, xs: &[f64], seed: u64, truncation
         },
     })?;
     let mut plain = PlainEvaluator::new(fx);
-    let px = plain.input_raw(&enc, &[enc.len()], fx.frac_bits)?;
+    let px = plain.input_raw(Party::P0, &enc, &[enc.len()], fx.frac_bits)?;
     let py = run(method, &mut plain, &px)?;
     let plain_out = plain.reveal_raw(&py)?;
     let mut s = Session::new(SessionConfig { fx, seed, truncation });
-    let sx = s.input_raw(&enc, &[enc.len()], fx.frac_bits)?;
+    let sx = s.input_raw(Party::P0, &enc, &[enc.len()], fx.frac_bits)?;
+    // The method's own cost only: the input sharing's round and bytes are not the method's.
+    s.reset_meter();
     let sy = run(method, &mut s, &sx)?;
     let metered = s.total().cost();
     let secure_out = s.reveal_raw(&sy)?;
