@@ -27,7 +27,6 @@
 //! - **Matrix product** (1 round, 8(mk + kn) B in total): open E = X − A, F = Y − B;
 //!   Z_p = C_p + E·B_p + A_p·F (+ E·F for P0).
 //! - **Reveal** (1 round, 8 B): each party sends its share.
-//!
 //! - **Input sharing** (1 round, 8 B from the owner only): the owner of x draws r uniform from the session's seeded
 //!   input CSPRNG, keeps x − r and sends r to the other party. (A seed-based variant — the receiver's share is a PRG
 //!   expansion of a seed agreed once — would send nothing per element; this simulation meters the plain one, so
