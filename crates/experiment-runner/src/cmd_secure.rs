@@ -52,7 +52,8 @@ pub(crate) struct Args {
     /// Test samples to run securely (the first ones of the test split).
     #[arg(long, default_value_t = 500)]
     samples: usize,
-    /// Samples per batch (one two-party session each; batches run in parallel). Default: 100 (MLP), 10 (CNN).
+    /// Samples per batch (one two-party session each, forked from the one set-up session; batches run in
+    /// parallel). Default: 100 (MLP), 10 (CNN).
     #[arg(long)]
     batch: Option<usize>,
     /// Seed of the dealers, the input sharing and Compact's search.
@@ -209,7 +210,11 @@ fn render(stem: &str, method: &str, how: &str, opts: &SecureOptions, float_acc: 
         mpc_sim::Network::LAN.latency_s(&c.total),
         mpc_sim::Network::WAN.latency_s(&c.total)
     );
-    let _ = writeln!(s, "- once per model: {} bytes per party, {} rounds to open the masked weights", c.setup.bytes_per_party, c.setup.rounds);
+    let _ = writeln!(
+        s,
+        "- once per model (shared by every batch): {} bytes per party, {} rounds, {} dealer bytes per party to share and mask the weights",
+        c.setup.bytes_per_party, c.setup.rounds, c.setup.offline_bytes_per_party
+    );
     let _ = writeln!(
         s,
         "- time: secure {:.2} s ({:.1} samples/s, both parties, dealer and set-up included), plaintext fixed point {:.2} s",
@@ -221,7 +226,7 @@ fn render(stem: &str, method: &str, how: &str, opts: &SecureOptions, float_acc: 
     let _ = writeln!(s, "| part | rounds | bytes/party | share of bytes | dealer bytes/party |");
     let _ = writeln!(s, "|---|---:|---:|---:|---:|");
     let total = c.total.bytes_per_party.max(1) as f64;
-    for (name, kind) in [("linear", LayerKind::Linear), ("activation", LayerKind::Activation), ("pooling", LayerKind::Pooling), ("output", LayerKind::Output)] {
+    for (name, kind) in [("input", LayerKind::Input), ("linear", LayerKind::Linear), ("activation", LayerKind::Activation), ("pooling", LayerKind::Pooling), ("output", LayerKind::Output)] {
         let k = c.of_kind(kind);
         let _ = writeln!(s, "| {name} | {} | {} | {:.1} % | {} |", k.rounds, k.bytes_per_party, 100.0 * k.bytes_per_party as f64 / total, k.offline_bytes_per_party);
     }

@@ -12,6 +12,7 @@
 //! # Costs of the secure implementation (per element, bytes sent by one party)
 //! | operation | rounds | bytes |
 //! |---|---|---|
+//! | [`Evaluator::input_raw`] (input sharing) | 1 | 8 (the owner only) |
 //! | add, sub, neg, public constants, concat, split, reshape, gather, sum_groups | 0 | 0 |
 //! | [`Evaluator::mul_raw`] (Beaver) | 1 | 16 |
 //! | [`Evaluator::square_raw`] | 1 | 8 |
@@ -45,15 +46,17 @@ pub trait Evaluator {
 
     // ---- input / output ----
 
-    /// Encodes reals at scale f (error if any is out of range) and shares them (input sharing is not metered).
-    fn input(&mut self, xs: &[f64], shape: &[usize]) -> Result<Self::Value> {
+    /// Encodes reals at scale f (error if any is out of range) and shares them from their `owner`
+    /// ([`Evaluator::input_raw`]).
+    fn input(&mut self, owner: Party, xs: &[f64], shape: &[usize]) -> Result<Self::Value> {
         let fx = self.fixed_point();
         let enc = xs.iter().map(|&x| fx.encode(x)).collect::<std::result::Result<Vec<_>, _>>()?;
-        self.input_raw(&enc, shape, fx.frac_bits)
+        self.input_raw(owner, &enc, shape, fx.frac_bits)
     }
 
-    /// Shares ring elements that carry `scale` fractional bits.
-    fn input_raw(&mut self, xs: &[i64], shape: &[usize], scale: u32) -> Result<Self::Value>;
+    /// Input sharing: `owner` shares ring elements that carry `scale` fractional bits, sending the other party its
+    /// share (secure: 1 round, 8 B per element from the owner, nothing back; metered like every other message).
+    fn input_raw(&mut self, owner: Party, xs: &[i64], shape: &[usize], scale: u32) -> Result<Self::Value>;
 
     /// Opens a value to both parties (secure: 1 round, 8 B per element per party).
     fn reveal_raw(&mut self, v: &Self::Value) -> Result<Vec<i64>>;
@@ -110,7 +113,9 @@ pub trait Evaluator {
     /// Matrix product a (m×k) · b (k×n) without truncation (secure: matrix triple, 1 round).
     fn matmul_raw(&mut self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value>;
     /// Prepares a k×n value W as the fixed right operand of many products: the secure session masks it once with
-    /// a dealer matrix B and opens F = W − B (1 round, 8·k·n B per party); B is never reused for another W.
+    /// a dealer matrix B and opens F = W − B (1 round, 8·k·n B per party); B is never reused for another W. Done once
+    /// per model: every later product with W (in this session or in a [`crate::Session::fork`] of it, e.g. one per
+    /// batch) gets fresh dealer material A, C = A·B for the same B.
     fn fix_right(&mut self, w: &Self::Value) -> Result<Self::Fixed>;
     /// a (m×k) · W for a fixed W, without truncation: the dealer gives a fresh A and C = A·B for W's mask B, the
     /// parties open E = a − A (1 round, 8·m·k B per party) and set a·W = C + E·B + A·F + E·F. Same result and

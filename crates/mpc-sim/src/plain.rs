@@ -53,7 +53,7 @@ impl Evaluator for PlainEvaluator {
         &v.meta
     }
 
-    fn input_raw(&mut self, xs: &[i64], shape: &[usize], scale: u32) -> Result<PlainValue> {
+    fn input_raw(&mut self, _owner: Party, xs: &[i64], shape: &[usize], scale: u32) -> Result<PlainValue> {
         Meta::check_len(xs.len(), shape)?;
         Ok(PlainValue { meta: Meta { fx: self.fx, scale, shape: shape.to_vec() }, data: xs.to_vec() })
     }

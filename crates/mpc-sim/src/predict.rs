@@ -30,6 +30,7 @@
 //! | fixing a k×n right operand (once) | 1 | 8kn | 8kn |
 //! | product m×k · fixed k×n | 1 | 8mk | 8(mk + mn) |
 //! | reveal to one party | 1 | 8 (sender) | 0 |
+//! | input sharing | 1 | 8 (owner) | 0 |
 
 use activation_approx::{FixedPoint, Truncation};
 
@@ -78,6 +79,12 @@ pub fn reveal(n: usize) -> CommCost {
 /// Matrix product m×k · k×n (without truncation).
 pub fn matmul(m: usize, k: usize, n: usize) -> CommCost {
     CommCost::new(1, 8 * n64(m * k + k * n), 8 * n64(m * k + k * n + m * n))
+}
+
+/// Input sharing of n elements ([`Evaluator::input_raw`]): the owner sends the other party its share (bytes are the
+/// owner's; the other party sends nothing).
+pub fn input(n: usize) -> CommCost {
+    CommCost::new(1, 8 * n64(n), 0)
 }
 
 /// Masking and opening a fixed k×n right operand once ([`Evaluator::fix_right`]).
@@ -164,6 +171,17 @@ impl CostEvaluator {
         self.chan.offline([c.offline_bytes_per_party; 2]);
     }
 
+    /// Input sharing of `n` elements by `owner`: one round in which the owner sends 8 B per element.
+    fn charge_input(&mut self, owner: Party, n: usize) {
+        let b = input(n).bytes_per_party;
+        self.chan.charge_round(if owner.is_first() { [b, 0] } else { [0, b] });
+    }
+
+    /// Zeroes the predicted counters (as [`crate::Session::reset_meter`] does for the metered ones).
+    pub fn reset_meter(&mut self) {
+        self.chan.reset();
+    }
+
     fn v(&self, m: Meta, bound: f64) -> Result<CostValue> {
         m.check_fx("cost op", &self.fx)?;
         Ok(CostValue { meta: m, bound })
@@ -182,17 +200,19 @@ impl Evaluator for CostEvaluator {
         &v.meta
     }
 
-    fn input(&mut self, xs: &[f64], shape: &[usize]) -> Result<CostValue> {
+    fn input(&mut self, owner: Party, xs: &[f64], shape: &[usize]) -> Result<CostValue> {
         for &x in xs {
             self.fx.encode(x)?;
         }
         Meta::check_len(xs.len(), shape)?;
+        self.charge_input(owner, xs.len());
         let b = self.input_bound.unwrap_or_else(|| xs.iter().fold(0.0f64, |m, x| m.max(x.abs())));
         self.v(Meta { fx: self.fx, scale: self.fx.frac_bits, shape: shape.to_vec() }, b * self.fx.scale())
     }
 
-    fn input_raw(&mut self, xs: &[i64], shape: &[usize], scale: u32) -> Result<CostValue> {
+    fn input_raw(&mut self, owner: Party, xs: &[i64], shape: &[usize], scale: u32) -> Result<CostValue> {
         Meta::check_len(xs.len(), shape)?;
+        self.charge_input(owner, xs.len());
         let b = match self.input_bound {
             Some(b) => b * 2f64.powi(scale as i32),
             None => xs.iter().fold(0.0f64, |m, &x| m.max((x as f64).abs())),

@@ -3,7 +3,7 @@
 //! equals the plaintext fixed-point output up to the truncation errors.
 
 use activation_approx::Truncation;
-use mpc_sim::{CommCost, CostEvaluator, Evaluator, PlainEvaluator, Session, SessionConfig};
+use mpc_sim::{CommCost, CostEvaluator, Evaluator, Party, PlainEvaluator, Session, SessionConfig};
 
 use crate::method::SecureMethod;
 
@@ -25,17 +25,18 @@ pub fn check_method(method: &dyn SecureMethod, xs: &[f64], seed: u64, truncation
     let fx = method.fixed_point();
     let shape = [xs.len()];
     let mut plain = PlainEvaluator::new(fx);
-    let px = plain.input(xs, &shape)?;
+    let px = plain.input(Party::P0, xs, &shape)?;
     let py = method.run_plain(&mut plain, &px)?;
     let plain_out = plain.reveal_raw(&py)?;
     let mut s = Session::new(SessionConfig { fx, seed, truncation });
-    let sx = s.input(xs, &shape)?;
+    let sx = s.input(Party::P0, xs, &shape)?;
     s.reset_meter();
     let sy = method.run_secure(&mut s, &sx)?;
     let metered = s.total().cost();
     let secure_out = s.reveal_raw(&sy)?;
     let mut c = CostEvaluator::new(fx, truncation);
-    let cx = c.input(xs, &shape)?;
+    let cx = c.input(Party::P0, xs, &shape)?;
+    c.reset_meter();
     method.run_cost(&mut c, &cx)?;
     let predicted = c.total().cost();
     let max_diff_lsb = secure_out.iter().zip(&plain_out).map(|(a, b)| a.wrapping_sub(*b).unsigned_abs()).max().unwrap_or(0);

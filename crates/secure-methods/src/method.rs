@@ -6,7 +6,7 @@
 use std::fmt;
 
 use activation_approx::{Cost, FixedPoint, Truncation};
-use mpc_sim::{CostEvaluator, CostValue, Evaluator, PlainEvaluator, PlainValue, Session, Shared};
+use mpc_sim::{CostEvaluator, CostValue, Evaluator, Party, PlainEvaluator, PlainValue, Session, Shared};
 use serde::Serialize;
 
 /// Structure of a method, for reports: how many pieces of which degree over which range, and by which protocol.
@@ -77,7 +77,7 @@ pub trait SecureMethod: Method {
     fn eval_fixed_encoded(&self, xs: &[i64]) -> mpc_sim::Result<Vec<i64>> {
         let fx = self.fixed_point();
         let mut ev = PlainEvaluator::new(fx);
-        let x = ev.input_raw(xs, &[xs.len()], fx.frac_bits)?;
+        let x = ev.input_raw(Party::P0, xs, &[xs.len()], fx.frac_bits)?;
         let y = self.run_plain(&mut ev, &x)?;
         ev.reveal_raw(&y)
     }
@@ -86,7 +86,7 @@ pub trait SecureMethod: Method {
     fn eval_fixed(&self, xs: &[f64]) -> mpc_sim::Result<Vec<f64>> {
         let fx = self.fixed_point();
         let mut ev = PlainEvaluator::new(fx);
-        let x = ev.input(xs, &[xs.len()])?;
+        let x = ev.input(Party::P0, xs, &[xs.len()])?;
         let y = self.run_plain(&mut ev, &x)?;
         ev.reveal(&y)
     }
@@ -96,7 +96,8 @@ pub trait SecureMethod: Method {
     fn cost(&self, truncation: Truncation, input_bound: f64) -> mpc_sim::Result<MethodCost> {
         let fx = self.fixed_point();
         let mut ev = CostEvaluator::new(fx, truncation).with_input_bound(input_bound);
-        let x = ev.input(&[0.0], &[1])?;
+        let x = ev.input(Party::P0, &[0.0], &[1])?;
+        ev.reset_meter();
         self.run_cost(&mut ev, &x)?;
         let total = ev.total().cost();
         let (comparisons, multiplications) = ev.op_counts();

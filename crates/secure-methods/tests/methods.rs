@@ -6,7 +6,7 @@ use activation_approx::nfgen::{self, NfgenConfig};
 use activation_approx::{
     ActivationRegistry, Builtin, Cost, CostModel, FixedPoint, PiecewisePoly, Polynomial, Tail, Truncation, TwoPartyCostModel,
 };
-use mpc_sim::{CostEvaluator, Evaluator};
+use mpc_sim::{CostEvaluator, Evaluator, Party};
 use secure_methods::{BuildContext, MethodError, MethodRegistry, SecureMethod};
 
 /// (method/activation, [(x, f(x))]) computed by `reference_values.py` (this crate's tests directory) from the published formulas,
@@ -295,7 +295,8 @@ fn search_closed_form_equals_the_cost_evaluator() {
                 for t in [Truncation::Local, Truncation::DealerPair] {
                     let model = TwoPartyCostModel::default().with_truncation(t);
                     let mut ev = CostEvaluator::new(fx, t).with_input_bound(4.0);
-                    let x = ev.input(&[0.0], &[1]).unwrap();
+                    let x = ev.input(Party::P0, &[0.0], &[1]).unwrap();
+                    ev.reset_meter();
                     ev.piecewise(&x, &enc).unwrap();
                     let total = ev.total().cost();
                     let closed = model.piecewise_cost(&pp);
