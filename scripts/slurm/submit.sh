@@ -11,7 +11,8 @@
 #   COMPACT       the compact binary, on a folder every node can read (default: target/release/compact)
 #   RESOURCES     resource table to use instead of scripts/slurm/<profile>.resources
 #   SPECS_DIR     spec folder to use instead of experiments/<profile>
-#   SBATCH_EXTRA  further sbatch flags (e.g. "--qos=normal"); WAIT=1 blocks until the merge job ends
+#   SBATCH_EXTRA  further sbatch flags (e.g. "--qos=normal")
+#   WAIT=1        block until the merge job has ended; exit non-zero unless it COMPLETED
 #   REPORT_ARGS   flags for `compact report` in the merge job (e.g. --no-readme)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -47,8 +48,22 @@ while read -r name shards cpus mem time_min; do
 done < "$resources"
 [ ${#ids[@]} -gt 0 ] || { echo "resource table '$resources' lists no experiment" >&2; exit 2; }
 dep=$(IFS=:; echo "afterok:${ids[*]}")
-wait_flag=()
-[ "${WAIT:-0}" = 1 ] && wait_flag=(--wait)
-merge_id=$(sbatch "${common[@]}" "${extra[@]}" "${wait_flag[@]}" --dependency="$dep" --kill-on-invalid-dep=yes \
+merge_id=$(sbatch "${common[@]}" "${extra[@]}" --dependency="$dep" --kill-on-invalid-dep=yes \
   --output="$RESULTS/slurm-logs/merge-%j.out" scripts/slurm/merge-report.sbatch "${specs[@]}")
-echo "merge-and-report: job ${merge_id%%;*} (after $dep)"
+merge_id=${merge_id%%;*}
+echo "merge-and-report: job $merge_id (after $dep)"
+if [ "${WAIT:-0}" = 1 ]; then
+  # Poll once a second (sbatch --wait backs off to 32 s between polls, which would blur the overhead measurement).
+  unknown=0
+  while :; do
+    state=$(scontrol show job "$merge_id" -o 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+    case "$state" in
+      PENDING|RUNNING|CONFIGURING|COMPLETING|SUSPENDED) sleep 1 ;;
+      '') unknown=$((unknown + 1)); [ $unknown -lt 30 ] || { echo "job $merge_id is unknown to Slurm" >&2; exit 1; }; sleep 1 ;;
+      COMPLETED) echo "merge-and-report: job $merge_id completed"; break ;;
+      *) echo "merge-and-report: job $merge_id ended $state; see $RESULTS/slurm-logs/" >&2
+         tail -n 20 "$RESULTS"/slurm-logs/*.out >&2 || true
+         exit 1 ;;
+    esac
+  done
+fi

@@ -32,23 +32,11 @@ pub enum ShardError {
     Parse(String),
     /// A sibling shard (or a shard meta) was made by another spec or another executable.
     #[error(
-        "shard {shard} of '{experiment}' was made with {what} {theirs} but this run has {ours} ('{path}'); rerun every shard \
-         with the same spec and binary, or move the old shard files away"
+        "shard {} of '{}' was made with {} {} but this run has {} ('{}'); rerun every shard with the same spec and \
+         binary, or move the old shard files away",
+        .0.shard, .0.experiment, .0.what, .0.theirs, .0.ours, .0.path.display()
     )]
-    Mismatch {
-        /// Experiment name.
-        experiment: String,
-        /// Which shard (`K/N`).
-        shard: String,
-        /// `spec digest` or `code digest`.
-        what: &'static str,
-        /// The sibling's digest.
-        theirs: String,
-        /// This run's digest.
-        ours: String,
-        /// The sibling's file.
-        path: PathBuf,
-    },
+    Mismatch(Box<Mismatch>),
     /// A file could not be read or written.
     #[error("{action} '{path}': {source}")]
     Io {
@@ -67,6 +55,23 @@ pub enum ShardError {
         /// The parser's message.
         message: String,
     },
+}
+
+/// What [`ShardError::Mismatch`] reports.
+#[derive(Debug)]
+pub struct Mismatch {
+    /// Experiment name.
+    pub experiment: String,
+    /// Which shard (`K/N`).
+    pub shard: String,
+    /// `spec digest` or `code digest`.
+    pub what: &'static str,
+    /// The sibling's digest.
+    pub theirs: String,
+    /// This run's digest.
+    pub ours: String,
+    /// The sibling's meta file.
+    pub path: PathBuf,
 }
 
 /// 64-bit FNV-1a of `bytes` (offset basis 0xcbf29ce484222325, prime 0x100000001b3).
@@ -219,14 +224,14 @@ pub fn check_siblings(raw_dir: &Path, experiment: &str, spec_digest: &str, code_
             [("spec digest", &meta.spec_digest, spec_digest), ("code digest", &meta.code_digest, code_digest)]
         {
             if theirs != ours {
-                return Err(ShardError::Mismatch {
+                return Err(ShardError::Mismatch(Box::new(Mismatch {
                     experiment: experiment.to_string(),
                     shard: meta.shard.to_string(),
                     what,
                     theirs: theirs.clone(),
                     ours: ours.to_string(),
                     path,
-                });
+                })));
             }
         }
     }

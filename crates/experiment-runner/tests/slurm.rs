@@ -1,8 +1,9 @@
 //! Sweeps through a real Slurm cluster: a single-node cluster built from Debian's packages on this machine
 //! (`scripts/slurm/cluster.sh`: munge, slurmctld, slurmd, all on 127.0.0.1, stopped on exit) runs the approximations
-//! experiment and a small accuracy spec as two 4-task job arrays plus the dependent merge-and-report job
-//! (`scripts/slurm/submit.sh`, as `make sweeps-slurm` does). The merged records must equal a single-process run of the
-//! same specs (order and timings aside) and the report's CSV tables must be byte-identical.
+//! experiment and a small accuracy spec (`scripts/slurm/test-specs/accuracy.toml`) as two 4-task job arrays plus the
+//! dependent merge-and-report job (`scripts/slurm/submit.sh`, as `make sweeps-slurm` does). The merged records must
+//! equal a single-process run of the same specs (order and timings aside) and the report's CSV tables must be
+//! byte-identical.
 //!
 //! Needs root (CI runs as root). `COMPACT_SKIP_SLURM_TEST=1` skips it on a machine where that is not possible.
 
@@ -15,21 +16,6 @@ use experiment_runner::merge::{canonical_lines, read_record_file};
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
 }
-
-/// A small accuracy spec: one task and activation, the cheap baselines, a 1000-sample evaluation.
-const SMALL_ACCURACY: &str = r#"name = "accuracy"
-kind = "accuracy"
-seed = 2
-
-[grid]
-task = ["letter"]
-activation = ["silu"]
-method = ["nfgen", "puma", "bumblebee", "relu-swap"]
-
-[params]
-nu = 0.01
-eval_limit = 1000
-"#;
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().expect("start a process");
@@ -64,7 +50,7 @@ fn slurm_array_and_merge_equal_a_single_process_run() {
     let specs = tmp.path().join("specs");
     fs::create_dir_all(&specs).expect("specs dir");
     fs::copy(root.join("experiments/quick/approximations.toml"), specs.join("approximations.toml")).expect("copy spec");
-    fs::write(specs.join("accuracy.toml"), SMALL_ACCURACY).expect("write spec");
+    fs::copy(root.join("scripts/slurm/test-specs/accuracy.toml"), specs.join("accuracy.toml")).expect("copy spec");
     let spec_files = [specs.join("approximations.toml"), specs.join("accuracy.toml")];
     let compact = env!("CARGO_BIN_EXE_compact");
 
