@@ -71,7 +71,7 @@ slurm-plan: build
 	@mkdir -p results/slurm
 	$(COMPACT) plan experiments/quick/*.toml --profile quick --cpus 2 --cores-per-node 2 --target-minutes 5 \
 	  --nodes 1,2,4 --metas results/slurm/metas --resources scripts/slurm/quick.resources --out results/slurm/plan-quick.md
-	$(COMPACT) plan experiments/full/*.toml --profile full --cpus 4 --cores-per-node 32 --target-minutes 30 \
+	$(COMPACT) plan experiments/full/*.toml --profile full --cpus 4 --cores-per-node 32 --target-minutes 5 \
 	  --nodes 1,2,4,8,16 --metas results/slurm/metas --training results/models \
 	  --resources scripts/slurm/full.resources --out results/slurm/plan-full.md
 

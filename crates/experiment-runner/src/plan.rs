@@ -7,8 +7,9 @@
 //! - **Point time.** A point of the target spec recorded in the measured results takes its recorded `elapsed_s`.
 //!   A point that was never measured (the full profile has methods and tasks the quick one lacks) takes the mean of
 //!   the measured points of the same experiment sharing its method and task, else its method, else the experiment's
-//!   mean; the plan counts these imputed points. Secure points scale linearly with the evaluated samples
-//!   (`samples`/`cnn_samples` parameters, target over measured).
+//!   mean; the plan counts these imputed points. A secure point's secure evaluation (`secure_seconds` of its record)
+//!   scales linearly with the evaluated samples (`samples`/`cnn_samples`, target over measured spec); the rest of
+//!   its time (model loading, the approximation search) does not.
 //! - **Shard time.** A shard of points `P` run on `c` cores (rayon, one point per core):
 //!   `T = max(Σ_{p∈P} t_p / c, max_{p∈P} t_p)` — perfect packing bounded below by the longest point.
 //! - **Shards.** The fewest `N` (hash partition of [`crate::shard`]) whose longest shard stays within the target
@@ -70,11 +71,11 @@ fn mean(xs: &[f64]) -> Option<f64> {
     (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
 }
 
-/// Secure points' evaluated samples for `task` under `spec` (the `samples` or, for the CNN task, `cnn_samples`).
-fn secure_samples(spec: &Spec, task: Option<&str>) -> Option<f64> {
-    let cnn = task == Some("fashion-mnist");
-    let key = if cnn { "cnn_samples" } else { "samples" };
-    spec.param_usize(key, 0).ok().filter(|&n| n > 0).map(|n| n as f64)
+/// Secure points' evaluated samples for `task` under `spec`: `samples` (default 500) or, for the Fashion-MNIST CNN,
+/// `cnn_samples` (default 200), as the secure executor reads them (`experiments.rs`).
+fn secure_samples(spec: &Spec, task: Option<&str>) -> f64 {
+    let (key, default) = if task == Some("fashion-mnist") { ("cnn_samples", 200) } else { ("samples", 500) };
+    spec.param_usize(key, default).unwrap_or(default) as f64
 }
 
 /// The per-point seconds of every applicable point of `spec` (expansion order) and how many were imputed.
@@ -82,23 +83,26 @@ pub fn point_times(spec: &Spec, executor: &dyn Executor, measured: &Measured) ->
     let empty = Vec::new();
     let recs = measured.records.get(&spec.name).unwrap_or(&empty);
     let by_key: BTreeMap<&str, &Record> = recs.iter().map(|r| (r.key.as_str(), r)).collect();
-    let scale = |task: Option<&str>| -> f64 {
-        match (spec.kind.as_str(), measured.specs.get(&spec.name)) {
-            ("secure", Some(old)) => match (secure_samples(spec, task), secure_samples(old, task)) {
-                (Some(new), Some(old)) => new / old,
-                _ => 1.0,
-            },
-            _ => 1.0,
+    // A secure point's time: the part outside the secure evaluation as measured, plus the secure evaluation
+    // (`secure_seconds` of its record) scaled by target over measured samples.
+    let point_time = |r: &Record, task: Option<&str>| -> f64 {
+        match (spec.kind.as_str(), measured.specs.get(&spec.name), r.result.get("secure_seconds").and_then(|v| v.as_f64())) {
+            ("secure", Some(old), Some(secure)) => {
+                let ratio = secure_samples(spec, task) / secure_samples(old, task);
+                (r.elapsed_s - secure).max(0.0) + secure * ratio
+            }
+            _ => r.elapsed_s,
         }
     };
-    let times_where = |f: &dyn Fn(&Record) -> bool| -> Vec<f64> { recs.iter().filter(|r| f(r)).map(|r| r.elapsed_s).collect() };
+    let times_where = |f: &dyn Fn(&Record) -> bool| -> Vec<f64> {
+        recs.iter().filter(|r| f(r)).map(|r| point_time(r, r.point.task.as_deref())).collect()
+    };
     let mut imputed = 0;
     let mut out = Vec::new();
     for p in spec.points().into_iter().filter(|p| executor.applicable(spec, p)) {
         let key = p.key();
-        let task = p.task.as_deref();
         let t = match by_key.get(key.as_str()) {
-            Some(r) => r.elapsed_s,
+            Some(r) => point_time(r, p.task.as_deref()),
             None => {
                 imputed += 1;
                 mean(&times_where(&|r| r.point.method == p.method && r.point.task == p.task))
@@ -107,7 +111,7 @@ pub fn point_times(spec: &Spec, executor: &dyn Executor, measured: &Measured) ->
                     .unwrap_or(0.0)
             }
         };
-        out.push((key, t * scale(task)));
+        out.push((key, t));
     }
     (out, imputed)
 }
@@ -268,6 +272,21 @@ mod tests {
         assert_eq!(t["method=a,task=t2"], 30.0);
         assert_eq!(t["method=b,task=t2"], 100.0, "same method");
         assert_eq!(t["method=c,task=t1"], 140.0 / 3.0, "experiment mean");
+    }
+
+    #[test]
+    fn secure_evaluation_scales_with_the_samples() {
+        let old = Spec::parse("name = \"e\"\nkind = \"secure\"\n[grid]\nmethod = [\"a\"]\ntask = [\"t1\"]\n").unwrap();
+        let new = Spec::parse(
+            "name = \"e\"\nkind = \"secure\"\n[grid]\nmethod = [\"a\"]\ntask = [\"t1\"]\n[params]\nsamples = 2000\n",
+        )
+        .unwrap();
+        let mut m = measured(&[("a", "t1", 10.0)]);
+        m.records.get_mut("e").unwrap()[0].result = serde_json::json!({ "secure_seconds": 4.0 });
+        m.specs.insert("e".into(), old.clone());
+        // 6 s outside the secure evaluation, 4 s × 2000/500 inside it.
+        assert_eq!(point_times(&new, &All, &m).0, vec![("method=a,task=t1".to_string(), 22.0)]);
+        assert_eq!(point_times(&old, &All, &m).0[0].1, 10.0);
     }
 
     #[test]
