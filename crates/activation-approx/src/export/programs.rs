@@ -175,7 +175,9 @@ async def main():
     count = await mpc.transfer(len(xs) if mpc.pid == 0 else None, senders=0)
     if mpc.pid != 0:
         xs = np.zeros(count)
-    x = mpc.input(secfxp.array(xs), senders=0)
+    # integral=False on every party: MPyC infers the attribute from the values otherwise, and party 0 (real
+    # inputs) and the others (zeros) would take different code paths.
+    x = mpc.input(secfxp.array(xs, integral=False), senders=0)
     y = await mpc.output(approx(x))
     await mpc.shutdown()
     if mpc.pid == 0:
