@@ -27,7 +27,7 @@ for target in crypten spu mpyc; do
   for af in silu gelu mish; do
     if ! "$compact" export --approx "results/fits/$af-normal01-tol1e-3.json" --target "$target" --verify \
          --python "$py" --count "$count" --timeout 1800 $header >> "$tmp" 2> "$tmp.err"; then
-      echo "| $target | $af | - | failed: $(tail -n 1 "$tmp.err" | tr '|' '/') | | | | | | |" >> "$tmp"
+      echo "| $target | $af | - | failed: $(tail -n 1 "$tmp.err" | tr '|' '/' | cut -c1-240) | | | | | | |" >> "$tmp"
     fi
     header=
   done

@@ -236,7 +236,8 @@ fn spawn(python: &Path, script: &Path, extra: &[String], log: &Path) -> Result<C
 
 fn tail_of(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<String> =
+        text.lines().filter(|l| !l.trim().is_empty()).map(|l| l.chars().take(200).collect()).collect();
     lines[lines.len().saturating_sub(3)..].join(" / ")
 }
 

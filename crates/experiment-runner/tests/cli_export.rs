@@ -73,9 +73,11 @@ fn mpyc_agrees_with_the_reference_for_silu_gelu_mish() {
         let (max, mean) = export::differences(&ys, &want).unwrap();
         assert!(max <= bound, "{af}: max |Δ| {max:e} > bound {bound:e}");
         assert!(mean <= bound, "{af}: mean |Δ| {mean:e}");
-        // The far tails and the thresholds went through the secure comparison: spot-check them against f64.
+        // The tail inputs (outside [t_0, t_n]) went through the secure comparisons and the clamp: their outputs
+        // are the degree-≤1 tails, which fixed point represents to a few LSB, so spot-check them against f64 too.
         let pp = file.piecewise().unwrap();
-        for (&x, &y) in xs.iter().zip(&ys).skip(count) {
+        let (a, b) = pp.range();
+        for (&x, &y) in xs.iter().zip(&ys).skip(count).filter(|(x, _)| **x < a || **x >= b) {
             assert!((y - pp.eval(x)).abs() <= bound + 1e-3 * pp.eval(x).abs().max(1.0), "{af}: x = {x}: {y} vs {}", pp.eval(x));
         }
         let row = String::from_utf8_lossy(&out.stdout);
