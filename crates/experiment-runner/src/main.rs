@@ -29,6 +29,8 @@ enum Command {
     Run(cmd_run::RunArgs),
     /// Write tables, figures and the README's results section from the recorded sweeps.
     Report(cmd_run::ReportArgs),
+    /// Compare regenerated records with committed ones (timings excluded) and write a reproducibility report.
+    Compare(cmd_run::CompareArgs),
     /// Run a trained model end to end on secret shares: secure accuracy, agreement with the fixed-point plaintext
     /// run, metered cost per inference with a per-layer breakdown.
     Secure(Box<cmd_secure::Args>),
@@ -46,6 +48,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Baselines(args) => cmd_baselines::run(&args)?,
         Command::Run(args) => cmd_run::run(&args)?,
         Command::Report(args) => cmd_run::report(&args)?,
+        Command::Compare(args) => cmd_run::compare(&args)?,
         Command::Secure(args) => cmd_secure::run(&args)?,
     }
     Ok(ExitCode::SUCCESS)

@@ -13,7 +13,7 @@ use activation_approx::ActivationRegistry;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use crate::plot::{LineChart, Series};
+use crate::plot::{LineChart, MAX_CURVES, Series, SmallMultiples};
 use crate::sweep::{Record, read_records};
 use crate::table::{Table, Values};
 
@@ -165,22 +165,44 @@ fn approximation_outputs(records: &[Record], tables: &Path, figures: &Path, resu
             });
             curves.push(Series { name: s(r, "method"), points: pts });
         }
-        LineChart {
-            title: format!("{act}: approximations over the input density {}", s(mine[0], "density")),
-            x_label: "x".into(),
-            y_label: "f(x)".into(),
-            series: curves,
-            log_y: false,
-            shade: Some(shade),
+        // Small multiples: at most MAX_CURVES − 1 methods per panel, the exact activation in each.
+        let exact = curves.remove(0);
+        let per = MAX_CURVES - 1;
+        let groups = curves.len().div_ceil(per).max(1);
+        let size = curves.len().div_ceil(groups).max(1);
+        let approx_panels: Vec<LineChart> = curves
+            .chunks(size)
+            .map(|c| LineChart {
+                title: format!("{act}: {}", c.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")),
+                x_label: "x (pre-activation value, unitless)".into(),
+                y_label: "f(x) (activation output)".into(),
+                series: std::iter::once(exact.clone()).chain(c.iter().cloned()).collect(),
+                shade: Some(shade.clone()),
+                ..LineChart::default()
+            })
+            .collect();
+        let error_panels: Vec<LineChart> = errors
+            .chunks(size)
+            .map(|c| LineChart {
+                title: format!("{act}: {}", c.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")),
+                x_label: "x (pre-activation value, unitless)".into(),
+                y_label: "|f(x) − p(x)| (absolute error, log)".into(),
+                series: c.to_vec(),
+                log_y: true,
+                ..LineChart::default()
+            })
+            .collect();
+        let cols = 2.min(approx_panels.len()).max(1);
+        SmallMultiples {
+            title: format!("{act}: every method's fixed-point curve over the input density {}", s(mine[0], "density")),
+            panels: approx_panels,
+            cols,
         }
         .write(figures, &format!("approx-{act}"))?;
-        LineChart {
-            title: format!("{act}: absolute error of the fixed-point evaluation"),
-            x_label: "x".into(),
-            y_label: "|f(x) - p(x)|".into(),
-            series: errors,
-            log_y: true,
-            shade: None,
+        SmallMultiples {
+            title: format!("{act}: absolute error of each method's fixed-point evaluation"),
+            panels: error_panels,
+            cols,
         }
         .write(figures, &format!("error-{act}"))?;
         figs.push(format!("![{act}]({r}/figures/approx-{act}.svg) ![{act} error]({r}/figures/error-{act}.svg)"));
@@ -203,8 +225,10 @@ fn accuracy_table(rows: &[Value]) -> Table {
         .with("exact test acc %", col_pct(&rows, "exact_test_accuracy"))
         .with("approx test acc %", col_pct(&rows, "test_accuracy"))
         .with("test rel loss %", col_pct(&rows, "test_rel_loss"))
+        .with("Δ test acc pts [paired 95% CI]", Values::Str(rows.iter().map(diff_ci).collect()))
         .with("val rel loss %", col_pct(&rows, "val_rel_loss"))
         .with("tau", col_f(&rows, "tau"))
+        .with("search stop", col_s(&rows, "stop"))
         .with("bytes/elem/party", col_u(&rows, "bytes_per_element"))
         .with("rounds/elem", col_u(&rows, "rounds_per_element"))
         .with("MB/inference/party", Values::F64(rows.iter().map(|r| u(r, "bytes_per_inference") as f64 / 1e6).collect()))
@@ -221,14 +245,26 @@ fn accuracy_table(rows: &[Value]) -> Table {
         .with("WAN s/inference", col_f(&rows, "wan_s_per_inference"))
 }
 
+/// The test accuracy difference method − exact in points with its paired 95 % interval, e.g. `-0.12 [-0.30, +0.04]`.
+fn diff_ci(r: &Value) -> String {
+    let d = 100.0 * (f(r, "test_accuracy") - f(r, "exact_test_accuracy"));
+    match r.get("test_diff_ci95").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_f64).collect::<Vec<_>>()) {
+        Some(ci) if ci.len() == 2 => format!("{d:+.2} [{:+.2}, {:+.2}]", 100.0 * ci[0], 100.0 * ci[1]),
+        _ => format!("{d:+.2}"),
+    }
+}
+
 fn accuracy_outputs(records: &[Record], results: &Path, stem: &str, heading: &str) -> anyhow::Result<(String, String)> {
     let r = results.display();
     let rows = sorted(records, &["task", "activation", "method"]);
     let t = accuracy_table(&rows);
     t.write(&results.join("tables"), stem)?;
     let body = format!(
-        "Test accuracy with every activation replaced by the method's fixed-point emulation. Compact's τ is the loosest \
-         whose validation relative loss stays ≤ ν = 1 %; written by `compact report` from `{r}/raw/{stem}.jsonl`.\n\n{}",
+        "Test accuracy with every activation replaced by the method's fixed-point emulation. Compact (and its \
+         ablations) keep the cheapest candidate whose validation relative loss stays ≤ ν; `search stop` says whether \
+         ν bound (`constraint_binds`) or the cheapest candidate already met it (`cheapest_admissible`). Δ is the \
+         test accuracy difference to the exact activation with a paired bootstrap 95 % interval over the same \
+         samples. Written by `compact report` from `{r}/raw/{stem}.jsonl`.\n\n{}",
         t.to_markdown()?
     );
     Ok((heading.into(), body))
@@ -258,19 +294,30 @@ fn depth_outputs(records: &[Record], tables: &Path, figures: &Path, results: &Pa
                 .collect()
         };
         for (key, scale, what, stem, log) in [
-            ("bytes_per_inference", 1e-6, "MB per inference (one party)", "bytes", true),
+            ("bytes_per_inference", 1e-6, "MB sent per inference by one party (log)", "bytes", true),
             ("rounds_per_inference", 1.0, "rounds per inference", "rounds", false),
-            ("lan_s_per_inference", 1.0, "seconds per inference, LAN", "lan", true),
-            ("wan_s_per_inference", 1.0, "seconds per inference, WAN", "wan", true),
-            ("test_accuracy", 100.0, "test accuracy %", "accuracy", false),
+            ("lan_s_per_inference", 1.0, "estimated seconds per inference, LAN (log)", "lan", true),
+            ("wan_s_per_inference", 1.0, "estimated seconds per inference, WAN (log)", "wan", true),
+            ("test_accuracy", 100.0, "test accuracy (%)", "accuracy", false),
         ] {
+            let mut series = series(key, scale);
+            if key == "test_accuracy" {
+                // The exact-activation accuracy of each depth's model: the reference every method is held to.
+                let mut exact: BTreeMap<u64, f64> = BTreeMap::new();
+                for r in &mine {
+                    exact.insert(u(r, "depth"), 100.0 * f(r, "exact_test_accuracy"));
+                }
+                series.push(Series { name: "exact activation".into(), points: exact.into_iter().map(|(d, a)| (d as f64, a)).collect() });
+            }
             LineChart {
                 title: format!("MNIST MLP, {act}: {what}"),
-                x_label: "hidden layers".into(),
+                x_label: "hidden layers (log2 scale)".into(),
                 y_label: what.into(),
-                series: series(key, scale),
+                series,
                 log_y: log,
-                shade: None,
+                log2_x: true,
+                markers_at_points: true,
+                ..LineChart::default()
             }
             .write(figures, &format!("depth-{stem}-{act}"))?;
         }
@@ -287,11 +334,12 @@ fn depth_outputs(records: &[Record], tables: &Path, figures: &Path, results: &Pa
         if !ratio.is_empty() {
             LineChart {
                 title: format!("MNIST MLP, {act}: NFGen / Compact bytes per inference"),
-                x_label: "hidden layers".into(),
-                y_label: "ratio".into(),
+                x_label: "hidden layers (log2 scale)".into(),
+                y_label: "bytes ratio NFGen / Compact (×)".into(),
                 series: vec![Series { name: "nfgen / compact".into(), points: ratio }],
-                log_y: false,
-                shade: None,
+                log2_x: true,
+                markers_at_points: true,
+                ..LineChart::default()
             }
             .write(figures, &format!("depth-ratio-{act}"))?;
         }

@@ -51,7 +51,7 @@ pub const SERVER: Party = Party::P1;
 pub const SETUP_LABEL: &str = "setup";
 
 /// What a layer is, for the cost breakdown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LayerKind {
     /// Dense or convolution layer (and a left-over affine BatchNorm).
@@ -346,7 +346,7 @@ pub fn default_batch(model: &ExportedModel) -> usize {
 }
 
 /// Cost of one layer per inference.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct LayerCost {
     /// Meter label (`NN-kind`).
     pub label: String,
@@ -361,7 +361,7 @@ pub struct LayerCost {
 }
 
 /// The cost of one inference, metered or predicted, with its per-layer breakdown.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct InferenceCost {
     /// Per layer, in order, ending with the opening of the logits.
     pub layers: Vec<LayerCost>,

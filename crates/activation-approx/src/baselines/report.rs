@@ -43,7 +43,7 @@ impl Network {
 pub const MAX_ERROR_RANGE: (f64, f64) = (-8.0, 8.0);
 
 /// One measured method.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct MethodReport {
     /// Method name.
     pub method: String,
