@@ -42,6 +42,7 @@ pub mod error;
 pub mod fixed;
 pub mod format;
 pub mod metrics;
+pub mod one_comparison;
 pub mod piecewise;
 pub mod poly;
 pub mod quad;

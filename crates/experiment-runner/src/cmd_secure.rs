@@ -12,7 +12,7 @@ use activation_approx::format::ApproximationFile;
 use activation_approx::{ActivationRegistry, Truncation};
 use anyhow::{Context, bail};
 use activation_approx::baselines::MethodRegistry;
-use experiment_runner::constrained::{SearchParams, choose_method};
+use experiment_runner::constrained::{SearchCache, SearchParams, choose_method};
 use experiment_runner::models::{LoadParams, ModelCache, Paths, limited};
 use model_zoo::secure::{LayerKind, SecureOptions, SecureReport, default_batch, evaluate_secure};
 use model_zoo::{ActivationPlan, Task};
@@ -133,11 +133,22 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         None => {
             let search = SearchParams { nu: args.nu, tau_lo: 1e-4, tau_hi: 3e-1, ladder: 10 };
             let methods = MethodRegistry::builtin();
-            let c = choose_method(&methods, &loaded, &args.af, &args.method, serde_json::json!({}), &search, load.batch, args.seed)?;
+            let c = choose_method(
+                &methods,
+                &loaded,
+                &args.af,
+                &args.method,
+                serde_json::json!({}),
+                &search,
+                load.batch,
+                args.seed,
+                &SearchCache::default(),
+                "",
+            )?;
             let how = match &c.search {
                 Some(o) => format!(
-                    "accuracy-constrained search: τ = {:.3e}, ν = {} on {} validation samples, stopped: {:?}",
-                    o.tau,
+                    "accuracy-constrained search: τ = {}, ν = {} on {} validation samples, stopped: {:?}",
+                    o.tau.map_or("- (one-comparison form)".to_string(), |t| format!("{t:.3e}")),
                     args.nu,
                     loaded.val.len(),
                     o.stop

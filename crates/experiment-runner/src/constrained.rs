@@ -8,7 +8,9 @@
 //! 1. anneal ([`activation_approx::search::anneal`]) for every τ of a geometric ladder from `tau_lo` to `tau_hi`
 //!    (`ladder` values), with the same seed (the ablations: build the ablated variant at each τ);
 //! 2. dedupe: of the candidates with the same structure (tails, degrees of the pieces) keep the one annealed for
-//!    the smallest τ (the most accurate of equal cost);
+//!    the smallest τ (the most accurate of equal cost); for `compact` add the two one-comparison forms
+//!    ([`activation_approx::one_comparison`]: c₁ below t, x + c₂ or a·x + c₂ above, fitted to the same density),
+//!    which no τ of the annealer reaches;
 //! 3. sort by per-element cost (bytes per party, then rounds, then τ) and evaluate validation accuracy
 //!    cheapest-first; the first candidate meeting ν is kept.
 //!
@@ -17,10 +19,12 @@
 //! candidate meeting ν is an error naming the way out (lower `tau_lo`). The test split is not touched here: the
 //! caller measures the kept approximation on it once, after the choice.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use activation_approx::baselines::{BuildContext, MethodRegistry, SecureMethod, compact};
 use activation_approx::search::{AnnealConfig, Criterion, Fitter, anneal};
+use activation_approx::one_comparison;
 use activation_approx::{ActivationRegistry, CostModel, FixedPoint, PiecewisePoly, TwoPartyCostModel};
 use anyhow::bail;
 
@@ -46,8 +50,17 @@ pub struct SearchParams {
 impl SearchParams {
     /// From a spec's parameters (defaults: ν = 0.01, τ ∈ [1e-4, 3e-1], 10 ladder values).
     pub fn from_spec(spec: &Spec) -> anyhow::Result<Self> {
+        Self::for_point(spec, None)
+    }
+
+    /// [`SearchParams::from_spec`] with the point's ν (a `nu` grid axis) overriding the `nu` parameter.
+    pub fn for_point(spec: &Spec, point: Option<&crate::spec::Point>) -> anyhow::Result<Self> {
+        let nu = match point.and_then(|p| p.nu.as_deref()) {
+            Some(v) => v.parse::<f64>().map_err(|_| anyhow::anyhow!("grid value nu = '{v}' is not a number"))?,
+            None => spec.param_f64("nu", 0.01)?,
+        };
         let p = SearchParams {
-            nu: spec.param_f64("nu", 0.01)?,
+            nu,
             tau_lo: spec.param_f64("tau_lo", 1e-4)?,
             tau_hi: spec.param_f64("tau_hi", 3e-1)?,
             ladder: spec.param_usize("ladder", 10)?,
@@ -82,8 +95,8 @@ impl SearchParams {
 pub struct SearchOutcome {
     /// The approximation kept (Compact).
     pub approximation: Option<PiecewisePoly>,
-    /// τ it was annealed for.
-    pub tau: f64,
+    /// τ it was annealed for (none: a one-comparison form).
+    pub tau: Option<f64>,
     /// Why the search stopped.
     pub stop: StopReason,
     /// Candidates evaluated, in evaluation order (cheapest first).
@@ -102,8 +115,10 @@ pub struct Candidate {
     pub method: Arc<dyn SecureMethod>,
     /// Its piecewise polynomial (Compact).
     pub approximation: Option<PiecewisePoly>,
-    /// τ it was built for (the smallest of its structure).
-    pub tau: f64,
+    /// τ it was built for (the smallest of its structure); none for the one-comparison forms.
+    pub tau: Option<f64>,
+    /// Its structure, for the record.
+    pub structure: String,
     /// Bytes per element per party.
     pub bytes: u64,
     /// Rounds per element.
@@ -132,14 +147,25 @@ pub fn candidates(
             let cost = cost_model.piecewise_cost(&pp);
             let provenance = format!("accuracy-constrained search, τ = {tau:e}");
             let method = compact::from_approximation(act_name, pp.clone(), FixedPoint::default(), &provenance);
-            Candidate { method: Arc::new(method), approximation: Some(pp), tau, bytes: cost.bytes_per_party, rounds: cost.rounds }
+            let degrees: Vec<usize> = pp.pieces.iter().map(|p| p.degree()).collect();
+            let structure = format!("annealed: {} core pieces, degrees {degrees:?}", pp.pieces.len());
+            Candidate {
+                method: Arc::new(method),
+                approximation: Some(pp),
+                tau: Some(tau),
+                structure,
+                bytes: cost.bytes_per_party,
+                rounds: cost.rounds,
+            }
         } else if SEARCHED.contains(&method_name) {
             let ctx = BuildContext::new(act_name)?
                 .with_density(serde_json::to_string(density)?)
                 .with_config(serde_json::json!({ "tol": tau, "seed": seed }));
             let method: Arc<dyn SecureMethod> = Arc::from(methods.build(method_name, &ctx)?);
             let cost = method.cost(&cost_model);
-            Candidate { method, approximation: None, tau, bytes: cost.bytes_per_party, rounds: cost.rounds }
+            let info = method.info();
+            let structure = format!("{method_name}: {} segments, degrees {:?}", info.pieces, info.degrees);
+            Candidate { method, approximation: None, tau: Some(tau), structure, bytes: cost.bytes_per_party, rounds: cost.rounds }
         } else {
             bail!("method '{method_name}' is not searched; searched methods: {}", SEARCHED.join(", "));
         };
@@ -151,12 +177,68 @@ pub fn candidates(
         }
     }
     let mut out: Vec<Candidate> = out.into_iter().map(|(_, c)| c).collect();
-    out.sort_by(|a, b| a.bytes.cmp(&b.bytes).then(a.rounds.cmp(&b.rounds)).then(a.tau.total_cmp(&b.tau)));
+    if method_name == "compact" {
+        // The one-comparison forms (no core piece), below every annealed structure.
+        for unit in [true, false] {
+            let m = one_comparison::fit(activation.as_ref(), act_name, density, unit);
+            let cost = m.cost(&cost_model);
+            let structure = format!(
+                "one comparison, {}: t = {:.4}, c1 = {:.4}, a = {:.4}, c2 = {:.4}",
+                if unit { "unit slope" } else { "fitted slope" },
+                m.t,
+                m.c1,
+                m.a,
+                m.c2
+            );
+            out.push(Candidate {
+                method: Arc::new(m),
+                approximation: None,
+                tau: None,
+                structure,
+                bytes: cost.bytes_per_party,
+                rounds: cost.rounds,
+            });
+        }
+    }
+    let tau_key = |c: &Candidate| c.tau.unwrap_or(0.0);
+    out.sort_by(|a, b| a.bytes.cmp(&b.bytes).then(a.rounds.cmp(&b.rounds)).then(tau_key(a).total_cmp(&tau_key(b))));
     Ok(out)
 }
 
+/// Candidates and their validation accuracies, shared by the points of one sweep that search the same model with
+/// the same method, seed and ladder but another ν (the frontier sweep): they anneal and score each candidate once.
+/// Entries are computed outside the lock (two points may compute the same entry at once; both get the same value,
+/// the first stored is kept), so no thread ever waits on another's computation.
+#[derive(Debug, Default)]
+pub struct SearchCache {
+    candidates: Mutex<HashMap<String, Arc<Vec<Candidate>>>>,
+    val: Mutex<HashMap<(String, usize), f64>>,
+}
+
+impl SearchCache {
+    fn candidates(&self, key: &str, make: impl FnOnce() -> anyhow::Result<Vec<Candidate>>) -> anyhow::Result<Arc<Vec<Candidate>>> {
+        let lock = || self.candidates.lock().map_err(|_| anyhow::anyhow!("search cache poisoned"));
+        if let Some(c) = lock()?.get(key) {
+            return Ok(c.clone());
+        }
+        let made = Arc::new(make()?);
+        Ok(lock()?.entry(key.to_string()).or_insert(made).clone())
+    }
+
+    fn val(&self, key: &str, i: usize, make: impl FnOnce() -> anyhow::Result<f64>) -> anyhow::Result<f64> {
+        let lock = || self.val.lock().map_err(|_| anyhow::anyhow!("search cache poisoned"));
+        if let Some(v) = lock()?.get(&(key.to_string(), i)) {
+            return Ok(*v);
+        }
+        let v = make()?;
+        Ok(*lock()?.entry((key.to_string(), i)).or_insert(v))
+    }
+}
+
 /// The search of the module docs for a searched method ([`SEARCHED`]) on a loaded model, validation accuracies
-/// with batch size `batch`. Returns the kept candidate with the outcome.
+/// with batch size `batch`. `model_key` names the loaded model in `cache` (its candidates and validation
+/// accuracies are reused for every ν). Returns the kept candidate with the outcome.
+#[allow(clippy::too_many_arguments)]
 pub fn constrained_search(
     methods: &MethodRegistry,
     loaded: &Loaded,
@@ -165,19 +247,32 @@ pub fn constrained_search(
     params: &SearchParams,
     batch: usize,
     seed: u64,
+    cache: &SearchCache,
+    model_key: &str,
 ) -> anyhow::Result<(Candidate, SearchOutcome)> {
     params.check()?;
     let fx = FixedPoint::default();
     let rel = |acc: f64| (loaded.exact_val - acc) / loaded.exact_val;
     let density = model_density(&loaded.stats)?;
+    let key = format!("{model_key}|{method_name}|{act_name}|{seed}|{}|{}|{}|{batch}", params.tau_lo, params.tau_hi, params.ladder);
+    let cands = cache.candidates(&key, || candidates(methods, method_name, act_name, &density, params, seed))?;
     let mut trials = Vec::new();
-    for (i, cand) in candidates(methods, method_name, act_name, &density, params, seed)?.into_iter().enumerate() {
-        let f = match &cand.approximation {
-            Some(pp) => piecewise_fn(pp, fx)?,
-            None => method_fn(cand.method.clone())?,
-        };
-        let acc = accuracy_with(&loaded.net, &loaded.val, f, batch)?;
-        trials.push(Trial { tau: cand.tau, bytes: cand.bytes, val_accuracy: acc, rel_loss: rel(acc) });
+    for (i, cand) in cands.iter().enumerate() {
+        let acc = cache.val(&key, i, || {
+            let f = match &cand.approximation {
+                Some(pp) => piecewise_fn(pp, fx)?,
+                None => method_fn(cand.method.clone())?,
+            };
+            accuracy_with(&loaded.net, &loaded.val, f, batch)
+        })?;
+        let cand = cand.clone();
+        trials.push(Trial {
+            tau: cand.tau,
+            structure: cand.structure.clone(),
+            bytes: cand.bytes,
+            val_accuracy: acc,
+            rel_loss: rel(acc),
+        });
         if rel(acc) <= params.nu {
             let stop = if i == 0 { StopReason::CheapestAdmissible } else { StopReason::ConstraintBinds };
             let outcome = SearchOutcome { approximation: cand.approximation.clone(), tau: cand.tau, stop, trials };
@@ -216,9 +311,12 @@ pub fn choose_method(
     search: &SearchParams,
     batch: usize,
     seed: u64,
+    cache: &SearchCache,
+    model_key: &str,
 ) -> anyhow::Result<ChosenMethod> {
     if SEARCHED.contains(&method_name) {
-        let (cand, out) = constrained_search(methods, loaded, method_name, act_name, search, batch, seed)?;
+        let (cand, out) =
+            constrained_search(methods, loaded, method_name, act_name, search, batch, seed, cache, model_key)?;
         return Ok(ChosenMethod { method: cand.method, search: Some(out) });
     }
     let density = serde_json::to_string(&model_density(&loaded.stats)?)?;

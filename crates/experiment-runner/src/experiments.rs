@@ -22,7 +22,7 @@ use model_zoo::Task;
 use serde_json::json;
 
 pub use crate::models::Paths;
-use crate::constrained::{ChosenMethod, SearchParams, choose_method};
+use crate::constrained::{ChosenMethod, SearchCache, SearchParams, choose_method};
 use crate::models::{LoadParams, ModelCache, accuracy_with, correctness, method_fn, paired_diff_ci95};
 use crate::records::{AccuracyResult, ApproximationResult, ApproximationSummary, Curve, InferenceSummary, SecureResult};
 use crate::spec::{Point, Spec};
@@ -130,12 +130,13 @@ impl Executor for Approximation {
 pub struct Accuracy {
     cache: ModelCache,
     methods: MethodRegistry,
+    searches: SearchCache,
 }
 
 impl Accuracy {
     /// Reads models from `paths.models` and data from `paths.data_root`.
     pub fn new(paths: Paths) -> Self {
-        Accuracy { cache: ModelCache::new(paths), methods: MethodRegistry::builtin() }
+        Accuracy { cache: ModelCache::new(paths), methods: MethodRegistry::builtin(), searches: SearchCache::default() }
     }
 }
 
@@ -190,12 +191,24 @@ impl Executor for Accuracy {
         let load = LoadParams::from_spec(spec)?;
         let loaded = self.cache.load_cached(spec, task, act_name, point.depth)?;
         let (val, test) = (&loaded.val, &loaded.test);
-        let search = SearchParams::from_spec(spec)?;
+        let search = SearchParams::for_point(spec, Some(point))?;
         let cost_model = TwoPartyCostModel::default();
         let rel = |acc: f64| (loaded.exact_val - acc) / loaded.exact_val;
 
         let config = method_config(spec, method_name)?;
-        let chosen = choose_method(&self.methods, &loaded, act_name, method_name, config, &search, load.batch, seed)?;
+        let (model_key, search_seed) = search_identity(spec, point, &load);
+        let chosen = choose_method(
+            &self.methods,
+            &loaded,
+            act_name,
+            method_name,
+            config,
+            &search,
+            load.batch,
+            search_seed,
+            &self.searches,
+            &model_key,
+        )?;
         let ChosenMethod { method, search: outcome } = chosen;
         let cost = method.cost(&cost_model);
         let info = method.info();
@@ -221,7 +234,7 @@ impl Executor for Accuracy {
             test_rel_loss: (loaded.exact_test - test_acc) / loaded.exact_test,
             test_samples: test_correct.len(),
             test_diff_ci95: Some(ci),
-            tau: outcome.as_ref().map(|o| o.tau),
+            tau: outcome.as_ref().and_then(|o| o.tau),
             stop: outcome.as_ref().map(|o| o.stop),
             trials: outcome.as_ref().map(|o| o.trials.clone()).unwrap_or_default(),
             bytes_per_element: cost.bytes_per_party,
@@ -243,6 +256,20 @@ impl Executor for Accuracy {
         };
         Ok(serde_json::to_value(result)?)
     }
+}
+
+/// The model a point searches on (task, activation, depth, load parameters) and the seed of its search: derived
+/// from the experiment seed and the point's key *without* ν, so the points of a ν sweep share one candidate set
+/// (and [`SearchCache`] anneals it once).
+fn search_identity(spec: &Spec, point: &Point, load: &LoadParams) -> (String, u64) {
+    let model_key = format!("{:?}/{:?}/{:?}/{load:?}", point.task, point.activation, point.depth);
+    let without_nu = Point { index: 0, nu: None, ..point.clone() }.key();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in without_nu.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (model_key, crate::spec::derive_seed(spec.seed, h as usize))
 }
 
 /// `secure`: the model run end to end on secret shares (module docs).
@@ -273,10 +300,22 @@ impl Executor for Secure {
         let method_name = need(point, "method", &point.method)?;
         let load = LoadParams::from_spec(spec)?;
         let loaded = self.accuracy.cache.load_cached(spec, task, act_name, point.depth)?;
-        let search = SearchParams::from_spec(spec)?;
+        let search = SearchParams::for_point(spec, Some(point))?;
         let config = method_config(spec, method_name)?;
-        let chosen =
-            choose_method(&self.accuracy.methods, &loaded, act_name, method_name, config, &search, load.batch, seed)?;
+        let (model_key, search_seed) = search_identity(spec, point, &load);
+        let a = &self.accuracy;
+        let chosen = choose_method(
+            &a.methods,
+            &loaded,
+            act_name,
+            method_name,
+            config,
+            &search,
+            load.batch,
+            search_seed,
+            &a.searches,
+            &model_key,
+        )?;
         let exported = loaded.net.export_folded()?;
         let cnn = exported.input_shape.len() == 3;
         let samples = if cnn { spec.param_usize("cnn_samples", 200)? } else { spec.param_usize("samples", 500)? };
@@ -291,7 +330,7 @@ impl Executor for Secure {
             method: method_name.to_string(),
             depth: loaded.net.config.arch.depth(),
             model: loaded.sidecar.clone(),
-            tau: chosen.search.as_ref().map(|o| o.tau),
+            tau: chosen.search.as_ref().and_then(|o| o.tau),
             samples: r.samples,
             truncation: r.truncation,
             secure_accuracy: r.secure_accuracy,
@@ -443,6 +482,7 @@ method = ["nfgn"]"#, "", "unknown method 'nfgn'"),
             task: None,
             depth: None,
             density: None,
+            nu: None,
         }));
     }
 }

@@ -43,8 +43,12 @@ pub enum StopReason {
 /// One candidate the accuracy-constrained search evaluated on the validation split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trial {
-    /// Weighted-error tolerance τ the candidate was annealed for (the smallest, if several τ gave it).
-    pub tau: f64,
+    /// Weighted-error tolerance τ the candidate was annealed for (the smallest, if several τ gave it); none for
+    /// the one-comparison forms, which are fitted without one.
+    pub tau: Option<f64>,
+    /// The candidate's structure, e.g. `annealed: 3 pieces, degrees [0, 2, 1]` or `one comparison, unit slope`.
+    #[serde(default)]
+    pub structure: String,
     /// Bytes per element per party of the candidate.
     pub bytes: u64,
     /// Validation accuracy with it.

@@ -202,7 +202,7 @@ mod tests {
         Record {
             experiment: "e".into(),
             key: key.into(),
-            point: Point { index: 0, activation: None, method: None, task: None, depth: None, density: None },
+            point: Point { index: 0, activation: None, method: None, task: None, depth: None, density: None, nu: None },
             seed: 1,
             elapsed_s: elapsed,
             spec_digest: "s".into(),
