@@ -139,8 +139,9 @@ pub fn candidates(
     let cost_model = TwoPartyCostModel::default();
     let activation = ActivationRegistry::builtin().get(act_name)?;
     let mut out: Vec<(String, Candidate)> = Vec::new();
+    let mut skipped = Vec::new();
     for tau in params.taus() {
-        let cand = if method_name == "compact" {
+        let built = (|| -> anyhow::Result<Candidate> { Ok(if method_name == "compact" {
             let criterion = Criterion::weighted(density.clone(), tau, None)?;
             let fitter = Fitter::new(activation.as_ref(), &criterion, &cost_model);
             let pp = anneal(&fitter, &AnnealConfig { seed, ..AnnealConfig::default() })?.best.pp;
@@ -168,6 +169,15 @@ pub fn candidates(
             Candidate { method, approximation: None, tau: Some(tau), structure, bytes: cost.bytes_per_party, rounds: cost.rounds }
         } else {
             bail!("method '{method_name}' is not searched; searched methods: {}", SEARCHED.join(", "));
+        }) })();
+        // A τ the search space cannot meet (too tight for the variant) yields no candidate, not a failed point.
+        let cand = match built {
+            Ok(c) => c,
+            Err(e) if SEARCHED.contains(&method_name) => {
+                skipped.push(format!("τ = {tau:e}: {e:#}"));
+                continue;
+            }
+            Err(e) => return Err(e),
         };
         let info = cand.method.info();
         let key = format!("{}|{}|{:?}|{}", cand.bytes, cand.rounds, info.degrees, info.pieces);
@@ -177,6 +187,9 @@ pub fn candidates(
         }
     }
     let mut out: Vec<Candidate> = out.into_iter().map(|(_, c)| c).collect();
+    if out.is_empty() && method_name != "compact" {
+        bail!("{method_name}: no candidate for any τ of the ladder ({}); raise tau_hi", skipped.join("; "));
+    }
     if method_name == "compact" {
         // The one-comparison forms (no core piece), below every annealed structure.
         for unit in [true, false] {

@@ -62,7 +62,8 @@ pub struct LineChart {
 
 /// Tick label: integers as integers, very small or large magnitudes as `1e-5`, others with ≤ 3 decimals.
 pub fn tick(v: f64) -> String {
-    if v == 0.0 {
+    // Rounding noise of an axis crossing zero (1.4e-17) is zero.
+    if v.abs() < 1e-12 {
         return "0".into();
     }
     let a = v.abs();
@@ -177,7 +178,7 @@ impl LineChart {
     {
         root.fill(&WHITE).map_err(err)?;
         let (w, _) = root.dim_in_pixel();
-        let legend_w = (w as f64 * 0.27).clamp(150.0, 260.0) as u32;
+        let legend_w = (w as f64 * 0.3).clamp(150.0, 290.0) as u32;
         let (plot, legend) = root.split_horizontally(w.saturating_sub(legend_w));
         let keep = |y: f64| !self.log_y || y > 0.0;
         let tx = |x: f64| if self.log2_x { x.log2() } else { x };
@@ -192,6 +193,11 @@ impl LineChart {
         if self.log2_x {
             x0 -= 0.25;
             x1 += 0.25;
+        } else if self.markers_at_points {
+            // Room for the markers at the ends.
+            let pad = 0.04 * (x1 - x0);
+            x0 -= pad;
+            x1 += pad;
         }
         let mut builder = ChartBuilder::on(&plot);
         builder.caption(&self.title, ("sans-serif", 20)).margin(14).x_label_area_size(46).y_label_area_size(78);
