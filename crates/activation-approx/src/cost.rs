@@ -1,4 +1,4 @@
-//! The per-element two-party MPC cost model (`mpc-cost.md`), behind a small trait so the search can minimise any cost.
+//! The per-element two-party MPC cost model (`docs/cost-model.md`), behind a small trait so the search can minimise any cost.
 //!
 //! Protocol priced by [`TwoPartyCostModel`] for a [`PiecewisePoly`] with n + 1 thresholds and largest degree d:
 //! - n + 1 comparisons b_i = [x ≥ t_i], all in one parallel batch (`cmp_rounds` rounds, `cmp_bytes` each);

@@ -1,4 +1,4 @@
-//! BOLT's and BumbleBee's GeLU ("seg3") and BumbleBee's SiLU ("seg4"), constants from `mpc-cost.md`.
+//! BOLT's and BumbleBee's GeLU ("seg3") and BumbleBee's SiLU ("seg4"), constants from the BOLT (S&P 2024) and BumbleBee (NDSS 2025) papers, costed as in `docs/cost-model.md`.
 //!
 //! GeLU (BOLT: Pang et al., "BOLT: Privacy-Preserving, Accurate and Efficient Inference for Transformers", IEEE S&P
 //! 2024, §5 Eq. (2), T = 2.7; BumbleBee: Lu et al., NDSS 2025, §4.4 and OpenBumbleBee `activation.cc`, T = 3):

@@ -1,6 +1,6 @@
 //! NFGen, reimplemented from its published algorithm (Fan et al., "NFGen: Automatic Non-linear Function Evaluation
 //! Code Generator for General-purpose MPC Platforms", ACM CCS 2022, §4 Algorithms 1–2 "FAC", §5 code templates,
-//! §6 performance profiler; `compact-method.md` records how its public code behaves).
+//! §6 performance profiler; this module's docs record how its public code behaves).
 //!
 //! # Fitting ("FAC", per degree k = 3 … 9)
 //! 1. A stack of intervals starts with [(a, b)]; pop [s, e], skipped if s = e after rounding to

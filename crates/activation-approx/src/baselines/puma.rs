@@ -1,6 +1,6 @@
 //! PUMA's GeLU and SiLU (Dong et al., "PUMA: Secure Inference of LLaMA-7B in Five Minutes", 2023, §4.2 Eq. (3);
 //! SecretFlow SPU `libspu/kernel/hal/activation` / OpenBumbleBee `activation.cc::f_gelu`), constants from
-//! `mpc-cost.md`.
+//! `docs/cost-model.md`.
 //!
 //! GeLU (Eq. 3):
 //! ```text

@@ -1,5 +1,5 @@
 # Run: python3 crates/activation-approx/src/baselines/reference_values.py  (pasted into tests.rs, PINNED)
-# Independent reference values from the published formulas (mpc-cost.md), in plain Python floats.
+# Independent reference values from the published formulas (quoted in each baseline module's docs), in plain Python floats.
 import math
 def puma_gelu(x):
     a=[-0.5054031199708174,-0.42226581151983866,-0.11807612951181953,-0.011034134030615728]

@@ -2,7 +2,7 @@
 //!
 //! With thresholds t_0 < … < t_n and segments S_0 (left tail), S_1 … S_n (pieces), S_{n+1} (right tail):
 //!
-//! - **Sorted breakpoints** ([`Protocol::Sorted`], `mpc-cost.md`): b_i = [x ≥ t_i] for all i in one parallel batch,
+//! - **Sorted breakpoints** ([`Protocol::Sorted`], `docs/cost-model.md`): b_i = [x ≥ t_i] for all i in one parallel batch,
 //!   powers x² … x^d by the power tree in parallel, Y_s = S_s(x) formed locally (one truncation each), then
 //!   y = Y_0 + Σ_i b_i·(Y_{i+1} − Y_i): n + 1 multiplications in ONE round. The result is exactly
 //!   [`crate::piecewise::EncodedPiecewise::eval`] (selection commutes with the floor truncation because the b_i

@@ -7,7 +7,7 @@ use super::*;
 use crate::activation::ActivationRegistry;
 use crate::cost::{Cost, CostModel};
 
-/// (method/activation, [(x, f(x))]) computed by `reference_values.py` from the published formulas (mpc-cost.md),
+/// (method/activation, [(x, f(x))]) computed by `reference_values.py` from the published formulas (docs/cost-model.md and each baseline's module docs),
 /// independently of this crate.
 const PINNED: &[(&str, &[(f64, f64)])] = &[
     (
