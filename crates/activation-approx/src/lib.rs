@@ -49,6 +49,7 @@ pub mod fixed;
 pub mod format;
 pub mod metrics;
 pub mod nfgen;
+pub mod one_comparison;
 pub mod piecewise;
 pub mod poly;
 pub mod published;

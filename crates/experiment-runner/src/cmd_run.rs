@@ -46,6 +46,14 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
             Some(shard) => run_shard(spec, executor.as_ref(), &raw, !args.quiet, shard)?,
             None => run_sweep(spec, executor.as_ref(), &raw, !args.quiet)?,
         };
+        if summary.stale > 0 {
+            println!(
+                "{}: {} record(s) made by another spec or other code (code {}) dropped; their points are recomputed",
+                spec.name,
+                summary.stale,
+                experiment_runner::sweep::CODE_DIGEST
+            );
+        }
         println!(
             "{}{}: {} points, {} already recorded, {} computed, {} failed in {:.1} s",
             spec.name,
@@ -91,5 +99,31 @@ pub(crate) fn report(args: &ReportArgs) -> anyhow::Result<()> {
         report::rewrite_readme(&args.readme, &rep)?;
     }
     println!("wrote {} result sections (tables in {}/tables, figures in {}/figures)", rep.sections.len(), args.results.display(), args.results.display());
+    Ok(())
+}
+
+/// Arguments of `compact compare`.
+#[derive(Debug, Args)]
+pub(crate) struct CompareArgs {
+    /// Folder of the committed records (e.g. results/raw).
+    #[arg(long)]
+    pub old: PathBuf,
+    /// Folder of the regenerated records (e.g. results/runs/<id>/raw).
+    #[arg(long)]
+    pub new: PathBuf,
+    /// Markdown report to write.
+    #[arg(long, default_value = "results/reproducibility.md")]
+    pub out: PathBuf,
+}
+
+/// Compares regenerated records with committed ones and writes the reproducibility report.
+pub(crate) fn compare(args: &CompareArgs) -> anyhow::Result<()> {
+    let md = experiment_runner::reproduce::compare_dirs(&args.old, &args.new)?;
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.out, &md)
+        .map_err(|e| anyhow::anyhow!("cannot write '{}': {e}; pass --out FILE", args.out.display()))?;
+    println!("wrote {}", args.out.display());
     Ok(())
 }

@@ -11,7 +11,9 @@ use secure_methods::{SecureMethod, compact};
 use activation_approx::format::ApproximationFile;
 use activation_approx::{ActivationRegistry, Truncation};
 use anyhow::{Context, bail};
-use experiment_runner::experiments::{Accuracy, LoadParams, Paths, SearchParams, limited};
+use secure_methods::MethodRegistry;
+use experiment_runner::constrained::{SearchCache, SearchParams, choose_method};
+use experiment_runner::models::{LoadParams, ModelCache, Paths, limited};
 use model_zoo::secure::{LayerKind, SecureOptions, SecureReport, default_batch, evaluate_secure};
 use model_zoo::{ActivationPlan, Task};
 
@@ -120,7 +122,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             Some(Arc::new(compact::from_approximation(&args.af, &file.piecewise()?, file.fixed_point()?, &provenance)?))
         }
     };
-    let acc = Accuracy::new(Paths { data_root: args.data.clone(), models: args.models.clone() });
+    let acc = ModelCache::new(Paths { data_root: args.data.clone(), models: args.models.clone() });
     let load = LoadParams { batch: 512, eval_limit: args.eval_limit, calibration: 2000, bins: 256 };
     let loaded = acc.load(task, &args.af, args.depth, args.model.as_deref(), &load, args.seed)?;
 
@@ -131,10 +133,28 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             (m, how)
         }
         None => {
-            let search = SearchParams { nu: args.nu, tau_lo: 1e-4, tau_hi: 1e-1, steps: 7 };
-            let c = acc.choose_method(&loaded, &args.af, &args.method, serde_json::json!({}), &search, load.batch, args.seed)?;
-            let how = match c.tau {
-                Some(tau) => format!("accuracy-constrained search: τ = {tau:.3e}, ν = {} on {} validation samples", args.nu, loaded.val.len()),
+            let search = SearchParams { nu: args.nu, tau_lo: 1e-4, tau_hi: 3e-1, ladder: 10 };
+            let methods = MethodRegistry::builtin();
+            let c = choose_method(
+                &methods,
+                &loaded,
+                &args.af,
+                &args.method,
+                serde_json::json!({}),
+                &search,
+                load.batch,
+                args.seed,
+                &SearchCache::default(),
+                "",
+            )?;
+            let how = match &c.search {
+                Some(o) => format!(
+                    "accuracy-constrained search: τ = {}, ν = {} on {} validation samples, stopped: {:?}",
+                    o.tau.map_or("- (one-comparison form)".to_string(), |t| format!("{t:.3e}")),
+                    args.nu,
+                    loaded.val.len(),
+                    o.stop
+                ),
                 None => c.method.citation().to_string(),
             };
             (c.method, how)

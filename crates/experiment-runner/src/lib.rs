@@ -5,12 +5,16 @@
 //! `datasets/`, writes `results/` or prints. Sweeps split into shards ([`shard`]) for a cluster's job array are
 //! merged back into the single-process record file by [`merge`].
 
+pub mod constrained;
 pub mod experiments;
 pub mod merge;
 pub mod plan;
+pub mod models;
 pub mod plot;
+pub mod records;
 pub mod report;
 pub mod shard;
+pub mod reproduce;
 pub mod spec;
 pub mod sweep;
 pub mod table;

@@ -36,6 +36,8 @@ enum Command {
     Plan(cmd_shard::PlanArgs),
     /// Write tables, figures and the README's results section from the recorded sweeps.
     Report(cmd_run::ReportArgs),
+    /// Compare regenerated records with committed ones (timings excluded) and write a reproducibility report.
+    Compare(cmd_run::CompareArgs),
     /// Run a trained model end to end on secret shares: secure accuracy, agreement with the fixed-point plaintext
     /// run, metered cost per inference with a per-layer breakdown.
     Secure(Box<cmd_secure::Args>),
@@ -60,6 +62,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Merge(args) => cmd_shard::merge(&args)?,
         Command::Plan(args) => cmd_shard::plan(&args)?,
         Command::Report(args) => cmd_run::report(&args)?,
+        Command::Compare(args) => cmd_run::compare(&args)?,
         Command::Secure(args) => cmd_secure::run(&args)?,
         Command::Export(args) => cmd_export::run(&args)?,
         Command::Import(args) => cmd_export::import(&args)?,

@@ -54,6 +54,9 @@ pub struct Grid {
     pub depth: Option<Vec<usize>>,
     /// Density specs such as `normal:0,1`.
     pub density: Option<Vec<String>>,
+    /// Allowed relative accuracy losses ν of the accuracy-constrained search (fractions, e.g. 0.01 for 1 %); each
+    /// overrides the `nu` parameter for its points.
+    pub nu: Option<Vec<f64>>,
 }
 
 /// One point of a sweep: a value for every axis the spec sweeps.
@@ -71,6 +74,9 @@ pub struct Point {
     pub depth: Option<usize>,
     /// Density, when swept.
     pub density: Option<String>,
+    /// ν, when swept (the number as written by Rust's shortest round-trip formatting, e.g. `0.0025`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nu: Option<String>,
 }
 
 impl Point {
@@ -92,6 +98,9 @@ impl Point {
         }
         if let Some(v) = &self.density {
             parts.push(format!("density={v}"));
+        }
+        if let Some(v) = &self.nu {
+            parts.push(format!("nu={v}"));
         }
         parts.join(",")
     }
@@ -133,6 +142,7 @@ impl Spec {
             ("task", g.task.as_ref().map(Vec::len)),
             ("depth", g.depth.as_ref().map(Vec::len)),
             ("density", g.density.as_ref().map(Vec::len)),
+            ("nu", g.nu.as_ref().map(Vec::len)),
         ];
         if lens.iter().all(|(_, l)| l.is_none()) {
             bail!("empty sweep: [grid] lists no axis; give at least one of activation, method, task, depth, density");
@@ -140,10 +150,13 @@ impl Spec {
         if let Some((axis, _)) = lens.iter().find(|(_, l)| *l == Some(0)) {
             bail!("empty sweep: grid axis '{axis}' is an empty list; give at least one value or remove the axis");
         }
+        if let Some(nu) = g.nu.iter().flatten().find(|v| !(**v > 0.0 && **v < 1.0)) {
+            bail!("grid value nu = {nu} must be in (0, 1), e.g. 0.01 for a 1 % relative accuracy loss");
+        }
         Ok(spec)
     }
 
-    /// Expands the grid into points, row-major in the order activation, method, task, depth, density.
+    /// Expands the grid into points, row-major in the order activation, method, task, depth, density, ν.
     pub fn points(&self) -> Vec<Point> {
         fn axis<T: Clone>(v: &Option<Vec<T>>) -> Vec<Option<T>> {
             match v {
@@ -158,14 +171,17 @@ impl Spec {
                 for task in axis(&g.task) {
                     for depth in axis(&g.depth) {
                         for density in axis(&g.density) {
-                            out.push(Point {
-                                index: out.len(),
-                                activation: activation.clone(),
-                                method: method.clone(),
-                                task: task.clone(),
-                                depth,
-                                density: density.clone(),
-                            });
+                            for nu in axis(&g.nu) {
+                                out.push(Point {
+                                    index: out.len(),
+                                    activation: activation.clone(),
+                                    method: method.clone(),
+                                    task: task.clone(),
+                                    depth,
+                                    density: density.clone(),
+                                    nu: nu.map(|v| format!("{v}")),
+                                });
+                            }
                         }
                     }
                 }
