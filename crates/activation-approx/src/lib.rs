@@ -41,11 +41,13 @@ pub mod density;
 pub mod error;
 pub mod fixed;
 pub mod format;
+pub mod limits;
 pub mod metrics;
 pub mod piecewise;
 pub mod poly;
 pub mod quad;
 pub mod search;
+pub mod verify;
 
 pub use activation::{Activation, ActivationRegistry, Builtin, Tail};
 pub use density::{Density, DensitySpec, Empirical, Mixture, Normal, Uniform};

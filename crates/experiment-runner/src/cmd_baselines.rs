@@ -50,11 +50,11 @@ pub(crate) struct Args {
 /// Runs the command.
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     if args.nfgen_candidates {
-        print!("{}", nfgen_candidates(args)?);
+        out!("{}", nfgen_candidates(args)?);
         return Ok(());
     }
     let rows = reports(args)?;
-    print!("{}", render(&rows, args.format)?);
+    out!("{}", render(&rows, args.format)?);
     Ok(())
 }
 

@@ -376,7 +376,7 @@ impl Accuracy {
         batch: usize,
         seed: u64,
     ) -> anyhow::Result<ChosenMethod> {
-        if method_name == "compact" {
+        if crate::names::method(method_name)? == "compact" {
             let activation = ActivationRegistry::builtin().get(act_name)?;
             let (pp, tau, trials) = compact_search(loaded, activation.as_ref(), search, batch, seed)?;
             let provenance = format!("accuracy-constrained search, ν = {}, τ = {tau:e}", search.nu);
@@ -516,11 +516,7 @@ impl Accuracy {
         if spec.grid.task.is_none() {
             bail!("an accuracy experiment needs a 'task' axis in [grid]");
         }
-        let nu = spec.param_f64("nu", 0.01)?;
-        if !(nu > 0.0 && nu < 1.0) {
-            bail!("parameter nu = {nu} must be in (0, 1), e.g. 0.01 for a 1 % relative accuracy loss");
-        }
-        Ok(())
+        crate::params::check_accuracy_params(spec)
     }
 }
 
@@ -531,7 +527,9 @@ impl Executor for Accuracy {
 
     fn applicable(&self, _spec: &Spec, p: &Point) -> bool {
         match (&p.method, &p.activation) {
-            (Some(m), Some(a)) if m != "compact" => self.methods.spec(m).is_ok_and(|s| s.supports(a)),
+            (Some(m), Some(a)) if crate::names::method(m).ok() != Some("compact") => {
+                self.methods.spec(m).is_ok_and(|s| s.supports(a))
+            }
             _ => true,
         }
     }

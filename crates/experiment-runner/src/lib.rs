@@ -5,8 +5,14 @@
 //! `datasets/`, writes `results/` or prints.
 
 pub mod experiments;
+pub mod input;
+pub mod lock;
+pub mod names;
+pub mod output;
+pub mod params;
 pub mod plot;
 pub mod report;
+pub mod report_any;
 pub mod spec;
 pub mod sweep;
 pub mod table;

@@ -125,11 +125,16 @@ impl LineChart {
     pub fn write(&self, dir: &Path, stem: &str) -> anyhow::Result<()> {
         fs::create_dir_all(dir).with_context(|| format!("cannot create figures folder '{}'", dir.display()))?;
         let png = dir.join(format!("{stem}.png"));
-        self.draw(&BitMapBackend::new(&png, (900, 560)).into_drawing_area())
-            .with_context(|| format!("cannot draw '{}'", png.display()))?;
+        // Drawn to a temporary file beside the figure, then renamed over it (atomic).
+        crate::output::with_atomic(&png, |tmp| {
+            self.draw(&BitMapBackend::new(tmp, (900, 560)).into_drawing_area())
+                .with_context(|| format!("cannot draw '{}'", png.display()))
+        })?;
         let svg = dir.join(format!("{stem}.svg"));
-        self.draw(&SVGBackend::new(&svg, (900, 560)).into_drawing_area())
-            .with_context(|| format!("cannot draw '{}'", svg.display()))?;
+        crate::output::with_atomic(&svg, |tmp| {
+            self.draw(&SVGBackend::new(tmp, (900, 560)).into_drawing_area())
+                .with_context(|| format!("cannot draw '{}'", svg.display()))
+        })?;
         Ok(())
     }
 }
