@@ -312,7 +312,7 @@ pub(crate) fn run(args: FitArgs) -> Result<()> {
         let (out, info): (SearchOutcome, SearchInfo) = if args.exhaustive {
             let grid = ExhaustiveGrid::for_space(&fitter.space);
             // An estimate before a search that can run for minutes (the library refuses grids above its cap).
-            if grid.size_bound() > 10_000 {
+            if grid.size_bound() > 10_000 && grid.size_bound() <= activation_approx::limits::MAX_EXHAUSTIVE_STRUCTURES as u128 {
                 eprintln!(
                     "exhaustive search: up to {} structures ({} pieces × {} degrees × ranges); lower --max-pieces/--max-degree for a quicker run",
                     grid.size_bound(),
