@@ -19,7 +19,7 @@ test:
 
 # Long property run (~10 minutes) of every input parser: density strings, approximation JSON, spec TOML, record
 # lines, sidecars (README.md, Reliability). FUZZ_CASES scales it.
-FUZZ_CASES ?= 20000
+FUZZ_CASES ?= 300000
 fuzz:
 	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test --release -p experiment-runner --test parsers_prop
 

@@ -7,6 +7,7 @@ use activation_approx::baselines::report::{MethodReport, measure};
 use activation_approx::baselines::{BuildContext, MethodRegistry, nfgen};
 use activation_approx::density::DensitySpec;
 use activation_approx::{ActivationRegistry, FixedPoint, TwoPartyCostModel};
+use activation_approx::limits::clip;
 use anyhow::{Context, bail};
 
 /// Output format.
@@ -63,14 +64,20 @@ fn reports(args: &Args) -> anyhow::Result<Vec<MethodReport>> {
     let density = DensitySpec::parse(&args.density)?;
     let fx = FixedPoint::new(args.frac_bits)?;
     let config: serde_json::Value = serde_json::from_str(&args.config)
-        .with_context(|| format!("--config '{}' is not valid JSON; expected an object keyed by method", args.config))?;
+        .with_context(|| format!("--config '{}' is not valid JSON; expected an object keyed by method", clip(&args.config)))?;
     let Some(config) = config.as_object() else {
-        bail!("--config '{}' must be a JSON object keyed by method name", args.config);
+        bail!("--config '{}' must be a JSON object keyed by method name", clip(&args.config));
     };
     let registry = MethodRegistry::builtin();
-    for key in config.keys() {
-        registry.spec(key)?;
+    // Keys resolved like every method name (`NFGen` configures nfgen); two spellings of one method are an error.
+    let mut resolved = serde_json::Map::new();
+    for (key, value) in config {
+        let name = experiment_runner::names::method(key)?;
+        if resolved.insert(name.to_string(), value.clone()).is_some() {
+            bail!("--config configures method '{name}' twice (under two spellings); keep one");
+        }
     }
+    let config = &resolved;
     let names: Vec<String> = if args.methods.is_empty() {
         registry.names_for(activation.name()).into_iter().map(String::from).collect()
     } else {
@@ -95,7 +102,7 @@ fn reports(args: &Args) -> anyhow::Result<Vec<MethodReport>> {
 fn nfgen_candidates(args: &Args) -> anyhow::Result<String> {
     let activation = ActivationRegistry::builtin().get(&args.af)?;
     let config: serde_json::Value = serde_json::from_str(&args.config)
-        .with_context(|| format!("--config '{}' is not valid JSON; expected an object keyed by method", args.config))?;
+        .with_context(|| format!("--config '{}' is not valid JSON; expected an object keyed by method", clip(&args.config)))?;
     let ctx = BuildContext {
         activation: activation.clone(),
         density: None,
