@@ -260,7 +260,7 @@ impl ActivationRegistry {
     pub fn get(&self, name: &str) -> Result<Arc<dyn Activation>> {
         let key = name.trim().to_ascii_lowercase().replace('-', "_");
         self.by_name.get(&key).cloned().ok_or_else(|| ApproxError::UnknownActivation {
-            name: name.to_string(),
+            name: crate::limits::clip(name),
             known: self.names().join(", "),
         })
     }

@@ -257,7 +257,8 @@ impl ApproximationFile {
         if fp.truncation != "floor" || fp.encoding != "round_half_away" {
             return Err(fmt_err(format!(
                 "fixed-point rules '{}'/'{}' unsupported; expected encoding 'round_half_away', truncation 'floor'",
-                fp.encoding, fp.truncation
+                crate::limits::clip(&fp.encoding),
+                crate::limits::clip(&fp.truncation)
             )));
         }
         Ok(())

@@ -46,13 +46,19 @@ pub const MAX_SIDECAR_BYTES: u64 = 1 << 20;
 pub const CLIP_CHARS: usize = 80;
 
 /// At most [`CLIP_CHARS`] characters of `s`, with an ellipsis and the full length when it was cut.
+/// Control characters (a newline inside a JSON or TOML string) are escaped (`\n`), so the result is one line.
 pub fn clip(s: &str) -> String {
     let n = s.chars().count();
-    if n <= CLIP_CHARS {
+    let head: String = escape_controls(&s.chars().take(CLIP_CHARS).collect::<String>());
+    if n <= CLIP_CHARS { head } else { format!("{head}… ({n} characters)") }
+}
+
+/// `s` with every control character escaped (`\n`, `\u{1b}`).
+fn escape_controls(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
         return s.to_string();
     }
-    let head: String = s.chars().take(CLIP_CHARS).collect();
-    format!("{head}… ({n} characters)")
+    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 /// A message line with every quoted value ('…') clipped to [`CLIP_CHARS`] characters and the whole line to 400.
@@ -62,7 +68,7 @@ pub fn clip_line(line: &str) -> String {
         if i > 0 {
             out.push('\'');
         }
-        out.push_str(&if i % 2 == 1 { clip(part) } else { part.to_string() });
+        out.push_str(&if i % 2 == 1 { clip(part) } else { escape_controls(part) });
     }
     let n = out.chars().count();
     if n > 400 { format!("{}… ({n} characters)", out.chars().take(400).collect::<String>()) } else { out }
@@ -106,6 +112,8 @@ mod tests {
     #[test]
     fn clip_cuts_long_values() {
         assert_eq!(clip("silu"), "silu");
+        assert_eq!(clip("u\niform"), "u\\niform");
+        assert!(!clip_line("kind 'a\nb'; rest\nmore").contains('\n'));
         let c = clip(&"é".repeat(500));
         assert!(c.ends_with("(500 characters)") && c.chars().count() < 110, "{c}");
     }

@@ -337,6 +337,15 @@ pub(crate) fn run(args: FitArgs) -> Result<()> {
                 iterations: args.iterations.max(1),
                 ..AnnealConfig::default()
             };
+            // An estimate before a long search (the default, 4 × 1200 steps, takes seconds).
+            if cfg.restarts * cfg.iterations > 100_000 {
+                eprintln!(
+                    "annealing: {} restarts × {} steps = {} structure evaluations; this can take minutes",
+                    cfg.restarts,
+                    cfg.iterations,
+                    cfg.restarts * cfg.iterations
+                );
+            }
             let out = anneal(&fitter, &cfg)?;
             let info = SearchInfo {
                 method: "anneal".into(),

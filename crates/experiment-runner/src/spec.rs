@@ -129,7 +129,7 @@ impl Spec {
         let spec: Spec = toml::from_str(text).map_err(|e| {
             // One line: the message and where it points, never the source snippet toml's Display adds.
             let line = e.span().map(|r| text[..r.start.min(text.len())].matches('\n').count() + 1);
-            let msg = activation_approx::limits::clip(e.message().trim()).replace('\n', " ");
+            let msg = activation_approx::limits::clip_line(e.message().trim()).replace('\n', " ");
             match line {
                 Some(l) => anyhow::anyhow!("line {l}: {msg}"),
                 None => anyhow::anyhow!("{msg}"),
