@@ -74,20 +74,16 @@ pub fn clip_line(line: &str) -> String {
     if n > 400 { format!("{}… ({n} characters)", out.chars().take(400).collect::<String>()) } else { out }
 }
 
-/// A number printed in bounded width: plain for moderate magnitudes, scientific otherwise (Rust's `{}` prints
-/// 1e300 with 301 digits).
+/// A number printed in bounded width (Rust's `{}` prints 1e300 with 301 digits).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Num(pub f64);
 
 impl fmt::Display for Num {
+    /// Rust's plain form when it is at most 24 characters (`1e20` stays `100000000000000000000`), scientific
+    /// otherwise (`1e300`, `2.5e-300`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = self.0;
-        if !v.is_finite() || v == 0.0 || (1e-4..1e9).contains(&v.abs()) {
-            let s = format!("{v}");
-            if s.len() <= 24 { f.write_str(&s) } else { write!(f, "{v:.6e}") }
-        } else {
-            write!(f, "{v:e}")
-        }
+        let plain = format!("{}", self.0);
+        if plain.len() <= 24 { f.write_str(&plain) } else { write!(f, "{:e}", self.0) }
     }
 }
 

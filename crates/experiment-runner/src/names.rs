@@ -124,6 +124,24 @@ mod tests {
     }
 
     #[test]
+    fn committed_specs_keep_their_points_and_digests() {
+        // Resolution must not invalidate finished records: canonical specs expand to the same keys and digest.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+        let mut seen = 0;
+        for profile in ["quick", "full"] {
+            for entry in std::fs::read_dir(root.join(profile)).unwrap() {
+                let spec = Spec::load(&entry.unwrap().path()).unwrap();
+                let c = canonical_spec(&spec).unwrap();
+                assert_eq!(c.digest(), spec.digest(), "{}", spec.name);
+                let keys = |s: &Spec| s.points().iter().map(|p| p.key()).collect::<Vec<_>>();
+                assert_eq!(keys(&c), keys(&spec), "{}", spec.name);
+                seen += 1;
+            }
+        }
+        assert!(seen >= 10, "{seen} specs");
+    }
+
+    #[test]
     fn grids_are_resolved_and_deduplicated() {
         let spec = Spec::parse(
             "name = \"t\"\nkind = \"approximation\"\n[grid]\nactivation = [\"silu\", \"SiLU\", \"gelu\"]\n\
