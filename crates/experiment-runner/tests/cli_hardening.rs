@@ -170,7 +170,7 @@ fn check_re_measures_and_secure_refuses_what_check_rejects() {
     let o = compact_in(d.path(), &["fit", "--check", s(&good)]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let lying = edited(d.path(), &good, "lying.json", |v| v["errors"]["weighted"] = serde_json::json!(1e-9));
-    fails(d.path(), &["fit", "--check", s(&lying)], &["errors.weighted stored 1e-9"]);
+    fails(d.path(), &["fit", "--check", s(&lying)], &["errors.weighted stored 0.000000001 but measures"]);
     let cheap = edited(d.path(), &good, "cheap.json", |v| v["cost"]["bytes_per_party"] = serde_json::json!(1));
     fails(d.path(), &["fit", "--check", s(&cheap)], &["cost stored 1 B"]);
     let unknown = edited(d.path(), &good, "unknown.json", |v| v["activation"] = serde_json::json!("swsh"));
