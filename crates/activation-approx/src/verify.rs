@@ -51,7 +51,7 @@ impl Verification {
 
 /// The per-element cost of `pp` under the file's cost model (the one place the cost is computed for a check).
 pub fn file_cost(file: &ApproximationFile, pp: &PiecewisePoly) -> Cost {
-    file.cost_model.clone().unwrap_or_default().piecewise_cost(pp)
+    file.cost_model.unwrap_or_default().piecewise_cost(pp)
 }
 
 /// Relative agreement of a stored and a re-measured error (NaN equals NaN: both "not measurable").
