@@ -291,7 +291,7 @@ pub(crate) fn run(args: FitArgs) -> Result<()> {
         if m == 0 {
             bail!("invalid --pieces 0: need at least 1");
         }
-        if (b - a) / m as f64 < fitter.space.min_width {
+        if (b - a) / (m as f64) < fitter.space.min_width {
             bail!(
                 "--pieces {m} on --range {}: pieces narrower than the minimum width {}; use fewer pieces or a wider range",
                 clip(r),
