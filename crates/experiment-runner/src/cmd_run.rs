@@ -54,7 +54,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
                 experiment_runner::sweep::CODE_DIGEST
             );
         }
-        println!(
+        outln!(
             "{}{}: {} points, {} already recorded, {} computed, {} failed in {:.1} s",
             spec.name,
             args.shard.map(|s| format!(" shard {s}")).unwrap_or_default(),
@@ -81,11 +81,12 @@ pub(crate) struct ReportArgs {
     /// Results folder holding raw/ (tables/ and figures/ are written beside it).
     #[arg(long, default_value = "results")]
     pub results: PathBuf,
-    /// README whose generated section (between the results markers) is rewritten.
-    #[arg(long, default_value = "README.md")]
-    pub readme: PathBuf,
-    /// Write tables and figures only; leave the README alone.
+    /// Also rewrite the generated section (between the results markers) of this README, e.g. `--readme README.md`;
+    /// without it no README is touched.
     #[arg(long)]
+    pub readme: Option<PathBuf>,
+    /// Write tables and figures only (the default; kept for older scripts).
+    #[arg(long, hide = true, conflicts_with = "readme")]
     pub no_readme: bool,
 }
 
@@ -95,10 +96,10 @@ pub(crate) fn report(args: &ReportArgs) -> anyhow::Result<()> {
     if rep.sections.is_empty() {
         bail!("no records under '{}'; run `compact run experiments/quick/*.toml` first", args.results.join("raw").display());
     }
-    if !args.no_readme {
-        report::rewrite_readme(&args.readme, &rep)?;
+    if let Some(readme) = &args.readme {
+        report::rewrite_readme(readme, &rep)?;
     }
-    println!("wrote {} result sections (tables in {}/tables, figures in {}/figures)", rep.sections.len(), args.results.display(), args.results.display());
+    outln!("wrote {} result sections (tables in {}/tables, figures in {}/figures)", rep.sections.len(), args.results.display(), args.results.display());
     Ok(())
 }
 

@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use secure_methods::{SecureMethod, compact};
-use activation_approx::format::ApproximationFile;
-use activation_approx::{ActivationRegistry, Truncation};
+use activation_approx::Truncation;
 use anyhow::{Context, bail};
 use secure_methods::MethodRegistry;
 use experiment_runner::constrained::{SearchCache, SearchParams, choose_method};
 use experiment_runner::models::{LoadParams, ModelCache, Paths, limited};
+use activation_approx::limits::num;
+use experiment_runner::names;
 use model_zoo::secure::{LayerKind, SecureOptions, SecureReport, default_batch, evaluate_secure};
 use model_zoo::{ActivationPlan, Task};
 
@@ -36,7 +37,7 @@ pub(crate) enum Trunc {
 }
 
 /// Options of `compact secure`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Args {
     /// Task: mnist, fashion-mnist, spam, letter.
     #[arg(long)]
@@ -49,17 +50,17 @@ pub(crate) struct Args {
     #[arg(long, default_value = "compact")]
     method: String,
     /// Hidden layers of the MNIST MLP (the depth sweep's models); default: the task's default model.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::args::depth)]
     depth: Option<usize>,
     /// Test samples to run securely (the first ones of the test split).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, allow_negative_numbers = true, value_parser = crate::args::count)]
     samples: usize,
     /// Samples per batch (one two-party session each, forked from the one set-up session; batches run in
     /// parallel). Default: 100 (MLP), 10 (CNN).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::args::count)]
     batch: Option<usize>,
     /// Seed of the dealers, the input sharing and Compact's search.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = crate::args::seed)]
     seed: u64,
     /// Truncation protocol, the same for every method (default dealer pair: local truncation at f = 16 fails with
     /// probability up to |v|/2^63 per truncated value).
@@ -72,10 +73,10 @@ pub(crate) struct Args {
     #[arg(long)]
     model: Option<PathBuf>,
     /// Allowed relative accuracy loss ν of Compact's search (on the validation split).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
     nu: f64,
-    /// Validation samples Compact's search scores each candidate on.
-    #[arg(long, default_value_t = 5000)]
+    /// Validation samples Compact's search scores each candidate on (0 = all).
+    #[arg(long, default_value_t = 5000, allow_negative_numbers = true, value_parser = crate::args::count0)]
     eval_limit: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Md)]
@@ -90,10 +91,12 @@ pub(crate) struct Args {
 
 /// Runs the command.
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    let task: Task = args.task.parse()?;
-    ActivationRegistry::builtin().get(&args.af)?;
+    // Every name resolved once (case-insensitive, `_`/`-` alike); only canonical names are used below.
+    let task: Task = names::task(&args.task)?;
+    let resolved = Args { af: names::activation(&args.af)?, method: names::method(&args.method)?.to_string(), ..args.clone() };
+    let args = &resolved;
     if !(args.nu > 0.0 && args.nu < 1.0) {
-        bail!("--nu {} must be in (0, 1), e.g. 0.01 for a 1 % relative accuracy loss", args.nu);
+        bail!("--nu {} must be in (0, 1), e.g. 0.01 for a 1 % relative accuracy loss", num(args.nu));
     }
     if args.approx.is_some() && args.method != "compact" {
         bail!("--approx gives Compact's approximation, but --method is '{}'; drop --approx or use --method compact", args.method);
@@ -107,9 +110,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let from_file: Option<Arc<dyn SecureMethod>> = match &args.approx {
         None => None,
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --approx {}", path.display()))?;
-            let file = ApproximationFile::from_json(&text).with_context(|| format!("--approx {}", path.display()))?;
-            if file.activation != args.af {
+            // As strict as `compact fit --check`: errors and cost re-measured, ring bound checked.
+            let file = crate::cmd_fit::load_verified(path).context("--approx")?;
+            if names::activation(&file.activation)? != args.af {
                 bail!(
                     "--approx {} approximates '{}' but the model uses '{}'; fit one with `compact fit --af {}`",
                     path.display(),
@@ -179,7 +182,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         model_zoo::default_spec(task, &args.af, args.depth).map(|s| s.stem).unwrap_or_default()
     });
     match args.format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "model": stem,
@@ -193,7 +196,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
                 "report": report,
             }))?
         ),
-        Format::Md => print!("{}", render(&stem, &args.method, &how, &opts, float_acc, search_s, &report)),
+        Format::Md => out!("{}", render(&stem, &args.method, &how, &opts, float_acc, search_s, &report)),
     }
     Ok(())
 }

@@ -169,7 +169,7 @@ impl Accuracy {
             bail!("an accuracy experiment needs a 'task' axis in [grid]");
         }
         SearchParams::from_spec(spec)?;
-        Ok(())
+        crate::params::check_accuracy_params(spec)
     }
 }
 
@@ -180,7 +180,9 @@ impl Executor for Accuracy {
 
     fn applicable(&self, _spec: &Spec, p: &Point) -> bool {
         match (&p.method, &p.activation) {
-            (Some(m), Some(a)) if !crate::constrained::SEARCHED.contains(&m.as_str()) => self.methods.spec(m).is_ok_and(|s| s.supports(a)),
+            (Some(m), Some(a)) if crate::names::method(m).map_or(true, |r| !crate::constrained::SEARCHED.contains(&r)) => {
+                self.methods.spec(m).is_ok_and(|s| s.supports(a))
+            }
             _ => true,
         }
     }

@@ -4,6 +4,17 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `print!` that returns an error on a closed standard output instead of panicking (see `main`).
+macro_rules! out {
+    ($($t:tt)*) => { experiment_runner::output::print(format_args!($($t)*))? };
+}
+
+/// `println!` that returns an error on a closed standard output instead of panicking (see `main`).
+macro_rules! outln {
+    ($($t:tt)*) => { experiment_runner::output::print(format_args!("{}\n", format_args!($($t)*)))? };
+}
+
+mod args;
 mod cmd_baselines;
 mod cmd_export;
 mod cmd_fit;
@@ -49,11 +60,27 @@ enum Command {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            // One line: clap's first line (the value clipped), without its usage block.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default().trim_start_matches("error: ");
+            eprintln!("error: {}; see `compact --help`", activation_approx::limits::clip_line(first));
+            return Ok(ExitCode::from(2));
+        }
+    };
     match cli.command {
         Command::List => {
             for name in activation_approx::ActivationRegistry::builtin().names() {
-                println!("{name}");
+                outln!("{name}");
             }
         }
         Command::Fit(args) => cmd_fit::run(*args)?,
@@ -73,6 +100,9 @@ fn run() -> anyhow::Result<ExitCode> {
 fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
+        // A closed standard output (`compact … | head -1`) is not a failure: every file was written before
+        // anything was printed, so end quietly with success, as ripgrep does.
+        Err(err) if experiment_runner::output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE

@@ -353,11 +353,16 @@ impl SmallMultiples {
         let title_h = if self.title.is_empty() { 0 } else { 40 };
         let size = (PANEL.0 * cols, PANEL.1 * rows + title_h);
         let png = dir.join(format!("{stem}.png"));
-        self.draw(BitMapBackend::new(&png, size).into_drawing_area())
-            .with_context(|| format!("cannot draw '{}'", png.display()))?;
+        // Drawn to a temporary file beside the figure, then renamed over it (atomic).
+        crate::output::with_atomic(&png, |tmp| {
+            self.draw(BitMapBackend::new(tmp, size).into_drawing_area())
+                .with_context(|| format!("cannot draw '{}'", png.display()))
+        })?;
         let svg = dir.join(format!("{stem}.svg"));
-        self.draw(SVGBackend::new(&svg, size).into_drawing_area())
-            .with_context(|| format!("cannot draw '{}'", svg.display()))?;
+        crate::output::with_atomic(&svg, |tmp| {
+            self.draw(SVGBackend::new(tmp, size).into_drawing_area())
+                .with_context(|| format!("cannot draw '{}'", svg.display()))
+        })?;
         Ok(())
     }
 }

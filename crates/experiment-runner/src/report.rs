@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::plot::{LineChart, MAX_CURVES, Series, SmallMultiples};
-use crate::sweep::{Record, read_records};
+use crate::sweep::Record;
 use crate::table::{Table, Values};
 
 /// Marker lines of the generated README section.
@@ -57,37 +57,44 @@ pub struct Report {
     pub sections: Vec<(String, String)>,
 }
 
+/// Experiments with a dedicated section; records of any other name get a generic table.
+const KNOWN: &[&str] = &["approximations", "accuracy", "ablations", "depth", "secure"];
+
 /// Builds every table and figure whose records exist under `results`.
 pub fn build(results: &Path) -> anyhow::Result<Report> {
     let raw = results.join("raw");
     let tables = results.join("tables");
     let figures = results.join("figures");
     let mut report = Report::default();
-    let approx = read_records(&raw.join("approximations.jsonl"))?;
+    let approx = crate::report_any::read_unique(&raw.join("approximations.jsonl"))?;
     if !approx.is_empty() {
         report.sections.push(approximation_outputs(&approx, &tables, &figures, results)?);
     }
-    let acc = read_records(&raw.join("accuracy.jsonl"))?;
+    let acc = crate::report_any::read_unique(&raw.join("accuracy.jsonl"))?;
     if !acc.is_empty() {
         report.sections.push(accuracy_outputs(&acc, results, "accuracy", "Accuracy per task, activation and method")?);
     }
-    let abl = read_records(&raw.join("ablations.jsonl"))?;
+    let abl = crate::report_any::read_unique(&raw.join("ablations.jsonl"))?;
     if !abl.is_empty() {
         report.sections.push(accuracy_outputs(&abl, results, "ablations", "Ablations: Compact without density awareness or annealing")?);
     }
-    let frontier = read_records(&raw.join("frontier.jsonl"))?;
+    let frontier = crate::report_any::read_unique(&raw.join("frontier.jsonl"))?;
     if !frontier.is_empty() {
         report.sections.push(frontier_outputs(&frontier, &acc, results)?);
     }
-    let depth = read_records(&raw.join("depth.jsonl"))?;
+    let depth = crate::report_any::read_unique(&raw.join("depth.jsonl"))?;
     if !depth.is_empty() {
         report.sections.push(depth_outputs(&depth, &tables, &figures, results)?);
     }
-    let secure = read_records(&raw.join("secure.jsonl"))?;
+    let secure = crate::report_any::read_unique(&raw.join("secure.jsonl"))?;
     if !secure.is_empty() {
         report.sections.push(secure_outputs(&secure, &tables, results)?);
     }
     write_gallery(results)?;
+    // Any other experiment in raw/ (a spec of any name): a generic table of its records.
+    for (name, records) in crate::report_any::other_experiments(&raw, KNOWN)? {
+        report.sections.push(crate::report_any::generic_outputs(&name, &records, &tables, results)?);
+    }
     // Single `compact secure` runs saved as results/secure-*.md, verbatim (headings demoted under the section's).
     let mut runs: Vec<_> = fs::read_dir(results)
         .with_context(|| format!("cannot list '{}'", results.display()))?
@@ -535,6 +542,6 @@ pub fn rewrite_readme(readme: &Path, report: &Report) -> anyhow::Result<()> {
         body.push_str(&format!("\n### {heading}\n\n{md}\n"));
     }
     let new = format!("{}{BEGIN}{body}\n{}", &text[..b], &text[e..]);
-    fs::write(readme, new).with_context(|| format!("cannot write '{}'", readme.display()))?;
+    crate::output::write_atomic(readme, new.as_bytes())?;
     Ok(())
 }

@@ -124,16 +124,28 @@ pub fn derive_seed(seed: u64, index: usize) -> u64 {
 impl Spec {
     /// Reads and validates a spec file.
     pub fn load(path: &Path) -> anyhow::Result<Spec> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read experiment spec '{}'", path.display()))?;
+        let text = crate::input::read_capped(
+            path,
+            activation_approx::limits::MAX_SPEC_FILE_BYTES,
+            "limits::MAX_SPEC_FILE_BYTES",
+            "experiment spec",
+        )?;
         Spec::parse(&text).with_context(|| format!("invalid experiment spec '{}'", path.display()))
     }
 
     /// Parses and validates spec text (structure only; the executor checks names against its registries).
     pub fn parse(text: &str) -> anyhow::Result<Spec> {
-        let spec: Spec = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))?;
+        let spec: Spec = toml::from_str(text).map_err(|e| {
+            // One line: the message and where it points, never the source snippet toml's Display adds.
+            let line = e.span().map(|r| text[..r.start.min(text.len())].matches('\n').count() + 1);
+            let msg = activation_approx::limits::clip_line(e.message().trim()).replace('\n', " ");
+            match line {
+                Some(l) => anyhow::anyhow!("line {l}: {msg}"),
+                None => anyhow::anyhow!("{msg}"),
+            }
+        })?;
         if spec.name.is_empty() || !spec.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            bail!("experiment name '{}' must be non-empty letters, digits, '-' or '_'", spec.name);
+            bail!("experiment name '{}' must be non-empty letters, digits, '-' or '_'", activation_approx::limits::clip(&spec.name));
         }
         let g = &spec.grid;
         let lens = [
@@ -209,7 +221,7 @@ impl Spec {
             None => Ok(default),
             Some(toml::Value::Float(x)) => Ok(*x),
             Some(toml::Value::Integer(i)) => Ok(*i as f64),
-            Some(other) => bail!("parameter '{name}' = {other} must be a number"),
+            Some(other) => bail!("parameter '{name}' = {} must be a number", activation_approx::limits::clip(&other.to_string())),
         }
     }
 
@@ -218,14 +230,21 @@ impl Spec {
         match self.params.get(name) {
             None => Ok(default),
             Some(toml::Value::Integer(i)) if *i >= 0 => Ok(*i as usize),
-            Some(other) => bail!("parameter '{name}' = {other} must be a non-negative integer"),
+            Some(other) => {
+                bail!("parameter '{name}' = {} must be a non-negative integer", activation_approx::limits::clip(&other.to_string()))
+            }
         }
     }
 
     /// Fails on any `[params]` key not in `known`, naming it and the accepted keys.
     pub fn check_params(&self, known: &[&str]) -> anyhow::Result<()> {
         if let Some(k) = self.params.keys().find(|k| !known.contains(&k.as_str())) {
-            bail!("unknown parameter '{k}' for kind '{}'; known: {}", self.kind, known.join(", "));
+            bail!(
+                "unknown parameter '{}' for kind '{}'; known: {}",
+                activation_approx::limits::clip(k),
+                activation_approx::limits::clip(&self.kind),
+                known.join(", ")
+            );
         }
         Ok(())
     }

@@ -82,6 +82,7 @@ impl RecordFile {
         let mut file = OpenOptions::new().create(true).append(true).read(true).open(&path).with_context(|| {
             format!("cannot write records to '{}'; check it is writable or pass --results DIR", path.display())
         })?;
+        crate::lock::lock_exclusive(&file, &path)?;
         // A crash mid-write leaves a line without its newline; end it so the next record starts on a line of its own.
         let len = file.metadata()?.len();
         if len > 0 {
@@ -119,15 +120,29 @@ pub fn read_records(path: &Path) -> anyhow::Result<Vec<Record>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("cannot read records '{}'", path.display())),
     };
+    let cap = activation_approx::limits::MAX_RECORD_FILE_BYTES;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > cap {
+        bail!(
+            "record file '{}' is {len} bytes, above the cap of {cap} bytes (limits::MAX_RECORD_FILE_BYTES); split the \
+             experiment or move old records away",
+            path.display()
+        );
+    }
     let mut out = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
+    for (i, line) in BufReader::new(file.take(cap)).lines().enumerate() {
         let line = line?;
         if line.trim().is_empty() {
             continue;
         }
         match serde_json::from_str::<Record>(&line) {
             Ok(r) => out.push(r),
-            Err(e) => eprintln!("warning: {}:{}: skipping unreadable record ({e})", path.display(), i + 1),
+            Err(e) => eprintln!(
+                "warning: {}:{}: skipping unreadable record ({})",
+                path.display(),
+                i + 1,
+                activation_approx::limits::clip(&e.to_string())
+            ),
         }
     }
     Ok(out)
@@ -192,6 +207,8 @@ pub fn run_sweep_as(
     shard: Option<Shard>,
     code_digest: &str,
 ) -> anyhow::Result<SweepSummary> {
+    // Names resolved and repeated grid values dropped before anything else (`["silu", "SiLU"]` is one point).
+    let spec = &crate::names::canonical_spec(spec)?;
     executor.validate(spec)?;
     let points: Vec<Point> = spec
         .points()
