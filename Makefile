@@ -95,7 +95,7 @@ endif
 	rm -rf $(RESULTS)/raw && mkdir -p $(RESULTS)/raw && cp $(RUN_DIR)/raw/*.jsonl $(RESULTS)/raw/
 	@mkdir -p $(RESULTS)
 	$(COMPACT) secure --task mnist --af silu --method compact --depth 8 --samples 1000 > $(RESULTS)/secure-mnist-silu-d8.md
-	$(COMPACT) report --results $(RESULTS)
+	$(COMPACT) report --results $(RESULTS) --readme README.md
 	@mkdir -p $(RESULTS)/tables && touch $(RESULTS)/tables/.stamp
 
 # The sweeps of PROFILE on a Slurm cluster: one job array per experiment, sized by scripts/slurm/$(PROFILE).resources
