@@ -38,6 +38,7 @@ export-venv-mpyc:
 # (own virtual environments, large downloads) and write the comparison table to results/export-check.md.
 check-export: build
 	bash scripts/export/check.sh results/export-check.md
+
 # Long property run (~10 minutes) of every input parser: density strings, approximation JSON, spec TOML, record
 # lines, sidecars (README.md, Reliability). FUZZ_CASES scales it.
 FUZZ_CASES ?= 300000
@@ -63,7 +64,7 @@ sweeps: $(RECORDS)
 
 # Tables (results/tables), figures (results/figures), the gallery and the README's results section, from the records.
 $(RESULTS)/tables/.stamp: $(wildcard $(RESULTS)/raw/*.jsonl) $(COMPACT)
-	$(COMPACT) report --results $(RESULTS)
+	$(COMPACT) report --results $(RESULTS) --readme README.md
 	@mkdir -p $(dir $@) && touch $@
 
 report: $(RESULTS)/tables/.stamp
