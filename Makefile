@@ -14,7 +14,10 @@ SPECS   := $(wildcard experiments/$(PROFILE)/*.toml)
 RECORDS := $(patsubst experiments/$(PROFILE)/%.toml,$(RESULTS)/raw/%.jsonl,$(SPECS))
 SOURCES := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
 # A fresh folder per reproduction run (UTC time stamp); override with RUN_ID=... to resume an interrupted one.
-RUN_ID  ?= $(shell date -u +%Y%m%dT%H%M%SZ)
+# Expanded once (:=), so the outer make and the recompute sub-make name the same folder.
+ifndef RUN_ID
+RUN_ID := $(shell date -u +%Y%m%dT%H%M%SZ)
+endif
 RUN_DIR := $(RESULTS)/runs/$(RUN_ID)
 
 .PHONY: all test reproduce build datasets train sweeps report sweeps-slurm sweeps-slurm-local slurm-plan slurm-overhead export-venv-mpyc check-export recompute fuzz
