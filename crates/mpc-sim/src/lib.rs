@@ -15,6 +15,7 @@
 //! - [`secure`]: the protocols (Beaver, square, truncation local / dealer pair, LTZ, matrix product, reveal).
 //! - [`recipes`]: power tree, polynomial, piecewise polynomial, CrypTen exp and reciprocal — written once, generic.
 //! - [`nn`]: conv2d (im2col), pooling, batch-norm folding.
+//! - [`fss`]: the function-secret-sharing backend ([`FssSession`]: DCF-based comparison and spline gates).
 //! - [`predict`]: closed-form costs and the cost evaluator; [`bounds`]: error bounds of secure piecewise evaluation.
 //!
 //! ```
@@ -32,6 +33,7 @@ pub mod bounds;
 pub mod dealer;
 pub mod error;
 pub mod evaluator;
+pub mod fss;
 pub mod meter;
 pub mod methods;
 pub mod nn;
@@ -46,6 +48,7 @@ pub use activation_approx::{FixedPoint, Truncation};
 pub use dealer::Dealer;
 pub use error::{MpcError, Result};
 pub use evaluator::Evaluator;
+pub use fss::{FssConfig, FssCostEvaluator, FssSession};
 pub use meter::{Channel, CommCost, Network, Stats};
 pub use plain::{PlainEvaluator, PlainValue};
 pub use predict::{CostEvaluator, CostValue};

@@ -167,6 +167,16 @@ impl CostEvaluator {
         self.chan.offline([c.offline_bytes_per_party; 2]);
     }
 
+    /// Charges a closed-form cost (for evaluators that wrap this one, e.g. the FSS cost evaluator).
+    pub(crate) fn charge_external(&mut self, c: CommCost) {
+        self.charge(c);
+    }
+
+    /// The predicted channel, mutably (for wrapping evaluators' parallel branches and labels).
+    pub(crate) fn channel_mut(&mut self) -> &mut Channel {
+        &mut self.chan
+    }
+
     fn v(&self, m: Meta) -> Result<CostValue> {
         m.check_fx("cost op", &self.fx)?;
         Ok(CostValue { meta: m })
