@@ -304,3 +304,70 @@ fn a_small_network_runs_on_the_fss_session_and_costs_what_the_cost_evaluator_say
     // fix_right 1 + matmul 1 + spline 1 + LTZ 1 + ReLU product 1 + reveal 1.
     assert_eq!(s.total().rounds, 6);
 }
+
+#[test]
+fn depth_8_mnist_mlp_shape_costs_per_inference_under_both_backends() {
+    // The depth-8 MNIST MLP's shape (784 → 8 × 128 → 10, an activation after every hidden layer) with a Compact-like
+    // 3-piece degree-1 activation, on both cost evaluators (batch of one; the weights are fixed once beforehand and
+    // not counted). The Beaver figure reproduces the metered 82 rounds of `compact secure` on that model.
+    use mpc_sim::{CostEvaluator, Network};
+    let fx = FixedPoint::default();
+    let enc = compact_like().encode(&fx).unwrap();
+    fn mlp<E: Evaluator>(ev: &mut E, enc: &EncodedPiecewise) -> mpc_sim::meter::Stats
+    where
+        E: HasTotal,
+    {
+        let dims = [784, 128, 128, 128, 128, 128, 128, 128, 128, 10];
+        let ws: Vec<_> = dims
+            .windows(2)
+            .map(|d| {
+                let w = ev.input(&vec![0.0; d[0] * d[1]], &[d[0], d[1]]).unwrap();
+                ev.fix_right(&w).unwrap()
+            })
+            .collect();
+        let before = ev.stats();
+        let mut x = ev.input(&[0.0; 784], &[1, 784]).unwrap();
+        for (i, w) in ws.iter().enumerate() {
+            x = ev.matmul_fixed(&x, w).unwrap();
+            if i + 1 < ws.len() {
+                x = ev.piecewise(&x, enc).unwrap();
+            }
+        }
+        ev.reveal_raw(&x).unwrap();
+        let after = ev.stats();
+        mpc_sim::meter::Stats {
+            rounds: after.rounds - before.rounds,
+            bytes: [after.bytes[0] - before.bytes[0], after.bytes[1] - before.bytes[1]],
+            offline_bytes: [after.offline_bytes[0] - before.offline_bytes[0], after.offline_bytes[1] - before.offline_bytes[1]],
+            messages: after.messages - before.messages,
+        }
+    }
+    let mut beaver = CostEvaluator::new(fx, Truncation::Local);
+    let b = mlp(&mut beaver, &enc).cost();
+    let mut fss = FssCostEvaluator::new(fx, Truncation::Local, 64).unwrap();
+    let f = mlp(&mut fss, &enc).cost();
+    let (bw, fw) = (Network::WAN.latency_s(&b), Network::WAN.latency_s(&f));
+    let (bl, fl) = (Network::LAN.latency_s(&b), Network::LAN.latency_s(&f));
+    eprintln!("depth-8 MLP, Beaver: {b:?}, LAN {bl:.4} s, WAN {bw:.3} s");
+    eprintln!("depth-8 MLP, FSS:    {f:?}, LAN {fl:.4} s, WAN {fw:.3} s, AES/party {}", fss.aes_calls().online_per_party);
+    assert_eq!(b.rounds, 82);
+    assert!(f.rounds <= 30, "FSS: {} rounds", f.rounds);
+    assert!(bw >= 3.0 * fw, "WAN: Beaver {bw} s vs FSS {fw} s");
+}
+
+/// Totals of an evaluator's meter (the two cost evaluators).
+trait HasTotal {
+    fn stats(&self) -> mpc_sim::meter::Stats;
+}
+
+impl HasTotal for mpc_sim::CostEvaluator {
+    fn stats(&self) -> mpc_sim::meter::Stats {
+        self.total()
+    }
+}
+
+impl HasTotal for FssCostEvaluator {
+    fn stats(&self) -> mpc_sim::meter::Stats {
+        self.total()
+    }
+}
