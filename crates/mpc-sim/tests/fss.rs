@@ -313,10 +313,7 @@ fn depth_8_mnist_mlp_shape_costs_per_inference_under_both_backends() {
     use mpc_sim::{CostEvaluator, Network};
     let fx = FixedPoint::default();
     let enc = compact_like().encode(&fx).unwrap();
-    fn mlp<E: Evaluator>(ev: &mut E, enc: &EncodedPiecewise) -> mpc_sim::meter::Stats
-    where
-        E: HasTotal,
-    {
+    fn mlp<E: Evaluator + HasTotal>(ev: &mut E, enc: &EncodedPiecewise) -> mpc_sim::meter::Stats {
         let dims = [784, 128, 128, 128, 128, 128, 128, 128, 128, 10];
         let ws: Vec<_> = dims
             .windows(2)

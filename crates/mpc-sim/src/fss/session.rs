@@ -385,7 +385,7 @@ impl FssSession {
         let prg = &self.prg;
         let nt = pw.thresholds.len();
         let a_i: Vec<u64> = pw.thresholds.iter().map(|&t| (t as u64).wrapping_add(half) & mask).collect();
-        let parts: Vec<([Vec<u64>; 2], [Vec<u64>; 2], u64, u64)> = y
+        let parts: Vec<ChunkOut> = y
             .par_chunks(CHUNK)
             .enumerate()
             .map(|(ci, ys)| {
@@ -403,8 +403,8 @@ impl FssSession {
                         let c = |j: usize| seg.get(j).copied().unwrap_or(0) as u64;
                         p[s][0] = c(0).wrapping_shl(f).wrapping_sub(c(1).wrapping_mul(r));
                         p[s][1] = c(1);
-                        for j in 2..=d {
-                            p[s][j] = c(j);
+                        for (j, pj) in p[s].iter_mut().enumerate().skip(2) {
+                            *pj = c(j);
                         }
                     }
                     let kk = &mut konst[e * k..(e + 1) * k];
@@ -477,6 +477,10 @@ impl FssSession {
         (Pair::from_halves(l0, l1), Pair::from_halves(c0, c1))
     }
 }
+
+/// One chunk's spline results: both parties' (A + B·y) shares, both parties' coefficient shares, online AES calls
+/// per party, dealer AES calls.
+type ChunkOut = ([Vec<u64>; 2], [Vec<u64>; 2], u64, u64);
 
 /// The dealer's CSPRNG for chunk `ci` of a gate.
 fn chunk_rng(seed: [u8; 32], ci: usize) -> ChaCha8Rng {
