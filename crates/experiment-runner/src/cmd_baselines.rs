@@ -1,13 +1,32 @@
 //! `compact baselines`: every registered method for one activation, measured the same way
-//! (`activation_approx::baselines::report`), printed as a Markdown table, CSV or JSON.
+//! (`secure_methods::report`: costs from the methods' programs on mpc-sim's cost evaluator, under one truncation
+//! protocol for all methods, the other protocol's cost beside it), printed as a Markdown table, CSV or JSON.
 
 use std::fmt::Write as _;
 
-use activation_approx::baselines::report::{MethodReport, measure};
-use activation_approx::baselines::{BuildContext, MethodRegistry, nfgen};
 use activation_approx::density::DensitySpec;
-use activation_approx::{ActivationRegistry, FixedPoint, TwoPartyCostModel};
+use activation_approx::{ActivationRegistry, FixedPoint, Truncation, nfgen};
 use anyhow::{Context, bail};
+use secure_methods::nfgen::{NfgenMethod, Protocol, config_from_context};
+use secure_methods::{BuildContext, MethodRegistry, MethodReport, SecureMethod as _, measure};
+
+/// Truncation protocol of the cost columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum TruncArg {
+    /// SecureML local truncation (free; fails with probability up to |v|/2^63 per truncated value).
+    Local,
+    /// Dealer pair (r, r >> k): 1 round, 8 B, no failure.
+    DealerPair,
+}
+
+impl From<TruncArg> for Truncation {
+    fn from(t: TruncArg) -> Self {
+        match t {
+            TruncArg::Local => Truncation::Local,
+            TruncArg::DealerPair => Truncation::DealerPair,
+        }
+    }
+}
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -41,6 +60,13 @@ pub(crate) struct Args {
     /// Fractional bits of the fixed-point encoding.
     #[arg(long, default_value_t = 16)]
     frac_bits: u32,
+    /// Truncation protocol of the cost columns, the same for every method (the other protocol's rounds and bytes
+    /// are printed beside them).
+    #[arg(long, value_enum, default_value_t = TruncArg::DealerPair)]
+    truncation: TruncArg,
+    /// Inputs |x| ≤ this bound for the local-truncation failure bound (default 8, the table's error range).
+    #[arg(long, default_value_t = 8.0)]
+    input_bound: f64,
     /// Instead of the table: NFGen's candidates per degree k (m, Rep3 time, our bytes) and both (k, m) picks, for the
     /// NFGen options given in --config (e.g. '{"nfgen": {"range": [-5, 5]}}').
     #[arg(long)]
@@ -54,6 +80,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let rows = reports(args)?;
+    if args.format == Format::Md {
+        println!(
+            "Costs per element, {} truncation for every method (other: the other protocol); failure bound: local \
+             truncation, inputs |x| ≤ {}.\n",
+            match args.truncation {
+                TruncArg::Local => "local",
+                TruncArg::DealerPair => "dealer-pair",
+            },
+            args.input_bound
+        );
+    }
     print!("{}", render(&rows, args.format)?);
     Ok(())
 }
@@ -76,7 +113,9 @@ fn reports(args: &Args) -> anyhow::Result<Vec<MethodReport>> {
     } else {
         args.methods.clone()
     };
-    let model = TwoPartyCostModel::default();
+    if !(args.input_bound.is_finite() && args.input_bound > 0.0) {
+        bail!("--input-bound {}: give a positive finite bound on |x|, e.g. 8", args.input_bound);
+    }
     let mut rows = Vec::new();
     for name in &names {
         let spec = registry.spec(name)?;
@@ -87,7 +126,7 @@ fn reports(args: &Args) -> anyhow::Result<Vec<MethodReport>> {
             config: config.get(spec.name).cloned().unwrap_or(serde_json::Value::Null),
         };
         let method = registry.build(name, &ctx)?;
-        rows.push(measure(method.as_ref(), activation.as_ref(), &density, &model)?);
+        rows.push(measure(method.as_ref(), activation.as_ref(), &density, args.truncation.into(), args.input_bound)?);
     }
     Ok(rows)
 }
@@ -102,7 +141,7 @@ fn nfgen_candidates(args: &Args) -> anyhow::Result<String> {
         fx: FixedPoint::new(args.frac_bits)?,
         config: config.get("nfgen").cloned().unwrap_or(serde_json::Value::Null),
     };
-    let cfg = nfgen::NfgenConfig::from_context("nfgen", &ctx)?;
+    let cfg = config_from_context("nfgen", &ctx)?;
     let fit = nfgen::fit(activation.as_ref(), &cfg)?;
     let mut out = String::new();
     let (a, b) = cfg.range;
@@ -111,20 +150,18 @@ fn nfgen_candidates(args: &Args) -> anyhow::Result<String> {
         "NFGen {} on ({a}, {b}), tol {}, <n, f> = <{}, {}>",
         fit.activation, cfg.tol, cfg.ring_bits, cfg.fx.frac_bits
     )?;
-    writeln!(out, "| k | m | Rep3 time (ms) | in Rep3 domain | bytes (sorted) | bytes (one-hot) | max fit error |")?;
+    writeln!(out, "| k | m | Rep3 time (ms) | in Rep3 domain | bytes (sorted, search model) | bytes (one-hot) | max fit error |")?;
     writeln!(out, "|---|---|---|---|---|---|---|")?;
-    let model = TwoPartyCostModel::default();
     for c in &fit.candidates {
-        let onehot = activation_approx::baselines::spline::PiecewiseMethod {
+        let onehot = NfgenMethod {
             name: "nfgen".into(),
             activation: fit.activation.clone(),
             citation: String::new(),
             pp: c.pp.clone(),
-            protocol: activation_approx::baselines::spline::Protocol::OneHot,
+            scales: c.scales.clone(),
+            protocol: Protocol::OneHot,
             fx: cfg.fx,
-            scales: Some(c.scales.clone()),
         };
-        use activation_approx::baselines::SecureMethod as _;
         writeln!(
             out,
             "| {} | {} | {:.2} | {} | {} | {} | {:.2e} |",
@@ -133,7 +170,7 @@ fn nfgen_candidates(args: &Args) -> anyhow::Result<String> {
             1e3 * c.rep3_seconds,
             if c.in_rep3_domain { "yes" } else { "no" },
             c.bytes_sorted,
-            onehot.cost(&model).bytes_per_party,
+            onehot.cost(args.truncation.into(), args.input_bound)?.cost.bytes_per_party,
             c.max_fit_error
         )?;
     }
@@ -146,7 +183,7 @@ fn nfgen_candidates(args: &Args) -> anyhow::Result<String> {
     Ok(out)
 }
 
-const HEADER: [&str; 15] = [
+const HEADER: [&str; 21] = [
     "method",
     "pieces",
     "degrees",
@@ -161,10 +198,23 @@ const HEADER: [&str; 15] = [
     "bytes",
     "lan_ms_per_1e6",
     "wan_ms_per_1e6",
+    "truncation",
+    "failure_bound",
+    "other_rounds",
+    "other_bytes",
+    "other_failure_bound",
+    "needs",
     "protocol",
 ];
 
-fn cells(r: &MethodReport) -> [String; 15] {
+fn trunc_name(t: Truncation) -> &'static str {
+    match t {
+        Truncation::Local => "local",
+        Truncation::DealerPair => "dealer_pair",
+    }
+}
+
+fn cells(r: &MethodReport) -> [String; 21] {
     [
         r.method.clone(),
         r.pieces.to_string(),
@@ -180,6 +230,12 @@ fn cells(r: &MethodReport) -> [String; 15] {
         r.bytes.to_string(),
         format!("{:.1}", r.lan_ms),
         format!("{:.1}", r.wan_ms),
+        trunc_name(r.truncation).into(),
+        format!("{:.1e}", r.failure_bound),
+        r.other_rounds.to_string(),
+        r.other_bytes.to_string(),
+        format!("{:.1e}", r.other_failure_bound),
+        trunc_name(r.needs).into(),
         r.protocol.clone(),
     ]
 }
@@ -226,6 +282,8 @@ mod tests {
             methods: methods.iter().map(|s| s.to_string()).collect(),
             config: config.into(),
             frac_bits: 16,
+            truncation: TruncArg::DealerPair,
+            input_bound: 8.0,
             nfgen_candidates: false,
         }
     }

@@ -90,6 +90,10 @@ pub(crate) struct FitArgs {
     /// Load and validate an approximation JSON file, print its summary, and exit.
     #[arg(long)]
     pub check: Option<PathBuf>,
+    /// Also export the fitted approximation as a program for this MPC framework (mpyc, crypten, spu) or as a csv
+    /// table, beside the JSON (see `compact export`).
+    #[arg(long)]
+    pub export: Option<String>,
 }
 
 /// Criterion choice on the command line.
@@ -236,6 +240,9 @@ pub(crate) fn run(args: FitArgs) -> Result<()> {
     if !(args.tol.is_finite() && args.tol > 0.0) {
         bail!("invalid --tol {}: need a finite number > 0, e.g. 1e-3", args.tol);
     }
+    if let Some(t) = args.export.as_deref().filter(|t| !t.eq_ignore_ascii_case("csv")) {
+        t.parse::<activation_approx::export::Target>().map_err(|e| anyhow::anyhow!("--export: {e} (or csv)"))?;
+    }
     let fx = FixedPoint::new(args.frac_bits)?;
     let density = parse_density(&args.density)?;
     let criterion = match args.criterion {
@@ -337,6 +344,11 @@ pub(crate) fn run(args: FitArgs) -> Result<()> {
     }
     std::fs::write(&out, file.to_json()?).with_context(|| format!("cannot write '{}'", out.display()))?;
     println!("wrote {}", out.display());
+    if let Some(target) = &args.export {
+        let ext = if target.eq_ignore_ascii_case("csv") { "csv" } else { "py" };
+        let program = out.with_extension(format!("{}.{ext}", target.to_ascii_lowercase()));
+        crate::cmd_export::run(&crate::cmd_export::ExportArgs::write_only(out.clone(), target.clone(), program))?;
+    }
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use anyhow::bail;
 use clap::Args;
 use experiment_runner::experiments::{self, Paths};
 use experiment_runner::report;
+use experiment_runner::shard::{Shard, run_shard};
 use experiment_runner::spec::Spec;
 use experiment_runner::sweep::run_sweep;
 
@@ -27,6 +28,10 @@ pub(crate) struct RunArgs {
     /// Hide the progress bars.
     #[arg(long)]
     pub quiet: bool,
+    /// Run only shard K of N (0-based, e.g. `--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT`) into
+    /// <results>/raw/<experiment>.shard-K-of-N.jsonl; `compact merge` joins the shards.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
 }
 
 /// Runs every spec in turn; finished points are skipped, failed ones reported (and retried on the next run).
@@ -36,10 +41,15 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
     let mut failures = 0;
     for spec in &specs {
         let executor = experiments::executor(&spec.kind, &paths)?;
-        let summary = run_sweep(spec, executor.as_ref(), &args.results.join("raw"), !args.quiet)?;
+        let raw = args.results.join("raw");
+        let summary = match args.shard {
+            Some(shard) => run_shard(spec, executor.as_ref(), &raw, !args.quiet, shard)?,
+            None => run_sweep(spec, executor.as_ref(), &raw, !args.quiet)?,
+        };
         println!(
-            "{}: {} points, {} already recorded, {} computed, {} failed in {:.1} s",
+            "{}{}: {} points, {} already recorded, {} computed, {} failed in {:.1} s",
             spec.name,
+            args.shard.map(|s| format!(" shard {s}")).unwrap_or_default(),
             summary.total,
             summary.skipped,
             summary.ran,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use activation_approx::baselines::{SecureMethod, compact};
+use secure_methods::{SecureMethod, compact};
 use activation_approx::format::ApproximationFile;
 use activation_approx::{ActivationRegistry, Truncation};
 use anyhow::{Context, bail};
@@ -52,14 +52,16 @@ pub(crate) struct Args {
     /// Test samples to run securely (the first ones of the test split).
     #[arg(long, default_value_t = 500)]
     samples: usize,
-    /// Samples per batch (one two-party session each; batches run in parallel). Default: 100 (MLP), 10 (CNN).
+    /// Samples per batch (one two-party session each, forked from the one set-up session; batches run in
+    /// parallel). Default: 100 (MLP), 10 (CNN).
     #[arg(long)]
     batch: Option<usize>,
     /// Seed of the dealers, the input sharing and Compact's search.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Truncation protocol.
-    #[arg(long, value_enum, default_value_t = Trunc::Local)]
+    /// Truncation protocol, the same for every method (default dealer pair: local truncation at f = 16 fails with
+    /// probability up to |v|/2^63 per truncated value).
+    #[arg(long, value_enum, default_value_t = Trunc::DealerPair)]
     truncation: Trunc,
     /// Use this approximation JSON (from `compact fit`) as Compact instead of searching.
     #[arg(long)]
@@ -94,7 +96,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     if args.approx.is_some() && args.method != "compact" {
         bail!("--approx gives Compact's approximation, but --method is '{}'; drop --approx or use --method compact", args.method);
     }
-    let registry = activation_approx::baselines::MethodRegistry::builtin();
+    let registry = secure_methods::MethodRegistry::builtin();
     let spec = registry.spec(&args.method)?;
     if !spec.supports(&args.af) {
         bail!("method '{}' has no approximation of '{}'; methods for it: {}", args.method, args.af, registry.names_for(&args.af).join(", "));
@@ -115,7 +117,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
                 );
             }
             let provenance = format!("from {}", path.display());
-            Some(Arc::new(compact::from_approximation(&args.af, file.piecewise()?, file.fixed_point()?, &provenance)))
+            Some(Arc::new(compact::from_approximation(&args.af, &file.piecewise()?, file.fixed_point()?, &provenance)?))
         }
     };
     let acc = Accuracy::new(Paths { data_root: args.data.clone(), models: args.models.clone() });
@@ -208,7 +210,11 @@ fn render(stem: &str, method: &str, how: &str, opts: &SecureOptions, float_acc: 
         mpc_sim::Network::LAN.latency_s(&c.total),
         mpc_sim::Network::WAN.latency_s(&c.total)
     );
-    let _ = writeln!(s, "- once per model: {} bytes per party, {} rounds to open the masked weights", c.setup.bytes_per_party, c.setup.rounds);
+    let _ = writeln!(
+        s,
+        "- once per model (shared by every batch): {} bytes per party, {} rounds, {} dealer bytes per party to share and mask the weights",
+        c.setup.bytes_per_party, c.setup.rounds, c.setup.offline_bytes_per_party
+    );
     let _ = writeln!(
         s,
         "- time: secure {:.2} s ({:.1} samples/s, both parties, dealer and set-up included), plaintext fixed point {:.2} s",
@@ -220,7 +226,7 @@ fn render(stem: &str, method: &str, how: &str, opts: &SecureOptions, float_acc: 
     let _ = writeln!(s, "| part | rounds | bytes/party | share of bytes | dealer bytes/party |");
     let _ = writeln!(s, "|---|---:|---:|---:|---:|");
     let total = c.total.bytes_per_party.max(1) as f64;
-    for (name, kind) in [("linear", LayerKind::Linear), ("activation", LayerKind::Activation), ("pooling", LayerKind::Pooling), ("output", LayerKind::Output)] {
+    for (name, kind) in [("input", LayerKind::Input), ("linear", LayerKind::Linear), ("activation", LayerKind::Activation), ("pooling", LayerKind::Pooling), ("output", LayerKind::Output)] {
         let k = c.of_kind(kind);
         let _ = writeln!(s, "| {name} | {} | {} | {:.1} % | {} |", k.rounds, k.bytes_per_party, 100.0 * k.bytes_per_party as f64 / total, k.offline_bytes_per_party);
     }

@@ -16,12 +16,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use activation_approx::baselines::report::measure;
-use activation_approx::baselines::compact;
-use activation_approx::baselines::{BuildContext, MethodRegistry, SecureMethod};
 use activation_approx::density::{DensitySpec, Empirical, Mixture};
 use activation_approx::search::{AnnealConfig, Criterion, Fitter, anneal};
-use activation_approx::{ActivationRegistry, CostModel, FixedPoint, PiecewisePoly, TwoPartyCostModel};
+use activation_approx::{ActivationRegistry, CostModel, FixedPoint, PiecewisePoly, Truncation, TwoPartyCostModel};
+use secure_methods::{BuildContext, MethodRegistry, SecureMethod, compact, measure};
 use anyhow::{Context, bail};
 use model_zoo::{ActFn, ActivationPlan, Task, TaskData};
 use serde::Serialize;
@@ -129,7 +127,9 @@ impl Executor for Approximation {
         }
         let ctx = BuildContext::new(act_name)?.with_density(density_text.clone()).with_config(config);
         let method = self.methods.build(method_name, &ctx)?;
-        let report = measure(method.as_ref(), activation.as_ref(), &density, &TwoPartyCostModel::default())?;
+        // Costs under dealer-pair truncation for every method (the other protocol beside it; failure bound of local
+        // truncation for |x| ≤ 8, the table's range).
+        let report = measure(method.as_ref(), activation.as_ref(), &density, Truncation::DealerPair, 8.0)?;
         let xs = curve_grid();
         let ys = method.eval_fixed(&xs)?;
         let mut out = serde_json::to_value(&report)?;
@@ -380,7 +380,7 @@ impl Accuracy {
             let activation = ActivationRegistry::builtin().get(act_name)?;
             let (pp, tau, trials) = compact_search(loaded, activation.as_ref(), search, batch, seed)?;
             let provenance = format!("accuracy-constrained search, ν = {}, τ = {tau:e}", search.nu);
-            let method = compact::from_approximation(act_name, pp.clone(), FixedPoint::default(), &provenance);
+            let method = compact::from_approximation(act_name, &pp, FixedPoint::default(), &provenance)?;
             return Ok(ChosenMethod { method: Arc::new(method), tau: Some(tau), trials, approximation: Some(pp) });
         }
         let density = serde_json::to_string(&model_density(&loaded.stats)?)?;
@@ -501,9 +501,9 @@ fn method_fn(method: Arc<dyn SecureMethod>) -> anyhow::Result<ActFn> {
     let (m, fx) = (method.clone(), method.fixed_point());
     // A point the program cannot evaluate yields NaN, which the accuracy then shows, never a made-up value.
     let single = Arc::new(move |v: i64| {
-        m.eval_fixed_encoded(vec![v]).ok().and_then(|r| r.first().map(|&y| fx.decode(y))).unwrap_or(f64::NAN)
+        m.eval_fixed_encoded(&[v]).ok().and_then(|r| r.first().map(|&y| fx.decode(y))).unwrap_or(f64::NAN)
     });
-    tabulated(method.fixed_point(), &|codes| Ok(method.eval_fixed_encoded(codes)?), single)
+    tabulated(method.fixed_point(), &|codes| Ok(method.eval_fixed_encoded(&codes)?), single)
 }
 
 impl Accuracy {
@@ -544,12 +544,16 @@ impl Executor for Accuracy {
         let loaded = self.load_cached(spec, task, act_name, point.depth)?;
         let (val, test) = (&loaded.val, &loaded.test);
         let search = SearchParams::from_spec(spec)?;
-        let cost_model = TwoPartyCostModel::default();
         let rel = |acc: f64| (loaded.exact_val - acc) / loaded.exact_val;
+        // The failure bound of local truncation assumes the largest |activation input| seen in calibration.
+        let input_bound =
+            loaded.stats.iter().map(|s| s.histogram.lo.abs().max(s.histogram.hi.abs())).fold(1.0f64, f64::max);
 
         let chosen = self.choose_method(&loaded, act_name, method_name, method_config(spec, method_name)?, &search, load.batch, seed)?;
         let ChosenMethod { method, tau, trials, approximation } = chosen;
-        let cost = method.cost(&cost_model);
+        let priced = method.cost(SECURE_TRUNCATION, input_bound)?;
+        let local = method.cost(Truncation::Local, input_bound)?;
+        let cost = priced.cost;
         let info = method.info();
         let mut summary = json!({ "pieces": info.pieces, "degrees": info.degrees, "range": info.range });
         if let Some(pp) = approximation {
@@ -576,6 +580,10 @@ impl Executor for Accuracy {
             "bytes_per_element": cost.bytes_per_party,
             "rounds_per_element": cost.rounds,
             "comparisons_per_element": cost.comparisons,
+            "truncation": SECURE_TRUNCATION,
+            "failure_bound": priced.failure_bound,
+            "local_truncation": { "bytes_per_element": local.cost.bytes_per_party, "rounds_per_element": local.cost.rounds,
+                                  "failure_bound": local.failure_bound, "input_bound": input_bound },
             "activation_elements_per_inference": inference.activation_elements,
             "activation_bytes_per_inference": inference.activation.bytes_per_party,
             "inference": inference,
@@ -682,6 +690,9 @@ pub struct InferenceSummary {
     pub layers: Vec<model_zoo::secure::LayerCost>,
 }
 
+/// The truncation protocol of the secure runs and their costs, the same for every method (SecureOptions' default).
+const SECURE_TRUNCATION: Truncation = Truncation::DealerPair;
+
 /// Meters one secure inference of `net` on the first sample of `data` and checks it against the prediction.
 pub fn measured_inference(
     net: &model_zoo::Network,
@@ -691,7 +702,7 @@ pub fn measured_inference(
 ) -> anyhow::Result<InferenceSummary> {
     use model_zoo::secure::{LayerKind, SecureOptions, evaluate_secure};
     let exported = net.export_folded()?;
-    let opts = SecureOptions { batch: 1, seed, ..SecureOptions::default() };
+    let opts = SecureOptions { batch: 1, seed, truncation: SECURE_TRUNCATION, ..SecureOptions::default() };
     // evaluate_secure fails unless every batch's metered cost equals the prediction.
     let report = evaluate_secure(&exported, method, data, 1, &opts)?;
     let c = report.metered;

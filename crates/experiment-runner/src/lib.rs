@@ -2,11 +2,15 @@
 //!
 //! The library behind the `compact` binary: experiment specs ([`spec`]), resumable parallel sweeps with one JSON
 //! record per point ([`sweep`]), tables ([`table`], polars) and figures ([`plot`], plotters). Only this crate reads
-//! `datasets/`, writes `results/` or prints.
+//! `datasets/`, writes `results/` or prints. Sweeps split into shards ([`shard`]) for a cluster's job array are
+//! merged back into the single-process record file by [`merge`].
 
 pub mod experiments;
+pub mod merge;
+pub mod plan;
 pub mod plot;
 pub mod report;
+pub mod shard;
 pub mod spec;
 pub mod sweep;
 pub mod table;

@@ -5,9 +5,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd_baselines;
+mod cmd_export;
 mod cmd_fit;
 mod cmd_run;
 mod cmd_secure;
+mod cmd_shard;
 
 /// Compact: MPC-friendly approximations of activation functions, their baselines and experiments.
 #[derive(Debug, Parser)]
@@ -27,11 +29,21 @@ enum Command {
     Fit(Box<cmd_fit::FitArgs>),
     /// Run experiment sweeps from TOML specs; records are appended to results/raw/ and finished points skipped.
     Run(cmd_run::RunArgs),
+    /// Merge the shards of `compact run --shard K/N` into the record file one process would have written.
+    Merge(cmd_shard::MergeArgs),
+    /// Plan a cluster run from measured per-point times: job-array sizes, cores, memory, time limits, and the
+    /// estimated wall time on N nodes.
+    Plan(cmd_shard::PlanArgs),
     /// Write tables, figures and the README's results section from the recorded sweeps.
     Report(cmd_run::ReportArgs),
     /// Run a trained model end to end on secret shares: secure accuracy, agreement with the fixed-point plaintext
     /// run, metered cost per inference with a per-layer breakdown.
     Secure(Box<cmd_secure::Args>),
+    /// Write an approximation as a program for an MPC framework (MPyC, CrypTen, SPU) or as a CSV table; --verify
+    /// runs it there and compares with the reference fixed-point evaluation.
+    Export(Box<cmd_export::ExportArgs>),
+    /// Bring a hand-written table (CSV or JSON: breakpoints and coefficients) into the versioned JSON format.
+    Import(cmd_export::ImportArgs),
 }
 
 fn run() -> anyhow::Result<ExitCode> {
@@ -45,8 +57,12 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Fit(args) => cmd_fit::run(*args)?,
         Command::Baselines(args) => cmd_baselines::run(&args)?,
         Command::Run(args) => cmd_run::run(&args)?,
+        Command::Merge(args) => cmd_shard::merge(&args)?,
+        Command::Plan(args) => cmd_shard::plan(&args)?,
         Command::Report(args) => cmd_run::report(&args)?,
         Command::Secure(args) => cmd_secure::run(&args)?,
+        Command::Export(args) => cmd_export::run(&args)?,
+        Command::Import(args) => cmd_export::import(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -17,6 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::shard::Shard;
 use crate::spec::{Point, Spec, derive_seed};
 
 /// What a finished point leaves behind.
@@ -61,6 +62,7 @@ pub struct RecordFile {
 
 impl RecordFile {
     /// Opens (creating folders and file as needed) `<raw_dir>/<experiment>.jsonl` for appending.
+    /// (`experiment` may also be a shard's file stem, see [`Shard::stem`].)
     pub fn open(raw_dir: &Path, experiment: &str) -> anyhow::Result<RecordFile> {
         fs::create_dir_all(raw_dir).with_context(|| {
             format!("cannot create results folder '{}'; check it is writable or pass --results DIR", raw_dir.display())
@@ -137,12 +139,29 @@ pub struct SweepSummary {
 
 /// Runs every not-yet-recorded point of `spec` with `executor`, appending records to `<raw_dir>/<name>.jsonl`.
 pub fn run_sweep(spec: &Spec, executor: &dyn Executor, raw_dir: &Path, progress: bool) -> anyhow::Result<SweepSummary> {
+    run_sweep_part(spec, executor, raw_dir, progress, None)
+}
+
+/// [`run_sweep`] restricted to the points of one [`Shard`], recorded in the shard's own file
+/// (`<raw_dir>/<name>.shard-K-of-N.jsonl`); a shard may hold no point of a small spec. `None`: the whole sweep.
+pub fn run_sweep_part(
+    spec: &Spec,
+    executor: &dyn Executor,
+    raw_dir: &Path,
+    progress: bool,
+    shard: Option<Shard>,
+) -> anyhow::Result<SweepSummary> {
     executor.validate(spec)?;
-    let points: Vec<Point> = spec.points().into_iter().filter(|p| executor.applicable(spec, p)).collect();
-    if points.is_empty() {
+    let points: Vec<Point> = spec
+        .points()
+        .into_iter()
+        .filter(|p| executor.applicable(spec, p) && shard.is_none_or(|s| s.contains(p)))
+        .collect();
+    if points.is_empty() && shard.is_none() {
         bail!("empty sweep: spec '{}' expands to no points", spec.name);
     }
-    let records = RecordFile::open(raw_dir, &spec.name)?;
+    let stem = shard.map_or_else(|| spec.name.clone(), |s| s.stem(&spec.name));
+    let records = RecordFile::open(raw_dir, &stem)?;
     let digest = spec.digest();
     let existing = read_records(records.path())?;
     if let Some(stale) = existing.iter().find(|r| r.spec_digest != digest) {

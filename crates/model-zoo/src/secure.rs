@@ -5,9 +5,10 @@
 //! # Parties and threat model
 //! Semi-honest (honest-but-curious) client and server with a trusted dealer that hands out correlated randomness
 //! offline (Beaver, matrix, comparison and square material) and sees nothing online.
-//! - The **client** ([`CLIENT`], party 0) secret-shares its input sample; it learns the logits and nothing else.
-//! - The **server** ([`SERVER`], party 1) secret-shares the weights (BatchNorm folded into the preceding layer);
-//!   it learns nothing about the input or the logits.
+//! - The **client** ([`CLIENT`], party 0) secret-shares its input sample (it sends the server its share: 8 B per
+//!   input element, one round, metered under the label `input`); it learns the logits and nothing else.
+//! - The **server** ([`SERVER`], party 1) secret-shares the weights (BatchNorm folded into the preceding layer),
+//!   once per model, in the set-up; it learns nothing about the input or the logits.
 //! - Public: the architecture (layer kinds and shapes), the activation method and its public constants (breakpoints
 //!   and coefficients), the fixed-point setting, and the number of samples.
 //!
@@ -20,21 +21,27 @@
 //!   plus the bias: the output \[B·H·W, O\] is already channels-last.
 //! - Folded BatchNorm left unfolded (an `Affine` layer): one Beaver product with the shared per-channel scale.
 //! - Activation: every element of the layer at once through the method's program
-//!   ([`mpc_sim::methods::run`]).
+//!   ([`secure_methods::MethodEvaluator::run_method`]).
 //! - 2×2 max pooling (stride 2): two tournament levels of max(a, b) = b + \[a ≥ b\]·(a − b)
 //!   ([`mpc_sim::nn::max_tournament`]).
 //! - Output: the logits are opened to the client only ([`Evaluator::reveal_to_raw`]).
 //!
 //! Costs are metered per layer under the labels `NN-kind` (e.g. `03-dense`, `04-silu`, `09-maxpool`, `15-output`),
-//! and the set-up (opening the masked weights, once per model) under `setup`.
+//! the client's input sharing under `input`, and the set-up under `setup`.
+//!
+//! # Set-up once per model, batches in parallel
+//! The set-up — the server's input sharing of every weight and bias, and masking and opening every weight matrix
+//! ([`Evaluator::fix_right`]: F = W − B opened once) — runs once per model in one session, all layers
+//! concurrently. Every batch then runs in a [`Session::fork`] of that session: it reuses the shared biases and the
+//! opened F, and its dealer (a child of the set-up dealer) issues fresh A and C = A·B for the same mask B at every
+//! product, so no dealer material is ever issued twice and the weights are never re-opened. [`InferenceCost::setup`]
+//! is that one set-up; [`InferenceCost::total`] is what one inference adds (input sharing included).
 
 use std::time::Instant;
 
-use activation_approx::baselines::SecureMethod;
+use secure_methods::{MethodEvaluator, SecureMethod};
 use activation_approx::{FixedPoint, Truncation};
 use mpc_sim::{CommCost, CostEvaluator, Evaluator, Party, PlainEvaluator, Session, SessionConfig, Stats};
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -50,10 +57,15 @@ pub const SERVER: Party = Party::P1;
 /// Meter label of the one-time weight set-up.
 pub const SETUP_LABEL: &str = "setup";
 
+/// Meter label of the client's input sharing.
+pub const INPUT_LABEL: &str = "input";
+
 /// What a layer is, for the cost breakdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LayerKind {
+    /// The client's input sharing.
+    Input,
     /// Dense or convolution layer (and a left-over affine BatchNorm).
     Linear,
     /// Activation layer.
@@ -125,66 +137,74 @@ fn im2col3x3(b: usize, h: usize, w: usize, c: usize) -> Vec<Option<usize>> {
     idx
 }
 
-impl<E: Evaluator> SecureModel<E> {
+impl<E: MethodEvaluator> SecureModel<E> {
     /// The server shares the weights of `model` (BatchNorm should already be folded: use
-    /// [`crate::Network::export_folded`]) and masks each weight matrix once; costs go to the `setup` label.
+    /// [`crate::Network::export_folded`]) and masks each weight matrix once, every layer concurrently; costs go to
+    /// the `setup` label.
     pub fn share(ev: &mut E, model: &ExportedModel) -> Result<Self> {
         ev.scope(SETUP_LABEL, |ev| Ok(Self::share_in(ev, model)))?
     }
 
     fn share_in(ev: &mut E, model: &ExportedModel) -> Result<Self> {
-        {
-            let mut layers = Vec::with_capacity(model.layers.len());
-            let mut classes = 0;
-            for (i, l) in model.layers.iter().enumerate() {
-                let (name, layer) = match l {
-                    ExportedLayer::Dense { in_dim, out_dim, weight, bias } => {
-                        let (k, n) = (*in_dim, *out_dim);
-                        // Wᵀ [in, out] from the row-major [out][in] weight.
-                        let wt: Vec<f64> = (0..k * n).map(|j| f64::from(weight[(j % n) * k + j / n])).collect();
-                        let w = ev.input(&wt, &[k, n])?;
-                        classes = n;
-                        ("dense".to_string(), Layer::Dense {
-                            weight: ev.fix_right(&w)?,
-                            bias: ev.input(&f64s(bias), &[n])?,
-                            in_dim: k,
-                            out_dim: n,
-                        })
-                    }
-                    ExportedLayer::Conv3x3 { in_channels: c, out_channels: o, weight, bias } => {
-                        let (c, o) = (*c, *o);
-                        // Kernel matrix [9C, O]: row (ky·3 + kx)·C + ch, from the [o][ch][ky][kx] weight.
-                        let mut km = vec![0f64; 9 * c * o];
-                        for oc in 0..o {
-                            for ch in 0..c {
-                                for k in 0..9 {
-                                    km[(k * c + ch) * o + oc] = f64::from(weight[(oc * c + ch) * 9 + k]);
-                                }
-                            }
-                        }
-                        let w = ev.input(&km, &[9 * c, o])?;
-                        ("conv3x3".to_string(), Layer::Conv3x3 {
-                            weight: ev.fix_right(&w)?,
-                            bias: ev.input(&f64s(bias), &[o])?,
-                            in_channels: c,
-                            out_channels: o,
-                        })
-                    }
-                    ExportedLayer::Affine { scale, shift } => ("affine".to_string(), Layer::Affine {
-                        scale: ev.input(&f64s(scale), &[scale.len()])?,
-                        shift: ev.input(&f64s(shift), &[shift.len()])?,
-                    }),
-                    ExportedLayer::Activation { .. } => (model.activation.clone(), Layer::Activation),
-                    ExportedLayer::MaxPool2 => ("maxpool".to_string(), Layer::MaxPool2),
-                    ExportedLayer::Flatten => ("flatten".to_string(), Layer::Flatten),
-                };
-                layers.push((format!("{i:02}-{name}"), layer));
+        let per_layer = ev.parallel(model.layers.len(), |ev, i| Ok(Self::share_layer(ev, model, i)))?;
+        let mut layers = Vec::with_capacity(model.layers.len());
+        let mut classes = 0;
+        for (i, r) in per_layer.into_iter().enumerate() {
+            let (name, layer) = r?;
+            if let Layer::Dense { out_dim, .. } = &layer {
+                classes = *out_dim;
             }
-            if classes == 0 {
-                return Err(ZooError::Config("the model has no dense output layer".into()));
-            }
-            Ok(SecureModel { activation: model.activation.clone(), input_shape: model.input_shape.clone(), classes, layers })
+            layers.push((format!("{i:02}-{name}"), layer));
         }
+        if classes == 0 {
+            return Err(ZooError::Config("the model has no dense output layer".into()));
+        }
+        Ok(SecureModel { activation: model.activation.clone(), input_shape: model.input_shape.clone(), classes, layers })
+    }
+
+    /// The server's shares of layer `i` (weights fixed as right operands).
+    fn share_layer(ev: &mut E, model: &ExportedModel, i: usize) -> Result<(String, Layer<E>)> {
+        let (name, layer) = match &model.layers[i] {
+            ExportedLayer::Dense { in_dim, out_dim, weight, bias } => {
+                let (k, n) = (*in_dim, *out_dim);
+                // Wᵀ [in, out] from the row-major [out][in] weight.
+                let wt: Vec<f64> = (0..k * n).map(|j| f64::from(weight[(j % n) * k + j / n])).collect();
+                let w = ev.input(SERVER, &wt, &[k, n])?;
+                ("dense".to_string(), Layer::Dense {
+                    weight: ev.fix_right(&w)?,
+                    bias: ev.input(SERVER, &f64s(bias), &[n])?,
+                    in_dim: k,
+                    out_dim: n,
+                })
+            }
+            ExportedLayer::Conv3x3 { in_channels: c, out_channels: o, weight, bias } => {
+                let (c, o) = (*c, *o);
+                // Kernel matrix [9C, O]: row (ky·3 + kx)·C + ch, from the [o][ch][ky][kx] weight.
+                let mut km = vec![0f64; 9 * c * o];
+                for oc in 0..o {
+                    for ch in 0..c {
+                        for k in 0..9 {
+                            km[(k * c + ch) * o + oc] = f64::from(weight[(oc * c + ch) * 9 + k]);
+                        }
+                    }
+                }
+                let w = ev.input(SERVER, &km, &[9 * c, o])?;
+                ("conv3x3".to_string(), Layer::Conv3x3 {
+                    weight: ev.fix_right(&w)?,
+                    bias: ev.input(SERVER, &f64s(bias), &[o])?,
+                    in_channels: c,
+                    out_channels: o,
+                })
+            }
+            ExportedLayer::Affine { scale, shift } => ("affine".to_string(), Layer::Affine {
+                scale: ev.input(SERVER, &f64s(scale), &[scale.len()])?,
+                shift: ev.input(SERVER, &f64s(shift), &[shift.len()])?,
+            }),
+            ExportedLayer::Activation { .. } => (model.activation.clone(), Layer::Activation),
+            ExportedLayer::MaxPool2 => ("maxpool".to_string(), Layer::MaxPool2),
+            ExportedLayer::Flatten => ("flatten".to_string(), Layer::Flatten),
+        };
+        Ok((name, layer))
     }
 
     /// Number of classes (logits per sample).
@@ -192,9 +212,11 @@ impl<E: Evaluator> SecureModel<E> {
         self.classes
     }
 
-    /// Meter labels of the layers in order, with their kinds, ending with the logits' opening.
+    /// Meter labels of one inference in order, with their kinds: the client's input sharing, the layers, the
+    /// logits' opening.
     pub fn labels(&self) -> Vec<(String, LayerKind)> {
-        let mut out: Vec<(String, LayerKind)> = self.layers.iter().map(|(n, l)| (n.clone(), l.kind())).collect();
+        let mut out = vec![(INPUT_LABEL.to_string(), LayerKind::Input)];
+        out.extend(self.layers.iter().map(|(n, l)| (n.clone(), l.kind())));
         out.push((self.output_label(), LayerKind::Output));
         out
     }
@@ -226,7 +248,7 @@ impl<E: Evaluator> SecureModel<E> {
         if b == 0 || features.len() != b * d {
             return Err(ZooError::InputShape { got: vec![b, features.len() / b.max(1)], expected: self.input_shape.clone() });
         }
-        let x = ev.input(&f64s(features), &[b, d])?;
+        let x = ev.scope(INPUT_LABEL, |ev| ev.input(CLIENT, &f64s(features), &[b, d]))?;
         let logits = self.forward(ev, method, x, b)?;
         let scale = 2f64.powi(E::meta(&logits).scale as i32);
         let out = ev.scope(&self.output_label(), |ev| ev.reveal_to_raw(&logits, CLIENT))?;
@@ -278,7 +300,7 @@ impl<E: Evaluator> SecureModel<E> {
                     }
                     Layer::Activation => {
                         let flat = ev.reshape(&x, &[b * n])?;
-                        let y = mpc_sim::methods::run(method, ev, &flat)?;
+                        let y = ev.run_method(method, &flat)?;
                         ev.reshape(&y, &[b, n])?
                     }
                     Layer::MaxPool2 => {
@@ -323,11 +345,11 @@ impl<E: Evaluator> SecureModel<E> {
 /// Settings of a secure evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct SecureOptions {
-    /// Samples per batch (one session each; batches run in parallel).
+    /// Samples per batch (one forked session each; batches run in parallel).
     pub batch: usize,
-    /// Seed of the dealers and input sharing (batch i uses a stream derived from it).
+    /// Seed of the set-up session's dealer and input sharing (each batch's fork draws its seeds from it).
     pub seed: u64,
-    /// Truncation protocol.
+    /// Truncation protocol (default dealer pair: local truncation at f = 16 fails too often, see `mpc_sim::predict`).
     pub truncation: Truncation,
     /// Fixed-point setting.
     pub fx: FixedPoint,
@@ -335,7 +357,7 @@ pub struct SecureOptions {
 
 impl Default for SecureOptions {
     fn default() -> Self {
-        SecureOptions { batch: 100, seed: 0, truncation: Truncation::Local, fx: FixedPoint::default() }
+        SecureOptions { batch: 100, seed: 0, truncation: Truncation::DealerPair, fx: FixedPoint::default() }
     }
 }
 
@@ -365,9 +387,11 @@ pub struct LayerCost {
 pub struct InferenceCost {
     /// Per layer, in order, ending with the opening of the logits.
     pub layers: Vec<LayerCost>,
-    /// Online total per inference (rounds, bytes per party, offline bytes per party).
+    /// Online total per inference (rounds, bytes per party, offline bytes per party), the client's input sharing
+    /// included.
     pub total: CommCost,
-    /// One-time set-up per model (opening the masked weights).
+    /// One-time set-up per model, shared by every batch (the server's input sharing of the weights and biases,
+    /// and masking and opening each weight matrix), not divided by the number of samples.
     pub setup: CommCost,
 }
 
@@ -420,7 +444,7 @@ pub fn predict_cost(model: &ExportedModel, method: &dyn SecureMethod, fx: FixedP
 pub struct SecureReport {
     /// Samples evaluated.
     pub samples: usize,
-    /// Truncation protocol used: the stricter of the requested one and the method's own need.
+    /// Truncation protocol used (the run's, the same for every method).
     pub truncation: Truncation,
     /// Accuracy of the secure run.
     pub secure_accuracy: f64,
@@ -434,7 +458,7 @@ pub struct SecureReport {
     pub metered: InferenceCost,
     /// Predicted cost per inference ([`predict_cost`]); equal to `metered` (checked).
     pub predicted: InferenceCost,
-    /// Wall-clock seconds of the secure run (set-up, dealer and both parties' work, all batches).
+    /// Wall-clock seconds of the secure run (the one set-up, dealer and both parties' work, all batches).
     pub secure_seconds: f64,
     /// Wall-clock seconds of the plaintext run.
     pub plain_seconds: f64,
@@ -444,8 +468,9 @@ fn argmax(row: &[f64]) -> usize {
     row.iter().enumerate().fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) }).0
 }
 
-/// Runs the first `samples` samples of `data` through the secure pass and its plaintext twin with `method`, in
-/// batches of `opts.batch` (one session per batch, all in parallel), and meters every layer.
+/// Runs the first `samples` samples of `data` through the secure pass and its plaintext twin with `method`: the
+/// weights are shared and masked once (one set-up session), then the samples run in batches of `opts.batch`, each
+/// batch in its own [`Session::fork`] of the set-up session, all in parallel; every layer is metered.
 pub fn evaluate_secure(
     model: &ExportedModel,
     method: &dyn SecureMethod,
@@ -462,41 +487,46 @@ pub fn evaluate_secure(
     if opts.batch == 0 {
         return Err(ZooError::Config("batch = 0: use a batch of at least one sample".into()));
     }
-    // A method that needs dealer-pair truncation to be correct gets it (SecureMethod::truncation).
-    let truncation = opts.truncation.strictest(method.truncation());
+    // The truncation is the run's, the same for every method (like for like); a method's hint
+    // (`Method::needs`) does not override it.
+    let truncation = opts.truncation;
     let predicted = predict_cost(model, method, opts.fx, truncation)?;
     let d: usize = model.input_shape.iter().product();
     let batches: Vec<(usize, usize)> = (0..samples).step_by(opts.batch).map(|s| (s, (s + opts.batch).min(samples))).collect();
-    let mut master = ChaCha8Rng::seed_from_u64(opts.seed);
-    let seeds: Vec<u64> = batches.iter().map(|_| master.next_u64()).collect();
 
     let t0 = Instant::now();
-    let secure: Vec<(Vec<f64>, InferenceCost, Stats)> = batches
+    // The set-up, once: the server shares and masks the weights; every batch runs in a fork of this session
+    // (a child dealer: fresh A, C = A·B for the same masks, never a replayed triple).
+    let mut setup = Session::new(SessionConfig { fx: opts.fx, truncation, seed: opts.seed });
+    let sm = SecureModel::share(&mut setup, model)?;
+    let setup_cost = setup.total().cost();
+    let forks: Vec<Session> = batches.iter().map(|_| setup.fork()).collect();
+    let secure: Vec<(Vec<f64>, InferenceCost)> = batches
         .par_iter()
-        .zip(&seeds)
-        .map(|(&(s, e), &seed)| {
-            let mut ev = Session::new(SessionConfig { fx: opts.fx, truncation, seed });
-            let sm = SecureModel::share(&mut ev, model)?;
+        .zip(forks)
+        .map(|(&(s, e), mut ev)| {
             let logits = sm.infer(&mut ev, method, &data.features[s * d..e * d], e - s)?;
-            let cost = InferenceCost::from_channel(&sm.labels(), &ev.channel().by_label(), ev.total(), (e - s) as u64)?;
-            Ok((logits, cost, ev.total()))
+            let mut cost = InferenceCost::from_channel(&sm.labels(), &ev.channel().by_label(), ev.total(), (e - s) as u64)?;
+            cost.setup = setup_cost;
+            Ok((logits, cost))
         })
         .collect::<Result<_>>()?;
     let secure_seconds = t0.elapsed().as_secs_f64();
 
     let t1 = Instant::now();
+    let mut plain_ev = PlainEvaluator::new(opts.fx);
+    let plain_sm = SecureModel::share(&mut plain_ev, model)?;
     let plain: Vec<Vec<f64>> = batches
         .par_iter()
         .map(|&(s, e)| {
-            let mut ev = PlainEvaluator::new(opts.fx);
-            let sm = SecureModel::share(&mut ev, model)?;
-            sm.infer(&mut ev, method, &data.features[s * d..e * d], e - s)
+            let mut ev = plain_ev;
+            plain_sm.infer(&mut ev, method, &data.features[s * d..e * d], e - s)
         })
         .collect::<Result<_>>()?;
     let plain_seconds = t1.elapsed().as_secs_f64();
 
     // Every batch's metered per-inference cost must equal the prediction, exactly.
-    for ((s, e), (_, cost, _)) in batches.iter().zip(&secure) {
+    for ((s, e), (_, cost)) in batches.iter().zip(&secure) {
         if *cost != predicted {
             return Err(ZooError::Config(format!(
                 "metered cost of samples {s}..{e} differs from the prediction: metered {:?}, predicted {:?}",
@@ -505,7 +535,7 @@ pub fn evaluate_secure(
         }
     }
     let (mut right_s, mut right_p, mut agree, mut worst) = (0usize, 0usize, 0usize, 0f64);
-    let sec: Vec<f64> = secure.iter().flat_map(|(l, _, _)| l.iter().copied()).collect();
+    let sec: Vec<f64> = secure.iter().flat_map(|(l, _)| l.iter().copied()).collect();
     let pla: Vec<f64> = plain.into_iter().flatten().collect();
     let classes = sec.len() / samples;
     if classes == 0 || sec.len() != samples * classes || pla.len() != sec.len() {

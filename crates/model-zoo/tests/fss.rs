@@ -1,17 +1,16 @@
 //! The secure forward pass of `model_zoo::secure` on the FSS backend (`mpc_sim::FssSession`): it is generic over
 //! `Evaluator`, so it runs unchanged; metered == `FssCostEvaluator`, logits == the plaintext twin within the
-//! truncation noise. (Until the methods call `Evaluator::piecewise`, their comparisons use the FSS sign gate and
-//! their selections Beaver products.)
+//! truncation noise. The piecewise methods call `Evaluator::piecewise`, so every activation is one FSS spline gate.
 
 #![allow(clippy::unwrap_used)]
 
-use activation_approx::baselines::{BuildContext, MethodRegistry, SecureMethod};
-use activation_approx::{ActivationRegistry, FixedPoint};
+use activation_approx::{ActivationRegistry, FixedPoint, Truncation};
 use model_zoo::secure::SecureModel;
 use model_zoo::{Arch, ExportedModel, ModelActivation, ModelConfig, Network, Task};
 use mpc_sim::{CostEvaluator, FssConfig, FssCostEvaluator, FssSession, PlainEvaluator, SessionConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use secure_methods::{BuildContext, MethodRegistry, SecureMethod};
 
 fn method(name: &str, act: &str) -> Box<dyn SecureMethod> {
     let ctx = BuildContext::new(act).unwrap().with_density("normal:0,1");
@@ -34,7 +33,8 @@ fn depth_8_mlp_forward_pass_runs_on_the_fss_session() {
     let feats: Vec<f32> = (0..b * 784).map(|_| rng.random_range(0.0f32..1.0)).collect();
     for name in ["compact", "puma"] {
         let m = method(name, "silu");
-        let t = m.truncation();
+        // The run's truncation, the same for every method (like for like).
+        let t = Truncation::Local;
         let mut s = FssSession::new(FssConfig { session: SessionConfig { fx, truncation: t, seed: 3 }, bits: 64 }).unwrap();
         let sm = SecureModel::share(&mut s, &model).unwrap();
         let setup = s.total();

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use activation_approx::baselines::{BuildContext, MethodRegistry, SecureMethod};
+use secure_methods::{BuildContext, MethodRegistry, SecureMethod};
 use activation_approx::{ActivationRegistry, FixedPoint, Truncation};
 use model_zoo::secure::{LayerKind, SecureModel, SecureOptions, evaluate_secure, predict_cost};
 use model_zoo::{Arch, Dataset, ExportedModel, ModelActivation, ModelConfig, Network, Task, ZooError, load_model};
@@ -49,7 +49,7 @@ fn secure_pass_matches_plaintext_reference_and_prediction() {
         let opts = SecureOptions { batch: 5, seed: 1, ..SecureOptions::default() };
         let r = evaluate_secure(&model, m.as_ref(), &data, 12, &opts).unwrap();
         assert_eq!(r.metered, r.predicted);
-        assert_eq!(r.truncation, m.truncation(), "{}", m.name());
+        assert_eq!(r.truncation, opts.truncation, "{}: the run's truncation, not the method's", m.name());
         assert!(r.max_logit_diff < 2e-2, "{}: secure vs plaintext logits differ by {}", m.name(), r.max_logit_diff);
         assert!(r.agreement >= 11.0 / 12.0, "{}: agreement {}", m.name(), r.agreement);
 
@@ -71,13 +71,18 @@ fn secure_pass_matches_plaintext_reference_and_prediction() {
         let acts: Vec<_> = r.metered.layers.iter().filter(|l| l.kind == LayerKind::Activation).collect();
         assert!(acts.iter().all(|l| l.rounds == acts[0].rounds && l.bytes > 0));
     }
-    // Dense 16 → 12 on one sample: opening X − A (8·16 B, one round), local truncation free, the weights' opening
-    // in the set-up.
+    // One sample: the client shares its 16 features (8·16 B, one round), then dense 16 → 12 opens X − A (8·16 B,
+    // one round), local truncation free. The set-up, once: the server shares every weight matrix k×n and bias n
+    // (8kn + 8n B from the server) and opens W − B (8kn B from each party), all layers concurrently: 3 rounds.
     let mlp = network(Arch::Mlp { input: 16, width: 12, depth: 3, classes: 4 }, Task::Letter, "gelu", 3);
     let c = predict_cost(&mlp, method("puma", "gelu").as_ref(), FixedPoint::default(), Truncation::Local).unwrap();
-    let first = &c.layers[0];
+    let (input, first) = (&c.layers[0], &c.layers[1]);
+    assert_eq!((input.label.as_str(), input.kind, input.rounds, input.bytes), ("input", LayerKind::Input, 1, 8 * 16));
     assert_eq!((first.label.as_str(), first.rounds, first.bytes), ("00-dense", 1, predict::matmul_fixed(1, 16, 12).bytes_per_party));
-    assert_eq!(c.setup.bytes_per_party, [16 * 12, 12 * 12, 12 * 12, 12 * 4].iter().map(|&kn| 8 * kn as u64).sum::<u64>());
+    let dims = [(16, 12), (12, 12), (12, 12), (12, 4)];
+    assert_eq!(c.setup.bytes_per_party, dims.iter().map(|&(k, n)| 16 * k * n + 8 * n).sum::<u64>());
+    assert_eq!(c.setup.rounds, 3);
+    assert_eq!(c.total.rounds, c.layers.iter().map(|l| l.rounds).sum::<u64>(), "the layers run one after another");
     assert_eq!(c.layers.last().unwrap().bytes, 8 * 4, "logits opened to the client: 8 B each, from the server");
 }
 

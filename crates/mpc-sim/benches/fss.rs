@@ -6,7 +6,7 @@
 use activation_approx::{FixedPoint, PiecewisePoly, Polynomial, Tail};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use mpc_sim::fss::dcf::{self, DcfShape, Prg};
-use mpc_sim::{Evaluator, FssConfig, FssSession, SessionConfig};
+use mpc_sim::{Evaluator, FssConfig, FssSession, Party, SessionConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -54,7 +54,7 @@ fn bench_gate(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let mut s = FssSession::new(FssConfig { session: SessionConfig::default(), bits: 64 }).expect("valid bits");
-                let x = s.input(&xs, &[GATE]).expect("in range");
+                let x = s.input(Party::P0, &xs, &[GATE]).expect("in range");
                 (s, x)
             },
             |(mut s, x)| s.piecewise(&x, &pw).expect("gate runs"),

@@ -4,7 +4,7 @@
 
 use activation_approx::{FixedPoint, PiecewisePoly, Polynomial, Tail};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mpc_sim::{Evaluator, Session, SessionConfig, Truncation, recipes};
+use mpc_sim::{Evaluator, Party, Session, SessionConfig, Truncation, recipes};
 
 const N: usize = 1 << 20;
 
@@ -33,7 +33,7 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     for t in [Truncation::Local, Truncation::DealerPair] {
         let mut s = Session::new(SessionConfig { fx, truncation: t, seed: 1 });
-        let x = s.input(&xs, &[N]).expect("inputs encode");
+        let x = s.input(Party::P0, &xs, &[N]).expect("inputs encode");
         let tag = match t {
             Truncation::Local => "local",
             Truncation::DealerPair => "dealer",

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use activation_approx::{FixedPoint, PiecewisePoly, Polynomial, Tail};
-use mpc_sim::{Evaluator, Session, SessionConfig, Truncation, recipes};
+use mpc_sim::{Evaluator, Party, Session, SessionConfig, Truncation, recipes};
 
 const N: usize = 1 << 20;
 
@@ -33,7 +33,7 @@ fn main() -> mpc_sim::Result<()> {
     println!("{:<22} {:>12} {:>12} {:>16}", "protocol (2^20 elem)", "wall s", "cpu s", "M elem/s (cpu)");
     for t in [Truncation::Local, Truncation::DealerPair] {
         let mut s = Session::new(SessionConfig { fx, truncation: t, seed: 1 });
-        let x = s.input(&xs, &[N])?;
+        let x = s.input(Party::P0, &xs, &[N])?;
         let runs: Vec<Run<'_>> = vec![
             ("mul", Box::new(|s: &mut Session| s.mul(&x, &x).map(|_| ()))),
             ("ltz", Box::new(|s: &mut Session| s.ltz(&x).map(|_| ()))),

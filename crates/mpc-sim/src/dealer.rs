@@ -53,8 +53,10 @@ word!(u16);
 word!(u32);
 word!(u64);
 
-/// The dealer, with its master CSPRNG.
-#[derive(Debug, Clone)]
+/// The dealer, with its master CSPRNG. Deliberately not `Clone`: a copy would hand out the same triples again
+/// (a reused Beaver triple opens x − a and y − a, whose difference is x − y). Concurrent branches get
+/// [`Dealer::child`] dealers instead.
+#[derive(Debug)]
 pub struct Dealer {
     rng: ChaCha8Rng,
 }
@@ -63,6 +65,14 @@ impl Dealer {
     /// A dealer seeded with `seed`.
     pub fn new(seed: u64) -> Self {
         Dealer { rng: ChaCha8Rng::seed_from_u64(seed) }
+    }
+
+    /// A dealer for a concurrent branch (one batch of a model, one parallel session): its seed is 32 fresh bytes
+    /// drawn from this dealer's stream, so it is independent of this dealer's past and future material and of
+    /// every other child (distinct seeds except with probability ≤ 2^−128 per pair), and nothing is ever issued
+    /// twice.
+    pub fn child(&mut self) -> Dealer {
+        Dealer { rng: ChaCha8Rng::from_seed(self.rng.random()) }
     }
 
     /// `n` elements of material: `draw` draws one element and returns party 0's and party 1's halves.
@@ -165,8 +175,9 @@ impl Dealer {
     }
 }
 
-/// A deferred dealer request (see [`Dealer::stream`]).
-#[derive(Debug, Clone, Copy)]
+/// A deferred dealer request (see [`Dealer::stream`]). Not `Clone`: each request is consumed by the protocol that
+/// made it.
+#[derive(Debug)]
 pub(crate) struct Stream {
     seed: [u8; 32],
 }

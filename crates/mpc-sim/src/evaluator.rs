@@ -12,10 +12,11 @@
 //! # Costs of the secure implementation (per element, bytes sent by one party)
 //! | operation | rounds | bytes |
 //! |---|---|---|
+//! | [`Evaluator::input_raw`] (input sharing) | 1 | 8 (the owner only) |
 //! | add, sub, neg, public constants, concat, split, reshape, gather, sum_groups | 0 | 0 |
 //! | [`Evaluator::mul_raw`] (Beaver) | 1 | 16 |
 //! | [`Evaluator::square_raw`] | 1 | 8 |
-//! | [`Evaluator::truncate`] | 0 (local) or 1 (dealer pair) | 0 or 8 |
+//! | [`Evaluator::truncate`], [`Evaluator::truncate_bits`] | 0 (local) or 1 (dealer pair) | 0 or 8 |
 //! | [`Evaluator::ltz`] | 8 | 64 |
 //! | [`Evaluator::matmul_raw`] m×k·k×n | 1 | 8(mk + kn) in total |
 //! | [`Evaluator::fix_right`] k×n (once per fixed operand) | 1 | 8kn in total |
@@ -45,15 +46,17 @@ pub trait Evaluator {
 
     // ---- input / output ----
 
-    /// Encodes reals at scale f (error if any is out of range) and shares them (input sharing is not metered).
-    fn input(&mut self, xs: &[f64], shape: &[usize]) -> Result<Self::Value> {
+    /// Encodes reals at scale f (error if any is out of range) and shares them from their `owner`
+    /// ([`Evaluator::input_raw`]).
+    fn input(&mut self, owner: Party, xs: &[f64], shape: &[usize]) -> Result<Self::Value> {
         let fx = self.fixed_point();
         let enc = xs.iter().map(|&x| fx.encode(x)).collect::<std::result::Result<Vec<_>, _>>()?;
-        self.input_raw(&enc, shape, fx.frac_bits)
+        self.input_raw(owner, &enc, shape, fx.frac_bits)
     }
 
-    /// Shares ring elements that carry `scale` fractional bits.
-    fn input_raw(&mut self, xs: &[i64], shape: &[usize], scale: u32) -> Result<Self::Value>;
+    /// Input sharing: `owner` shares ring elements that carry `scale` fractional bits, sending the other party its
+    /// share (secure: 1 round, 8 B per element from the owner, nothing back; metered like every other message).
+    fn input_raw(&mut self, owner: Party, xs: &[i64], shape: &[usize], scale: u32) -> Result<Self::Value>;
 
     /// Opens a value to both parties (secure: 1 round, 8 B per element per party).
     fn reveal_raw(&mut self, v: &Self::Value) -> Result<Vec<i64>>;
@@ -100,14 +103,19 @@ pub trait Evaluator {
     fn mul_raw(&mut self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value>;
     /// a² without truncation (secure: square pair, 1 round, 8 B).
     fn square_raw(&mut self, a: &Self::Value) -> Result<Self::Value>;
-    /// Removes f fractional bits. Plaintext: floor (`>> f`); secure: floor + e, see [`crate::secure`].
-    fn truncate(&mut self, a: &Self::Value) -> Result<Self::Value>;
+    /// Removes `bits` fractional bits (1 ≤ bits ≤ min(62, scale)); the scale drops by `bits`. Plaintext: floor
+    /// (`>> bits`); secure: floor + e with e ∈ {0, 1}, by the session's truncation protocol (local: one shift per
+    /// share, free; dealer pair: one pair (r, r >> bits), 1 round, 8 B), see [`crate::secure`]. One call removes all
+    /// the bits at once, whatever their number: NFGen's term truncated by f + s_j costs one truncation, not a chain.
+    fn truncate_bits(&mut self, a: &Self::Value, bits: u32) -> Result<Self::Value>;
     /// \[a < 0\] as an integer 0/1 value (scale 0) (secure: 8 rounds, 64 B).
     fn ltz(&mut self, a: &Self::Value) -> Result<Self::Value>;
     /// Matrix product a (m×k) · b (k×n) without truncation (secure: matrix triple, 1 round).
     fn matmul_raw(&mut self, a: &Self::Value, b: &Self::Value) -> Result<Self::Value>;
     /// Prepares a k×n value W as the fixed right operand of many products: the secure session masks it once with
-    /// a dealer matrix B and opens F = W − B (1 round, 8·k·n B per party); B is never reused for another W.
+    /// a dealer matrix B and opens F = W − B (1 round, 8·k·n B per party); B is never reused for another W. Done once
+    /// per model: every later product with W (in this session or in a [`crate::Session::fork`] of it, e.g. one per
+    /// batch) gets fresh dealer material A, C = A·B for the same B.
     fn fix_right(&mut self, w: &Self::Value) -> Result<Self::Fixed>;
     /// a (m×k) · W for a fixed W, without truncation: the dealer gives a fresh A and C = A·B for W's mask B, the
     /// parties open E = a − A (1 round, 8·m·k B per party) and set a·W = C + E·B + A·F + E·F. Same result and
@@ -168,6 +176,12 @@ pub trait Evaluator {
             acc = self.add(&acc, &t)?;
         }
         self.add_const_raw(&acc, constant)
+    }
+
+    /// Removes f fractional bits ([`Evaluator::truncate_bits`] with f).
+    fn truncate(&mut self, a: &Self::Value) -> Result<Self::Value> {
+        let f = self.fixed_point().frac_bits;
+        self.truncate_bits(a, f)
     }
 
     /// Fixed-point product: [`Evaluator::mul_raw`] then [`Evaluator::truncate`].
@@ -330,12 +344,24 @@ pub fn check_groups(len: usize, group: usize, shape: &[usize]) -> Result<usize> 
     Ok(len / group)
 }
 
-/// Checks the scale of a value about to be truncated.
+/// Checks the scale of a value about to lose f bits; returns the new scale.
 pub fn check_truncate(m: &Meta) -> Result<u32> {
-    if m.scale < m.fx.frac_bits {
-        return Err(MpcError::TruncateBelowScale { scale: m.scale, frac_bits: m.fx.frac_bits });
+    check_truncate_bits(m, m.fx.frac_bits)
+}
+
+/// Checks the scale of a value about to lose `bits` bits (1 ≤ bits ≤ 62, at most its scale); returns the new scale.
+pub fn check_truncate_bits(m: &Meta, bits: u32) -> Result<u32> {
+    if bits == 0 || bits > 62 {
+        return Err(MpcError::InvalidParameter {
+            name: "truncation bits",
+            value: bits.to_string(),
+            hint: "truncate by 1 to 62 bits",
+        });
     }
-    Ok(m.scale - m.fx.frac_bits)
+    if m.scale < bits {
+        return Err(MpcError::TruncateBelowScale { scale: m.scale, frac_bits: bits });
+    }
+    Ok(m.scale - bits)
 }
 
 /// Checks a public-matrix product: a is m×k, w has k·n entries; returns (m, k).

@@ -12,20 +12,25 @@
 //! - [`dealer`]: the trusted dealer (Beaver/AND/matrix triples, square and truncation pairs, private products).
 //! - [`evaluator`]: the [`Evaluator`] trait shared by the secure [`Session`], the [`PlainEvaluator`] and the
 //!   [`CostEvaluator`].
-//! - [`secure`]: the protocols (Beaver, square, truncation local / dealer pair, LTZ, matrix product, reveal).
+//! - [`secure`]: the protocols (input sharing, Beaver, square, truncation local / dealer pair, LTZ, matrix product,
+//!   reveal).
 //! - [`recipes`]: power tree, polynomial, piecewise polynomial, CrypTen exp and reciprocal — written once, generic.
 //! - [`nn`]: conv2d (im2col), pooling, batch-norm folding.
 //! - [`fss`]: the function-secret-sharing backend ([`FssSession`]: DCF-based comparison and spline gates).
-//! - [`predict`]: closed-form costs and the cost evaluator; [`bounds`]: error bounds of secure piecewise evaluation.
+//! - [`predict`]: the cost evaluator (primitive closed forms, magnitude bounds, local-truncation failure bound);
+//!   [`bounds`]: error bounds of secure piecewise evaluation.
+//!
+//! The methods' secure programs (Compact and the baselines) are written against [`Evaluator`] in the sibling crate
+//! `secure-methods`.
 //!
 //! ```
-//! use mpc_sim::{Evaluator, PlainEvaluator, Session, SessionConfig};
+//! use mpc_sim::{Evaluator, Party, PlainEvaluator, Session, SessionConfig};
 //! let mut s = Session::new(SessionConfig::default());
-//! let x = s.input(&[-1.5, 0.0, 2.25], &[3]).unwrap();
+//! let x = s.input(Party::P0, &[-1.5, 0.0, 2.25], &[3]).unwrap();
 //! let y = s.mul(&x, &x).unwrap();
 //! let r = s.reveal(&y).unwrap();
 //! assert!((r[0] - 2.25).abs() < 1e-4 && (r[2] - 5.0625).abs() < 1e-4);
-//! assert_eq!(s.total().cost().rounds, 2); // one Beaver round + the reveal; local truncation is free
+//! assert_eq!(s.total().cost().rounds, 3); // input sharing, one Beaver round, the reveal; local truncation is free
 //! # let _ = PlainEvaluator::new(Default::default());
 //! ```
 
@@ -35,7 +40,6 @@ pub mod error;
 pub mod evaluator;
 pub mod fss;
 pub mod meter;
-pub mod methods;
 pub mod nn;
 pub mod plain;
 pub mod predict;
@@ -49,7 +53,7 @@ pub use dealer::Dealer;
 pub use error::{MpcError, Result};
 pub use evaluator::Evaluator;
 pub use fss::{FssConfig, FssCostEvaluator, FssSession};
-pub use meter::{Channel, CommCost, Network, Stats};
+pub use meter::{Channel, CommCost, Network, Stats, ViewItem, ViewKind};
 pub use plain::{PlainEvaluator, PlainValue};
 pub use predict::{CostEvaluator, CostValue};
 pub use secure::{FixedShared, Session, SessionConfig};

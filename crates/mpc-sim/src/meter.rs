@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::share::Pair;
+use crate::share::{Pair, Party};
 
 /// A message that can cross the channel; its size is what the meter counts.
 pub trait Wire {
@@ -157,7 +157,28 @@ pub struct Channel {
     forks: Vec<Fork>,
     stats: BTreeMap<String, Stats>,
     total: Stats,
-    transcript: Option<Vec<Vec<u64>>>,
+    views: Option<[Vec<ViewItem>; 2]>,
+}
+
+/// What one item of a party's recorded view is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ViewKind {
+    /// A share the party made of its own input (the owner's half of input sharing).
+    OwnShare,
+    /// The party's half of a piece of dealer material.
+    Dealt,
+    /// A message the party received (the other party's half of an exchange, possibly empty).
+    Received,
+}
+
+/// One item of a party's view, in the order the party obtained it: its words (each element zero-extended to
+/// 64 bits, element after element, the words of one element consecutive).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewItem {
+    /// What the item is.
+    pub kind: ViewKind,
+    /// Its words.
+    pub words: Vec<u64>,
 }
 
 impl Channel {
@@ -170,8 +191,10 @@ impl Channel {
     /// it received (the other's half) with [`crate::PartyView::received`] — without copying the message.
     pub fn exchange<'a, M: Wire>(&mut self, outgoing: &'a Pair<M>) -> Incoming<'a, M> {
         let [b0, b1] = outgoing.halves().each_ref().map(Wire::byte_len);
-        if let Some(t) = &mut self.transcript {
-            t.push(outgoing.halves()[1].words());
+        if let Some([v0, v1]) = &mut self.views {
+            let [m0, m1] = outgoing.halves();
+            v0.push(ViewItem { kind: ViewKind::Received, words: m1.words() });
+            v1.push(ViewItem { kind: ViewKind::Received, words: m0.words() });
         }
         self.clock += 1;
         self.add(|s| {
@@ -182,14 +205,35 @@ impl Channel {
         Incoming { sent: outgoing }
     }
 
-    /// Starts recording party 0's incoming messages (what party 1 sent), for view-indistinguishability tests.
-    pub fn record_view_of_p0(&mut self) {
-        self.transcript = Some(Vec::new());
+    /// Starts recording both parties' views (a test hook for view-indistinguishability tests; off by default and
+    /// free when off): from now on every exchange appends each party's received message to its view, and the
+    /// session appends each party's half of the dealer material it hands out and of the input shares it makes
+    /// ([`Channel::record`]). Counting is unaffected.
+    pub fn record_views(&mut self) {
+        self.views = Some([Vec::new(), Vec::new()]);
     }
 
-    /// Party 0's incoming messages since [`Channel::record_view_of_p0`], one entry per exchange.
-    pub fn view_of_p0(&self) -> &[Vec<u64>] {
-        self.transcript.as_deref().unwrap_or(&[])
+    /// True while views are being recorded.
+    pub fn is_recording(&self) -> bool {
+        self.views.is_some()
+    }
+
+    /// Appends one item to each party's view (its own half of dealer material or of an input sharing; an empty
+    /// half is skipped); a no-op unless [`Channel::record_views`] was called. Callers check
+    /// [`Channel::is_recording`] before building the words.
+    pub fn record(&mut self, kind: ViewKind, words: [Vec<u64>; 2]) {
+        if let Some(v) = &mut self.views {
+            for (view, words) in v.iter_mut().zip(words) {
+                if !words.is_empty() {
+                    view.push(ViewItem { kind, words });
+                }
+            }
+        }
+    }
+
+    /// Party `p`'s view since [`Channel::record_views`], in order (empty if not recording).
+    pub fn view(&self, p: Party) -> &[ViewItem] {
+        self.views.as_ref().map_or(&[], |v| v[p.index()].as_slice())
     }
 
     /// Charges one round with the given bytes per party without a message: used only by the cost predictor

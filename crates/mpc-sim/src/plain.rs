@@ -53,7 +53,7 @@ impl Evaluator for PlainEvaluator {
         &v.meta
     }
 
-    fn input_raw(&mut self, xs: &[i64], shape: &[usize], scale: u32) -> Result<PlainValue> {
+    fn input_raw(&mut self, _owner: Party, xs: &[i64], shape: &[usize], scale: u32) -> Result<PlainValue> {
         Meta::check_len(xs.len(), shape)?;
         Ok(PlainValue { meta: Meta { fx: self.fx, scale, shape: shape.to_vec() }, data: xs.to_vec() })
     }
@@ -141,10 +141,9 @@ impl Evaluator for PlainEvaluator {
         self.map(a, meta, |x| x.wrapping_mul(x))
     }
 
-    fn truncate(&mut self, a: &PlainValue) -> Result<PlainValue> {
-        let scale = evaluator::check_truncate(&a.meta)?;
-        let f = self.fx.frac_bits;
-        self.map(a, a.meta.with_scale(scale), |x| x >> f)
+    fn truncate_bits(&mut self, a: &PlainValue, bits: u32) -> Result<PlainValue> {
+        let scale = evaluator::check_truncate_bits(&a.meta, bits)?;
+        self.map(a, a.meta.with_scale(scale), |x| x >> bits)
     }
 
     fn ltz(&mut self, a: &PlainValue) -> Result<PlainValue> {

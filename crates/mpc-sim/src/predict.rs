@@ -1,10 +1,21 @@
 //! The cost predictor: what a protocol costs, without running it.
 //!
-//! Two ways, which the tests check against each other and against the metered channel:
-//! - closed forms per protocol ([`mul`], [`ltz`], [`piecewise`], …), in [`CommCost`] for n elements;
-//! - the [`CostEvaluator`], a third [`Evaluator`] whose values carry only their [`Meta`]: any recipe (an activation,
-//!   a layer, a whole model) run on it yields its exact rounds, bytes and offline bytes in O(#operations) time,
-//!   attributed to the same labels as the secure run.
+//! The [`CostEvaluator`] is the third [`Evaluator`]: its values carry only their [`Meta`] and a bound on their
+//! magnitude, and every primitive charges its closed form ([`mul`], [`square`], [`ltz`], … for n elements, the
+//! tests compare each with the metered channel). Any program (an activation, a layer, a whole model) run on it yields
+//! its exact rounds, bytes and offline bytes in O(#operations) time, attributed to the same labels as the secure
+//! run; composite costs (a power tree, a spline) are never written in closed form here, they are what the program
+//! charges.
+//!
+//! # Local-truncation failure bound
+//! SecureML's local truncation of a shared value v errs (by ±2^(64−k)) exactly when the shares wrap, with
+//! probability ≤ |v|/2^63 over the uniform share. The evaluator propagates an upper bound on |v| (in ring units)
+//! from a declared input bound ([`CostEvaluator::with_input_bound`], else the largest input actually given) through
+//! every operation (max-abs rules: sums add bounds, products multiply them, a comparison gives 1, a truncation by k
+//! divides by 2^k and adds 1), and sums max|v|/2^63 over every element of every local truncation
+//! ([`CostEvaluator::failure_mass`]): divided by the number of inputs it bounds the per-element probability that any
+//! truncation of the evaluation fails (a union bound). Dealer-pair truncation is exact for |v| < 2^62 and adds
+//! nothing.
 //!
 //! Per element, bytes sent by one party / dealer bytes received by one party:
 //!
@@ -19,9 +30,9 @@
 //! | fixing a k×n right operand (once) | 1 | 8kn | 8kn |
 //! | product m×k · fixed k×n | 1 | 8mk | 8(mk + mn) |
 //! | reveal to one party | 1 | 8 (sender) | 0 |
+//! | input sharing | 1 | 8 (owner) | 0 |
 
-use activation_approx::fixed::power_tree_depth;
-use activation_approx::{EncodedPiecewise, FixedPoint, PiecewisePoly, Truncation, TwoPartyCostModel};
+use activation_approx::{FixedPoint, Truncation};
 
 use crate::error::Result;
 use crate::evaluator::{self, Evaluator};
@@ -70,6 +81,12 @@ pub fn matmul(m: usize, k: usize, n: usize) -> CommCost {
     CommCost::new(1, 8 * n64(m * k + k * n), 8 * n64(m * k + k * n + m * n))
 }
 
+/// Input sharing of n elements ([`Evaluator::input_raw`]): the owner sends the other party its share (bytes are the
+/// owner's; the other party sends nothing).
+pub fn input(n: usize) -> CommCost {
+    CommCost::new(1, 8 * n64(n), 0)
+}
+
 /// Masking and opening a fixed k×n right operand once ([`Evaluator::fix_right`]).
 pub fn fix_right(k: usize, n: usize) -> CommCost {
     CommCost::new(1, 8 * n64(k * n), 8 * n64(k * n))
@@ -81,53 +98,13 @@ pub fn matmul_fixed(m: usize, k: usize, n: usize) -> CommCost {
     CommCost::new(1, 8 * n64(m * k), 8 * n64(m * k + m * n))
 }
 
-/// Fixed-point product (Beaver + truncation).
-pub fn mul_trunc(n: usize, t: Truncation) -> CommCost {
-    mul(n).then(truncate(n, t))
-}
-
-/// The power tree x² … x^d on n elements (levels of concurrent products, each followed by its truncation).
-pub fn powers(n: usize, degree: usize, t: Truncation) -> CommCost {
-    let mut total = CommCost::default();
-    for level in 1..=power_tree_depth(degree) {
-        let mut lvl = CommCost::default();
-        for k in (2..=degree).filter(|&k| power_tree_depth(k) == level) {
-            let p = if k.is_power_of_two() { square(n) } else { mul(n) };
-            lvl = lvl.par(p.then(truncate(n, t)));
-        }
-        total = total.then(lvl);
-    }
-    total
-}
-
-/// Secure piecewise evaluation ([`crate::recipes::piecewise`]) of n elements with `n_thresholds` comparisons and
-/// largest degree `degree`.
-pub fn piecewise_shape(n: usize, n_thresholds: usize, degree: usize, t: Truncation) -> CommCost {
-    let cmp = ltz(n * n_thresholds);
-    cmp.par(powers(n, degree, t)).then(mul(n * n_thresholds)).then(truncate(n, t))
-}
-
-/// Secure piecewise evaluation of `pp` on n elements.
-pub fn piecewise(pp: &PiecewisePoly, n: usize, t: Truncation) -> CommCost {
-    piecewise_shape(n, pp.n_comparisons(), pp.max_degree(), t)
-}
-
-/// Secure piecewise evaluation of an encoded approximation on n elements.
-pub fn piecewise_encoded(pw: &EncodedPiecewise, n: usize, t: Truncation) -> CommCost {
-    piecewise_shape(n, pw.thresholds.len(), pw.max_degree, t)
-}
-
-/// The `activation_approx` cost model with this backend's protocol constants (equal to its default for
-/// local truncation).
-pub fn cost_model(t: Truncation) -> TwoPartyCostModel {
-    TwoPartyCostModel { cmp_rounds: 8, cmp_bytes: ltz(1).bytes_per_party, mul_bytes: 16, square_bytes: 8, truncation: t }
-}
-
-/// A value of the [`CostEvaluator`]: metadata only.
+/// A value of the [`CostEvaluator`]: metadata and a magnitude bound.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CostValue {
     /// Setting, scale and shape.
     pub meta: Meta,
+    /// Upper bound on |v| of every element, in ring units (the integer the ring element stands for).
+    pub bound: f64,
 }
 
 /// The cost-only evaluator: every operation charges its closed-form cost to a [`Channel`] (clock, labels,
@@ -137,12 +114,39 @@ pub struct CostEvaluator {
     fx: FixedPoint,
     truncation: Truncation,
     chan: Channel,
+    input_bound: Option<f64>,
+    failure: f64,
+    comparisons: u64,
+    multiplications: u64,
 }
 
 impl CostEvaluator {
     /// A cost evaluator for the given setting and truncation protocol.
     pub fn new(fx: FixedPoint, truncation: Truncation) -> Self {
-        CostEvaluator { fx, truncation, chan: Channel::new() }
+        CostEvaluator { fx, truncation, chan: Channel::new(), input_bound: None, failure: 0.0, comparisons: 0, multiplications: 0 }
+    }
+
+    /// The same, declaring that every real input has |x| ≤ `bound` (used for the failure bound instead of the
+    /// inputs actually passed to [`Evaluator::input`]; raw inputs keep their own magnitude).
+    pub fn with_input_bound(mut self, bound: f64) -> Self {
+        self.input_bound = Some(bound.abs());
+        self
+    }
+
+    /// The truncation protocol priced.
+    pub fn truncation(&self) -> Truncation {
+        self.truncation
+    }
+
+    /// Σ over every element of every local truncation of max|v|/2^63: the expected number of failed truncations
+    /// is at most this (module docs). 0 under dealer-pair truncation.
+    pub fn failure_mass(&self) -> f64 {
+        self.failure
+    }
+
+    /// Elements compared ([`Evaluator::ltz`]) and elementwise products (Beaver products and squares) so far.
+    pub fn op_counts(&self) -> (u64, u64) {
+        (self.comparisons, self.multiplications)
     }
 
     /// The predicted totals.
@@ -177,9 +181,20 @@ impl CostEvaluator {
         &mut self.chan
     }
 
-    fn v(&self, m: Meta) -> Result<CostValue> {
+    /// Input sharing of `n` elements by `owner`: one round in which the owner sends 8 B per element.
+    fn charge_input(&mut self, owner: Party, n: usize) {
+        let b = input(n).bytes_per_party;
+        self.chan.charge_round(if owner.is_first() { [b, 0] } else { [0, b] });
+    }
+
+    /// Zeroes the predicted counters (as [`crate::Session::reset_meter`] does for the metered ones).
+    pub fn reset_meter(&mut self) {
+        self.chan.reset();
+    }
+
+    fn v(&self, m: Meta, bound: f64) -> Result<CostValue> {
         m.check_fx("cost op", &self.fx)?;
-        Ok(CostValue { meta: m })
+        Ok(CostValue { meta: m, bound })
     }
 }
 
@@ -195,17 +210,24 @@ impl Evaluator for CostEvaluator {
         &v.meta
     }
 
-    fn input(&mut self, xs: &[f64], shape: &[usize]) -> Result<CostValue> {
+    fn input(&mut self, owner: Party, xs: &[f64], shape: &[usize]) -> Result<CostValue> {
         for &x in xs {
             self.fx.encode(x)?;
         }
         Meta::check_len(xs.len(), shape)?;
-        self.v(Meta { fx: self.fx, scale: self.fx.frac_bits, shape: shape.to_vec() })
+        self.charge_input(owner, xs.len());
+        let b = self.input_bound.unwrap_or_else(|| xs.iter().fold(0.0f64, |m, x| m.max(x.abs())));
+        self.v(Meta { fx: self.fx, scale: self.fx.frac_bits, shape: shape.to_vec() }, b * self.fx.scale())
     }
 
-    fn input_raw(&mut self, xs: &[i64], shape: &[usize], scale: u32) -> Result<CostValue> {
+    fn input_raw(&mut self, owner: Party, xs: &[i64], shape: &[usize], scale: u32) -> Result<CostValue> {
         Meta::check_len(xs.len(), shape)?;
-        self.v(Meta { fx: self.fx, scale, shape: shape.to_vec() })
+        self.charge_input(owner, xs.len());
+        let b = match self.input_bound {
+            Some(b) => b * 2f64.powi(scale as i32),
+            None => xs.iter().fold(0.0f64, |m, &x| m.max((x as f64).abs())),
+        };
+        self.v(Meta { fx: self.fx, scale, shape: shape.to_vec() }, b)
     }
 
     fn reveal_raw(&mut self, v: &CostValue) -> Result<Vec<i64>> {
@@ -224,88 +246,97 @@ impl Evaluator for CostEvaluator {
 
     fn add(&mut self, a: &CostValue, b: &CostValue) -> Result<CostValue> {
         a.meta.check_same("add", &b.meta)?;
-        self.v(a.meta.clone())
+        self.v(a.meta.clone(), a.bound + b.bound)
     }
 
     fn sub(&mut self, a: &CostValue, b: &CostValue) -> Result<CostValue> {
         a.meta.check_same("sub", &b.meta)?;
-        self.v(a.meta.clone())
+        self.v(a.meta.clone(), a.bound + b.bound)
     }
 
     fn neg(&mut self, a: &CostValue) -> Result<CostValue> {
-        self.v(a.meta.clone())
+        self.v(a.meta.clone(), a.bound)
     }
 
-    fn add_const_raw(&mut self, a: &CostValue, _c: i64) -> Result<CostValue> {
-        self.v(a.meta.clone())
+    fn add_const_raw(&mut self, a: &CostValue, c: i64) -> Result<CostValue> {
+        self.v(a.meta.clone(), a.bound + (c as f64).abs())
     }
 
-    fn mul_const_raw(&mut self, a: &CostValue, _k: i64, k_scale: u32) -> Result<CostValue> {
-        self.v(a.meta.with_scale(Meta::product_scale("mul_const", a.meta.scale, k_scale)?))
+    fn mul_const_raw(&mut self, a: &CostValue, k: i64, k_scale: u32) -> Result<CostValue> {
+        self.v(a.meta.with_scale(Meta::product_scale("mul_const", a.meta.scale, k_scale)?), a.bound * (k as f64).abs())
     }
 
     fn concat(&mut self, vs: &[&CostValue]) -> Result<CostValue> {
-        self.v(evaluator::concat_meta(self.fx, &vs.iter().map(|v| &v.meta).collect::<Vec<_>>())?)
+        let b = vs.iter().fold(0.0f64, |m, v| m.max(v.bound));
+        self.v(evaluator::concat_meta(self.fx, &vs.iter().map(|v| &v.meta).collect::<Vec<_>>())?, b)
     }
 
     fn split(&mut self, v: &CostValue, sizes: &[usize]) -> Result<Vec<CostValue>> {
         evaluator::check_split(v.meta.len(), sizes)?;
-        sizes.iter().map(|&s| self.v(v.meta.with_shape(vec![s]))).collect()
+        sizes.iter().map(|&s| self.v(v.meta.with_shape(vec![s]), v.bound)).collect()
     }
 
     fn reshape(&mut self, v: &CostValue, shape: &[usize]) -> Result<CostValue> {
         Meta::check_len(v.meta.len(), shape)?;
-        self.v(v.meta.with_shape(shape.to_vec()))
+        self.v(v.meta.with_shape(shape.to_vec()), v.bound)
     }
 
     fn gather(&mut self, v: &CostValue, idx: &[Option<usize>], shape: &[usize]) -> Result<CostValue> {
         evaluator::check_gather(v.meta.len(), idx, shape)?;
-        self.v(v.meta.with_shape(shape.to_vec()))
+        self.v(v.meta.with_shape(shape.to_vec()), v.bound)
     }
 
     fn sum_groups(&mut self, v: &CostValue, group: usize, shape: &[usize]) -> Result<CostValue> {
         evaluator::check_groups(v.meta.len(), group, shape)?;
-        self.v(v.meta.with_shape(shape.to_vec()))
+        self.v(v.meta.with_shape(shape.to_vec()), v.bound * group as f64)
     }
 
     fn matmul_public_raw(&mut self, a: &CostValue, w: &[i64], n: usize, w_scale: u32) -> Result<CostValue> {
-        let (m, _) = evaluator::check_matmul_public(&a.meta, w.len(), n)?;
+        let (m, k) = evaluator::check_matmul_public(&a.meta, w.len(), n)?;
         let scale = Meta::product_scale("matmul_public", a.meta.scale, w_scale)?;
-        self.v(Meta { fx: self.fx, scale, shape: vec![m, n] })
+        // Largest column sum of |w|.
+        let col = (0..n).map(|j| (0..k).map(|i| (w[i * n + j] as f64).abs()).sum::<f64>()).fold(0.0, f64::max);
+        self.v(Meta { fx: self.fx, scale, shape: vec![m, n] }, a.bound * col)
     }
 
     fn mul_raw(&mut self, a: &CostValue, b: &CostValue) -> Result<CostValue> {
         let meta = evaluator::product_meta("mul", &a.meta, &b.meta)?;
         self.charge(mul(a.meta.len()));
-        self.v(meta)
+        self.multiplications += n64(a.meta.len());
+        self.v(meta, a.bound * b.bound)
     }
 
     fn square_raw(&mut self, a: &CostValue) -> Result<CostValue> {
         let meta = evaluator::product_meta("square", &a.meta, &a.meta)?;
         self.charge(square(a.meta.len()));
-        self.v(meta)
+        self.multiplications += n64(a.meta.len());
+        self.v(meta, a.bound * a.bound)
     }
 
-    fn truncate(&mut self, a: &CostValue) -> Result<CostValue> {
-        let scale = evaluator::check_truncate(&a.meta)?;
+    fn truncate_bits(&mut self, a: &CostValue, bits: u32) -> Result<CostValue> {
+        let scale = evaluator::check_truncate_bits(&a.meta, bits)?;
         self.charge(truncate(a.meta.len(), self.truncation));
-        self.v(a.meta.with_scale(scale))
+        if self.truncation == Truncation::Local {
+            self.failure += a.meta.len() as f64 * a.bound / 2f64.powi(63);
+        }
+        self.v(a.meta.with_scale(scale), a.bound / 2f64.powi(bits as i32) + 1.0)
     }
 
     fn ltz(&mut self, a: &CostValue) -> Result<CostValue> {
         let n = n64(a.meta.len());
+        self.comparisons += n;
         for (b, o) in LTZ_LEVEL_BYTES.iter().zip(LTZ_LEVEL_OFFLINE) {
             self.chan.charge_round([b * n; 2]);
             self.chan.offline([o * n; 2]);
         }
-        self.v(a.meta.with_scale(0))
+        self.v(a.meta.with_scale(0), 1.0)
     }
 
     fn matmul_raw(&mut self, a: &CostValue, b: &CostValue) -> Result<CostValue> {
         let (m, k, n) = evaluator::matmul_dims(&a.meta, &b.meta)?;
         let scale = Meta::product_scale("matmul", a.meta.scale, b.meta.scale)?;
         self.charge(matmul(m, k, n));
-        self.v(Meta { fx: self.fx, scale, shape: vec![m, n] })
+        self.v(Meta { fx: self.fx, scale, shape: vec![m, n] }, k as f64 * a.bound * b.bound)
     }
 
     fn fix_right(&mut self, w: &CostValue) -> Result<CostValue> {
@@ -319,7 +350,13 @@ impl Evaluator for CostEvaluator {
         let (m, k, n) = evaluator::matmul_dims(&a.meta, &w.meta)?;
         let scale = Meta::product_scale("matmul", a.meta.scale, w.meta.scale)?;
         self.charge(matmul_fixed(m, k, n));
-        self.v(Meta { fx: self.fx, scale, shape: vec![m, n] })
+        self.v(Meta { fx: self.fx, scale, shape: vec![m, n] }, k as f64 * a.bound * w.bound)
+    }
+
+    /// 1 − b of a bit stays a bit: its bound is 1, not |b| + 1 (the provided body's rule).
+    fn not(&mut self, bit: &CostValue) -> Result<CostValue> {
+        let b = if bit.bound <= 1.0 { 1.0 } else { bit.bound + 1.0 };
+        self.v(bit.meta.clone(), b)
     }
 
     fn parallel<T>(&mut self, n: usize, mut f: impl FnMut(&mut Self, usize) -> Result<T>) -> Result<Vec<T>> {

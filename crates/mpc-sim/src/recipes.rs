@@ -4,7 +4,7 @@
 //! [`crate::CostEvaluator`] they give their cost.
 
 use activation_approx::EncodedPiecewise;
-use activation_approx::fixed::{power_tree_depth, power_tree_split};
+use activation_approx::fixed::{power_closure, power_tree_depth, power_tree_split};
 
 use crate::error::{MpcError, Result};
 use crate::evaluator::Evaluator;
@@ -23,123 +23,170 @@ fn check_scale_f<E: Evaluator>(ev: &E, x: &E::Value, op: &'static str) -> Result
 /// largest power of two below k; a square when k is a power of two). All powers of one tree level are computed
 /// concurrently, so the cost is ⌈log₂ degree⌉ levels of (1 round + truncation). Returns `out[k − 1] = x^k`.
 pub fn powers<E: Evaluator>(ev: &mut E, x: &E::Value, degree: usize) -> Result<Vec<E::Value>> {
+    let need = vec![true; degree + 1];
+    let pows = powers_where(ev, x, &need)?;
+    Ok(pows.into_iter().skip(1).take(degree).flatten().collect())
+}
+
+/// The powers x^k with `need[k]` (k ≥ 1), and those the power tree needs to build them
+/// ([`activation_approx::fixed::power_closure`]), level by level as in [`powers`]; `out[k]` = x^k or `None` when
+/// not built (`out[0]` is always `None`, `out[1]` = x, always present). Only the tree levels of the needed powers are
+/// paid.
+pub fn powers_where<E: Evaluator>(ev: &mut E, x: &E::Value, need: &[bool]) -> Result<Vec<Option<E::Value>>> {
     check_scale_f(ev, x, "powers")?;
-    let mut pows: Vec<E::Value> = Vec::with_capacity(degree);
-    if degree == 0 {
-        return Ok(pows);
-    }
-    pows.push(x.clone());
+    let need = power_closure(need);
+    let degree = need.len().saturating_sub(1);
+    let mut pows: Vec<Option<E::Value>> = vec![None; degree.max(1) + 1];
+    pows[1] = Some(x.clone());
     for level in 1..=power_tree_depth(degree) {
-        let ks: Vec<usize> = (2..=degree).filter(|&k| power_tree_depth(k) == level).collect();
+        let ks: Vec<usize> = (2..=degree).filter(|&k| need[k] && power_tree_depth(k) == level).collect();
+        if ks.is_empty() {
+            continue;
+        }
         let new = ev.parallel(ks.len(), |ev, i| {
             let k = ks[i];
             let p = power_tree_split(k);
-            let raw = if k.is_power_of_two() { ev.square_raw(&pows[p - 1])? } else { ev.mul_raw(&pows[p - 1], &pows[k - p - 1])? };
+            let (a, b) = (power(&pows, p)?, power(&pows, k - p)?);
+            let raw = if k.is_power_of_two() { ev.square_raw(a)? } else { ev.mul_raw(a, b)? };
             ev.truncate(&raw)
         })?;
-        pows.extend(new);
+        for (k, v) in ks.into_iter().zip(new) {
+            pows[k] = Some(v);
+        }
     }
     Ok(pows)
 }
 
-/// Σ_j enc(c_j)·x^j at scale 2f (the constant as enc(c_0)·2^f), from x^1 … x^d; local (one fused pass).
-pub fn combine_raw<E: Evaluator>(ev: &mut E, x: &E::Value, pows: &[E::Value], coeffs: &[i64]) -> Result<E::Value> {
+fn power<V>(pows: &[Option<V>], k: usize) -> Result<&V> {
+    pows.get(k).and_then(Option::as_ref).ok_or(MpcError::InvalidParameter {
+        name: "power",
+        value: k.to_string(),
+        hint: "a power was used before the power tree built it (internal error)",
+    })
+}
+
+/// Σ_j enc(c_j)·x^j at scale 2f (the constant as enc(c_0)·2^f), from powers built by [`powers_where`] (`pows[k]`
+/// = x^k); terms whose encoded coefficient is 0 are skipped. Local (one fused pass).
+pub fn combine_raw<E: Evaluator>(ev: &mut E, x: &E::Value, pows: &[Option<E::Value>], coeffs: &[i64]) -> Result<E::Value> {
     let f = ev.fixed_point().frac_bits;
-    if coeffs.len() > pows.len() + 1 {
-        return Err(MpcError::InvalidParameter {
-            name: "coefficients",
-            value: format!("{} for {} powers", coeffs.len(), pows.len()),
-            hint: "compute powers up to the polynomial's degree first",
-        });
-    }
-    let c1 = coeffs.get(1).copied().unwrap_or(0);
-    let mut terms: Vec<(&E::Value, i64)> = vec![(x, c1)];
-    for (j, &c) in coeffs.iter().enumerate().skip(2) {
+    let mut terms: Vec<(&E::Value, i64)> = Vec::new();
+    for (j, &c) in coeffs.iter().enumerate().skip(1) {
         if c != 0 {
-            terms.push((&pows[j - 1], c));
+            let p = pows.get(j).and_then(Option::as_ref).ok_or(MpcError::InvalidParameter {
+                name: "coefficients",
+                value: format!("x^{j} without its power"),
+                hint: "compute the powers the coefficients use first (powers_where)",
+            })?;
+            terms.push((p, c));
         }
+    }
+    if terms.is_empty() {
+        terms.push((x, 0));
     }
     let c0 = coeffs.first().copied().unwrap_or(0).wrapping_mul(1i64 << f);
     ev.lincomb_raw(&terms, f, c0)
 }
 
-/// A polynomial Σ c_j x^j with real coefficients: power tree, coefficients applied locally at scale 2f, one
-/// truncation (the fixed-point rule of `activation_approx::piecewise` for one segment).
+/// A polynomial Σ c_j x^j with real coefficients: the powers its nonzero encoded coefficients need, coefficients
+/// applied locally at scale 2f, one truncation (the fixed-point rule of `activation_approx::piecewise` for one
+/// segment).
 pub fn polynomial<E: Evaluator>(ev: &mut E, x: &E::Value, coeffs: &[f64]) -> Result<E::Value> {
     let fx = ev.fixed_point();
     let enc = coeffs.iter().map(|&c| fx.encode(c)).collect::<std::result::Result<Vec<_>, _>>()?;
-    let d = enc.iter().rposition(|&c| c != 0).unwrap_or(0);
-    let pows = powers(ev, x, d)?;
-    let y = combine_raw(ev, x, &pows, &enc[..=d])?;
+    let need: Vec<bool> = enc.iter().map(|&c| c != 0).collect();
+    let pows = powers_where(ev, x, &need)?;
+    let y = combine_raw(ev, x, &pows, &enc)?;
     ev.truncate(&y)
 }
 
-/// Secure piecewise polynomial, straight from the approximation's encoding (`PiecewisePoly::encode`):
+/// Secure piecewise polynomial, straight from the approximation's encoding (`PiecewisePoly::encode`), with
+/// thresholds t_0 < … < t_{n−1} and segments Y_0 … Y_n:
 ///
 /// 1. concurrently: all comparisons b_i = \[x ≥ t_i\] in ONE batch (one LTZ on the concatenated x − t_i), and the
-///    powers x² … x^d by [`powers`];
-/// 2. Y_s = enc(c_0)·2^f + Σ_j enc(c_j)·x^j at scale 2f for every segment (local);
-/// 3. Y = Y_0 + Σ_i b_i·(Y_{i+1} − Y_i): all products in ONE round (one batched multiplication);
+///    powers that some nonzero encoded coefficient uses (with the tree's intermediate powers) by [`powers_where`];
+/// 2. Y_0 = enc(c_0)·2^f + Σ_j enc(c_j)·x^j at scale 2f and the differences D_i = Y_{i+1} − Y_i from the
+///    coefficient differences (local; zero coefficients skipped);
+/// 3. Y = Y_0 + Σ_i b_i·D_i: the D_i that are polynomials are multiplied in ONE round (one batched Beaver
+///    product); a constant D_i is a public multiple of the bit (local), a zero D_i is skipped;
 /// 4. one truncation.
 ///
-/// Rounds = max(8, ⌈log₂ d⌉·(1 + t)) + 1 + t with t the truncation's rounds (0 local, 1 dealer pair) — exactly
-/// `TwoPartyCostModel::piecewise_cost`. Step 3 is exact in the ring, so on a [`crate::PlainEvaluator`] this equals
-/// `EncodedPiecewise::eval` bit for bit; securely it differs only by the truncation errors (see
-/// [`crate::bounds`]).
+/// With no thresholds it is one polynomial. Rounds = max(8, L·(1 + t)) + [some D_i is a polynomial] + t, with L
+/// the power-tree levels paid and t the truncation's rounds (0 local, 1 dealer pair); the search's closed form
+/// (`activation_approx::TwoPartyCostModel`) is tested equal to it. Step 3 is exact in the ring, so on a
+/// [`crate::PlainEvaluator`] this equals `EncodedPiecewise::eval` bit for bit; securely it differs only by the
+/// truncation errors (see [`crate::bounds`]).
 pub fn piecewise<E: Evaluator>(ev: &mut E, x: &E::Value, pw: &EncodedPiecewise) -> Result<E::Value> {
     check_scale_f(ev, x, "piecewise")?;
     if pw.fx != ev.fixed_point() {
         return Err(MpcError::FixedPointMismatch { op: "piecewise", left: ev.fixed_point().frac_bits, right: pw.fx.frac_bits });
     }
     let nt = pw.thresholds.len();
-    if nt == 0 || pw.segments.len() != nt + 1 || pw.segments.iter().any(|s| s.is_empty() || s.len() > pw.max_degree + 1) {
+    if pw.segments.len() != nt + 1 || pw.segments.iter().any(|s| s.is_empty() || s.len() > pw.max_degree + 1) {
         return Err(MpcError::InvalidParameter {
             name: "encoded piecewise",
             value: format!("{} thresholds, {} segments, max degree {}", nt, pw.segments.len(), pw.max_degree),
             hint: "build it with PiecewisePoly::encode (one more segment than thresholds, none above max_degree)",
         });
     }
+    let f = ev.fixed_point().frac_bits;
     let shape = E::shape(x).to_vec();
     let n = E::len(x);
-    let mut branches = ev.parallel(2, |ev, b| {
-        if b == 0 {
-            let diffs = pw.thresholds.iter().map(|&t| ev.add_const_raw(x, t.wrapping_neg())).collect::<Result<Vec<_>>>()?;
-            let cat = ev.concat(&diffs.iter().collect::<Vec<_>>())?;
-            let l = ev.ltz(&cat)?;
-            Ok(vec![ev.not(&l)?])
-        } else {
-            powers(ev, x, pw.max_degree)
-        }
-    })?;
-    let pows = branches.pop().unwrap_or_default();
-    let bits = branches.pop().and_then(|mut v| v.pop());
-    // Y_0, and the differences Y_{i+1} − Y_i formed directly from the coefficient differences (same ring values).
-    let mut y = combine_raw(ev, x, &pows, &pw.segments[0])?;
+    let need = pw.used_powers();
+    let (bits, pows) = if nt == 0 {
+        (None, powers_where(ev, x, &need)?)
+    } else {
+        let mut bits = None;
+        let mut pows = Vec::new();
+        ev.parallel(2, |ev, b| {
+            if b == 0 {
+                let diffs = pw.thresholds.iter().map(|&t| ev.add_const_raw(x, t.wrapping_neg())).collect::<Result<Vec<_>>>()?;
+                let flat = diffs.iter().map(|d| ev.reshape(d, &[n])).collect::<Result<Vec<_>>>()?;
+                let cat = ev.concat(&flat.iter().collect::<Vec<_>>())?;
+                let l = ev.ltz(&cat)?;
+                let ge = ev.not(&l)?;
+                bits = Some(ev.split(&ge, &vec![n; nt])?);
+            } else {
+                pows = powers_where(ev, x, &need)?;
+            }
+            Ok(())
+        })?;
+        (bits, pows)
+    };
+    let y = combine_raw(ev, x, &pows, &pw.segments[0])?;
+    let mut acc = ev.reshape(&y, &[n])?;
     if let Some(bits) = bits {
-        let diffs = (1..pw.segments.len())
-            .map(|i| {
-                let (hi, lo) = (&pw.segments[i], &pw.segments[i - 1]);
-                let d: Vec<i64> = (0..hi.len().max(lo.len()))
-                    .map(|j| hi.get(j).copied().unwrap_or(0).wrapping_sub(lo.get(j).copied().unwrap_or(0)))
-                    .collect();
-                combine_raw(ev, x, &pows, &d)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let flat = diffs.iter().map(|d| ev.reshape(d, &[n])).collect::<Result<Vec<_>>>()?;
-        let cat = ev.concat(&flat.iter().collect::<Vec<_>>())?;
-        let prod = ev.mul_raw(&bits, &cat)?;
-        let parts = ev.split(&prod, &vec![n; nt])?;
-        let mut acc = ev.reshape(&y, &[n])?;
-        for p in &parts {
-            acc = ev.add(&acc, p)?;
+        let mut poly_bits = Vec::new();
+        let mut poly_diffs = Vec::new();
+        for (i, bit) in bits.iter().enumerate() {
+            let d = pw.segment_difference(i);
+            if d.iter().all(|&c| c == 0) {
+                continue;
+            }
+            if d.iter().skip(1).all(|&c| c == 0) {
+                // b_i·enc(c_0)·2^f: a public multiple of the bit, at scale 2f.
+                let t = ev.mul_const_raw(bit, d[0].wrapping_mul(1i64 << f), 2 * f)?;
+                acc = ev.add(&acc, &t)?;
+            } else {
+                let dv = combine_raw(ev, x, &pows, &d)?;
+                poly_diffs.push(ev.reshape(&dv, &[n])?);
+                poly_bits.push(bit.clone());
+            }
         }
-        y = ev.reshape(&acc, &shape)?;
+        if !poly_diffs.is_empty() {
+            let cb = ev.concat(&poly_bits.iter().collect::<Vec<_>>())?;
+            let cd = ev.concat(&poly_diffs.iter().collect::<Vec<_>>())?;
+            let prod = ev.mul_raw(&cb, &cd)?;
+            for p in ev.split(&prod, &vec![n; poly_diffs.len()])? {
+                acc = ev.add(&acc, &p)?;
+            }
+        }
     }
+    let y = ev.reshape(&acc, &shape)?;
     ev.truncate(&y)
 }
 
 /// CrypTen's exp: (1 + x/2^n)^(2^n) by n squarings (n + 1 truncations). Accurate only for moderate |x|
-/// (CrypTen uses n = 8); see `mpc-cost.md`.
+/// (CrypTen uses n = 8).
 pub fn exp_limit<E: Evaluator>(ev: &mut E, x: &E::Value, n: u32) -> Result<E::Value> {
     check_scale_f(ev, x, "exp_limit")?;
     let s = ev.mul_public(x, 2f64.powi(-(n as i32)))?;

@@ -4,7 +4,8 @@
 //! # Protocols (per element, bytes sent by one party)
 //! - **Beaver product** (1 round, 16 B): open ε = x − a, δ = y − b; z_p = c_p + ε·b_p + δ·a_p (+ ε·δ for P0).
 //! - **Square** (1 round, 8 B): open ε = x − a; z_p = s_p + 2ε·a_p (+ ε² for P0).
-//! - **Local truncation** (SecureML; 0 rounds): P0 takes x_0 >> f (arithmetic), P1 takes −((−x_1) >> f). If the
+//! - **Local truncation** (SecureML; 0 rounds; shown for f bits, [`Evaluator::truncate_bits`] removes any k ≤ 62
+//!   bits the same way with k for f): P0 takes x_0 >> f (arithmetic), P1 takes −((−x_1) >> f). If the
 //!   shares do not wrap (x_0 + x_1 = x over the integers, taken as signed) the result is ⌊x_0/2^f⌋ + ⌈x_1/2^f⌉ =
 //!   ⌊x/2^f⌋ + e with e ∈ {0, 1}. They wrap with probability |x|/2^64 (x_0 is uniform); then the result is off by
 //!   ±2^(64−f) — a huge error, rare for small |x| (≈ 2^−27 for |x| = 10 at scale 2f = 32).
@@ -27,9 +28,19 @@
 //! - **Matrix product** (1 round, 8(mk + kn) B in total): open E = X − A, F = Y − B;
 //!   Z_p = C_p + E·B_p + A_p·F (+ E·F for P0).
 //! - **Reveal** (1 round, 8 B): each party sends its share.
+//! - **Input sharing** (1 round, 8 B from the owner only): the owner of x draws r uniform from the session's seeded
+//!   input CSPRNG, keeps x − r and sends r to the other party. (A seed-based variant — the receiver's share is a PRG
+//!   expansion of a seed agreed once — would send nothing per element; this simulation meters the plain one, so
+//!   every reported inference includes its input sharing.)
 //!
-//! Input sharing (x_0 uniform, x_1 = x − x_0, from the session's seeded input CSPRNG) models a data owner sending
-//! shares and is not metered.
+//! # Dealer streams are never replayed
+//! Neither `Session` nor [`Dealer`] is `Clone`: a copy would issue every triple again. A concurrent branch that
+//! reuses values set up here (a batch of a model whose weights were masked once) runs in a [`Session::fork`], whose
+//! dealer is a [`Dealer::child`] with a fresh seed drawn from this session's dealer.
+//!
+//! # Views
+//! With [`Channel::record_views`] on, each party's view — its own input shares, its half of every piece of dealer
+//! material, every message it received, in order — is recorded for the security tests (`tests/security.rs`).
 
 use activation_approx::{FixedPoint, Truncation};
 use rand::{Rng, RngCore, SeedableRng};
@@ -42,7 +53,7 @@ use crate::dealer::{
 };
 use crate::error::Result;
 use crate::evaluator::{self, Evaluator};
-use crate::meter::{Channel, Stats};
+use crate::meter::{Channel, Stats, ViewKind, Wire, WireElem};
 use crate::share::{Meta, Pair, Party, Shared, each_party};
 
 /// Send step of a carry level on `2·w` groups: opens P_hi ⊕ a, G_lo ⊕ b (first AND) and P_hi ⊕ a', P_lo ⊕ b'.
@@ -88,8 +99,7 @@ fn par_copy(dst: &mut [u64], src: &[u64]) {
 
 /// The session's pool of protocol-internal buffers (messages and carry state), reused from call to call so that a
 /// protocol on a large tensor does not fault in fresh pages for every message (buffers above the allocator's mmap
-/// threshold would otherwise be mapped and unmapped at every step). Outputs are never pooled. A clone of a
-/// session starts with an empty pool.
+/// threshold would otherwise be mapped and unmapped at every step). Outputs are never pooled.
 #[derive(Default)]
 struct Scratch {
     w64x2: Vec<Vec<[u64; 2]>>,
@@ -99,12 +109,6 @@ struct Scratch {
     w64: Vec<Vec<u64>>,
     /// Dealer words kept between a send pass and the receive pass.
     words: Vec<Vec<u64>>,
-}
-
-impl Clone for Scratch {
-    fn clone(&self) -> Self {
-        Scratch::default()
-    }
 }
 
 impl std::fmt::Debug for Scratch {
@@ -236,8 +240,9 @@ impl Default for SessionConfig {
     }
 }
 
-/// A two-party session: channel + dealer + the input owner's randomness.
-#[derive(Debug, Clone)]
+/// A two-party session: channel + dealer + the input owner's randomness. Not `Clone` (see the module docs); use
+/// [`Session::fork`] for a concurrent branch.
+#[derive(Debug)]
 pub struct Session {
     cfg: SessionConfig,
     chan: Channel,
@@ -254,6 +259,20 @@ impl Session {
             chan: Channel::new(),
             dealer: Dealer::new(cfg.seed),
             input_rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5EED_1A7E_u64.rotate_left(32)),
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// A session for a concurrent branch that reuses values prepared here (e.g. one batch of a model whose weights
+    /// were shared and masked by [`Evaluator::fix_right`] in this session): the same settings, a fresh channel (the
+    /// branch's costs are metered there), a [`Dealer::child`] of this session's dealer and an input CSPRNG seeded
+    /// from this session's. Forks never share dealer material with each other or with this session.
+    pub fn fork(&mut self) -> Session {
+        Session {
+            cfg: self.cfg,
+            chan: Channel::new(),
+            dealer: self.dealer.child(),
+            input_rng: ChaCha8Rng::from_seed(self.input_rng.random()),
             scratch: Scratch::default(),
         }
     }
@@ -283,20 +302,47 @@ impl Session {
         self.chan.reset();
     }
 
-    /// Dealer material, its per-party size counted as offline bytes.
-    fn deal<T: Copy>(&mut self, f: impl FnOnce(&mut Dealer) -> Pair<Vec<T>>) -> Pair<Vec<T>> {
+    /// Dealer material, its per-party size counted as offline bytes (and recorded in each party's view when views
+    /// are recorded).
+    fn deal<M: Wire>(&mut self, f: impl FnOnce(&mut Dealer) -> Pair<M>) -> Pair<M> {
         let m = f(&mut self.dealer);
-        let b = m.halves().each_ref().map(|h| (h.len() * std::mem::size_of::<T>()) as u64);
-        self.chan.offline(b);
+        self.chan.offline(m.halves().each_ref().map(Wire::byte_len));
+        if self.chan.is_recording() {
+            self.chan.record(ViewKind::Dealt, m.halves().each_ref().map(Wire::words));
+        }
         m
     }
 
-    /// A deferred dealer request for `n` elements of `T` (drawn chunk by chunk by the passes that use it), its
-    /// per-party size counted now as offline bytes, exactly as [`Session::deal`] counts the same material.
-    fn deal_stream<T>(&mut self, n: usize) -> Stream {
+    /// A deferred dealer request for `n` elements drawn by `draw` (chunk by chunk, by the passes that use it), its
+    /// per-party size counted now as offline bytes, exactly as [`Session::deal`] counts the same material. When
+    /// views are recorded, both halves are expanded once here into the views (the passes draw the same words).
+    fn deal_stream<T: WireElem, const K: usize, F: Fn(&[u64; K]) -> (T, T)>(&mut self, n: usize, draw: F) -> Stream {
         let b = (n * std::mem::size_of::<T>()) as u64;
         self.chan.offline([b, b]);
-        self.dealer.stream()
+        let s = self.dealer.stream();
+        if self.chan.is_recording() {
+            let mut w = vec![0u64; CHUNK * K];
+            let mut halves = [Vec::new(), Vec::new()];
+            for ci in 0..n.div_ceil(CHUNK) {
+                let len = CHUNK.min(n - ci * CHUNK);
+                let m = s.chunk_into(ci, &mut w[..len * K], &draw);
+                for (p, h) in [Party::P0, Party::P1].into_iter().zip(&mut halves) {
+                    m.half(p).for_each(|t| t.push_words(h));
+                }
+            }
+            self.chan.record(ViewKind::Dealt, halves);
+        }
+        s
+    }
+
+    /// Matrix material (several row-major matrices per party), counted and recorded as [`Session::deal`] does.
+    fn deal_matrix<const N: usize>(&mut self, f: impl FnOnce(&mut Dealer) -> Pair<[Vec<u64>; N]>) -> Pair<[Vec<u64>; N]> {
+        let t = f(&mut self.dealer);
+        self.chan.offline(t.halves().each_ref().map(|h| h.iter().map(|v| v.len() as u64 * 8).sum::<u64>()));
+        if self.chan.is_recording() {
+            self.chan.record(ViewKind::Dealt, t.halves().each_ref().map(|h| h.concat()));
+        }
+        t
     }
 
     fn check(&self, op: &'static str, m: &Meta) -> Result<()> {
@@ -320,8 +366,8 @@ impl Session {
     }
 
     /// Local truncation (SecureML): see the module docs.
-    fn trunc_local(&self, a: &Shared, meta: Meta) -> Shared {
-        let f = self.cfg.fx.frac_bits;
+    fn trunc_local(&self, a: &Shared, meta: Meta, bits: u32) -> Shared {
+        let f = bits;
         self.local(a, meta, move |p, x| match p {
             Party::P0 => ((x as i64) >> f) as u64,
             Party::P1 => (((x.wrapping_neg() as i64) >> f) as u64).wrapping_neg(),
@@ -329,11 +375,11 @@ impl Session {
     }
 
     /// Dealer-pair truncation: see the module docs.
-    fn trunc_pair(&mut self, a: &Shared, meta: Meta) -> Shared {
-        let f = self.cfg.fx.frac_bits;
+    fn trunc_pair(&mut self, a: &Shared, meta: Meta, bits: u32) -> Shared {
+        let f = bits;
         let n = a.len();
-        let ts = self.deal_stream::<[u64; 3]>(n);
         let draw = move |w: &[u64; 4]| draw_trunc(w, f);
+        let ts = self.deal_stream(n, draw);
         const OFFSET: u64 = 1 << 62;
         let mut out: Pair<Vec<u64>> = self.scratch.take(n);
         let mut tw = self.scratch.take_words(n * 4);
@@ -416,14 +462,14 @@ impl Session {
         // All dealer material first (the offline phase), as deferred requests: the pass that first needs a
         // level's material (its send step) draws it chunk by chunk into a word buffer that the next pass (its
         // receive step) reads again; two word buffers alternate.
-        let s0 = self.deal_stream::<[u64; 3]>(n);
-        let s1 = self.deal_stream::<[[u32; 3]; 2]>(n);
-        let s2 = self.deal_stream::<[[u16; 3]; 2]>(n);
-        let s3 = self.deal_stream::<[[u8; 3]; 2]>(n);
-        let s4 = self.deal_stream::<[[u8; 3]; 2]>(n);
-        let s5 = self.deal_stream::<[[u8; 3]; 2]>(n);
-        let s6 = self.deal_stream::<[[u8; 3]; 2]>(n);
-        let sp = self.deal_stream::<[u64; 2]>(n);
+        let s0 = self.deal_stream(n, draw_and::<u64>);
+        let s1 = self.deal_stream(n, draw_and_pair::<u32, 5>);
+        let s2 = self.deal_stream(n, draw_and_pair::<u16, 3>);
+        let s3 = self.deal_stream(n, draw_and_pair::<u8, 2>);
+        let s4 = self.deal_stream(n, draw_and_pair::<u8, 2>);
+        let s5 = self.deal_stream(n, draw_and_pair::<u8, 2>);
+        let s6 = self.deal_stream(n, draw_and_pair::<u8, 2>);
+        let sp = self.deal_stream(n, draw_private_product);
         let (mut wa, mut wb) = (self.scratch.take_words(n * 5), self.scratch.take_words(n * 5));
         // Level 0: G = y_0 ∧ y_1 with one AND triple on 64-bit words; P = y_0 ⊕ y_1 ⊕ 1 locally.
         let mut out0: Pair<Vec<[u64; 2]>> = self.scratch.take(n);
@@ -519,12 +565,12 @@ impl Session {
         res
     }
 
-    /// Shares ring elements (the input owner's step; not metered).
-    fn share(&mut self, xs: &[i64], meta: Meta) -> Shared {
+    /// Input sharing by `owner` (see the module docs): it keeps x − r and sends r (1 round, 8 B per element).
+    fn share(&mut self, owner: Party, xs: &[i64], meta: Meta) -> Shared {
         let seed: [u8; 32] = self.input_rng.random();
-        let mut s0 = vec![0u64; xs.len()];
-        let mut s1 = vec![0u64; xs.len()];
-        s0.par_chunks_mut(CHUNK).zip(s1.par_chunks_mut(CHUNK)).zip(xs.par_chunks(CHUNK)).enumerate().for_each(
+        let mut r = vec![0u64; xs.len()];
+        let mut own = vec![0u64; xs.len()];
+        r.par_chunks_mut(CHUNK).zip(own.par_chunks_mut(CHUNK)).zip(xs.par_chunks(CHUNK)).enumerate().for_each(
             |(ci, ((c0, c1), x))| {
                 let mut rng = ChaCha8Rng::from_seed(seed);
                 rng.set_stream(ci as u64);
@@ -534,7 +580,17 @@ impl Session {
                 }
             },
         );
-        Shared { meta, shares: Pair::from_halves(s0, s1) }
+        if self.chan.is_recording() {
+            let mine = |p: Party| if p == owner { own.clone() } else { Vec::new() };
+            self.chan.record(ViewKind::OwnShare, [mine(Party::P0), mine(Party::P1)]);
+        }
+        // The owner's half of the message is r; the other party sends nothing.
+        let msg = if owner.is_first() { Pair::from_halves(r, Vec::new()) } else { Pair::from_halves(Vec::new(), r) };
+        self.chan.exchange(&msg);
+        // What the other party received is the owner's half of the message.
+        let [m0, m1] = msg.into_halves();
+        let shares = if owner.is_first() { Pair::from_halves(own, m0) } else { Pair::from_halves(m1, own) };
+        Shared { meta, shares }
     }
 }
 
@@ -566,9 +622,9 @@ impl Evaluator for Session {
         &v.meta
     }
 
-    fn input_raw(&mut self, xs: &[i64], shape: &[usize], scale: u32) -> Result<Shared> {
+    fn input_raw(&mut self, owner: Party, xs: &[i64], shape: &[usize], scale: u32) -> Result<Shared> {
         Meta::check_len(xs.len(), shape)?;
-        Ok(self.share(xs, Meta { fx: self.cfg.fx, scale, shape: shape.to_vec() }))
+        Ok(self.share(owner, xs, Meta { fx: self.cfg.fx, scale, shape: shape.to_vec() }))
     }
 
     fn reveal_raw(&mut self, v: &Shared) -> Result<Vec<i64>> {
@@ -721,7 +777,7 @@ impl Evaluator for Session {
         self.check("mul", &a.meta)?;
         let meta = evaluator::product_meta("mul", &a.meta, &b.meta)?;
         let n = a.len();
-        let ts = self.deal_stream::<[u64; 3]>(n);
+        let ts = self.deal_stream(n, draw_beaver);
         let mut out: Pair<Vec<[u64; 2]>> = self.scratch.take(n);
         let mut tw = self.scratch.take_words(n * 5);
         pass1w(&mut out, &mut tw, 5, |ci, r, outs, w| {
@@ -756,7 +812,7 @@ impl Evaluator for Session {
         self.check("square", &a.meta)?;
         let meta = evaluator::product_meta("square", &a.meta, &a.meta)?;
         let n = a.len();
-        let ts = self.deal_stream::<[u64; 2]>(n);
+        let ts = self.deal_stream(n, draw_square);
         let mut out: Pair<Vec<u64>> = self.scratch.take(n);
         let mut tw = self.scratch.take_words(n * 3);
         pass1w(&mut out, &mut tw, 3, |ci, r, outs, w| {
@@ -786,13 +842,13 @@ impl Evaluator for Session {
         Ok(Shared { meta, shares })
     }
 
-    fn truncate(&mut self, a: &Shared) -> Result<Shared> {
+    fn truncate_bits(&mut self, a: &Shared, bits: u32) -> Result<Shared> {
         self.check("truncate", &a.meta)?;
-        let scale = evaluator::check_truncate(&a.meta)?;
+        let scale = evaluator::check_truncate_bits(&a.meta, bits)?;
         let meta = a.meta.with_scale(scale);
         Ok(match self.cfg.truncation {
-            Truncation::Local => self.trunc_local(a, meta),
-            Truncation::DealerPair => self.trunc_pair(a, meta),
+            Truncation::Local => self.trunc_local(a, meta, bits),
+            Truncation::DealerPair => self.trunc_pair(a, meta, bits),
         })
     }
 
@@ -806,9 +862,7 @@ impl Evaluator for Session {
         self.check("matmul", &a.meta)?;
         let (m, k, n) = evaluator::matmul_dims(&a.meta, &b.meta)?;
         let scale = Meta::product_scale("matmul", a.meta.scale, b.meta.scale)?;
-        let t = self.dealer.matrix(m, k, n);
-        let offline = t.halves().each_ref().map(|h| h.iter().map(|v| v.len() as u64 * 8).sum::<u64>());
-        self.chan.offline(offline);
+        let t = self.deal_matrix(|d| d.matrix(m, k, n));
         let out: Pair<Vec<u64>> = Pair::build(|v| {
             let [ta, tb, _] = v.own(&t);
             let x = v.own(&a.shares).iter().zip(ta).map(|(x, a)| x.wrapping_sub(*a));
@@ -848,9 +902,7 @@ impl Evaluator for Session {
         self.check("matmul", &a.meta)?;
         let (m, k, n) = evaluator::matmul_dims(&a.meta, &w.meta)?;
         let scale = Meta::product_scale("matmul", a.meta.scale, w.meta.scale)?;
-        let t = self.dealer.matrix_for(&w.mask, m, k, n);
-        let offline = t.halves().each_ref().map(|h| h.iter().map(|v| v.len() as u64 * 8).sum::<u64>());
-        self.chan.offline(offline);
+        let t = self.deal_matrix(|d| d.matrix_for(&w.mask, m, k, n));
         let out: Pair<Vec<u64>> = Pair::build(|v| {
             let [ta, _] = v.own(&t);
             v.own(&a.shares).iter().zip(ta).map(|(x, a)| x.wrapping_sub(*a)).collect()

@@ -7,7 +7,7 @@ mod common;
 use activation_approx::{CostModel, FixedPoint, PiecewisePoly, Truncation, TwoPartyCostModel};
 use common::{TRUNCS, normal, puma_gelu, random_piecewise, three_piece_deg8};
 use mpc_sim::bounds::piecewise_bound_lsb;
-use mpc_sim::{CostEvaluator, Evaluator, PlainEvaluator, Session, SessionConfig, predict, recipes};
+use mpc_sim::{CostEvaluator, Evaluator, Party, PlainEvaluator, Session, SessionConfig, recipes};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -21,17 +21,21 @@ fn run_against_emulation(name: &str, pp: &PiecewisePoly, n: usize) {
 
     // Plaintext evaluator: bit for bit.
     let mut pe = PlainEvaluator::new(fx);
-    let xp = pe.input_raw(&xe, &[n], fx.frac_bits).unwrap();
+    let xp = pe.input_raw(Party::P0, &xe, &[n], fx.frac_bits).unwrap();
     let yp = recipes::piecewise(&mut pe, &xp, &enc).unwrap();
     assert_eq!(pe.reveal_raw(&yp).unwrap(), want, "{name}: plaintext evaluator differs from EncodedPiecewise::eval");
 
     for t in TRUNCS {
         let mut s = Session::new(SessionConfig { fx, truncation: t, seed: 21 });
-        let x = s.input_raw(&xe, &[n], fx.frac_bits).unwrap();
+        let x = s.input_raw(Party::P0, &xe, &[n], fx.frac_bits).unwrap();
         s.reset_meter();
         let y = recipes::piecewise(&mut s, &x, &enc).unwrap();
         let metered = s.total().cost();
-        assert_eq!(metered, predict::piecewise(pp, n, t), "{name} {t:?}: cost");
+        let mut ce = CostEvaluator::new(fx, t);
+        let xc = ce.input_raw(Party::P0, &xe, &[n], fx.frac_bits).unwrap();
+        ce.reset_meter();
+        recipes::piecewise(&mut ce, &xc, &enc).unwrap();
+        assert_eq!(metered, ce.total().cost(), "{name} {t:?}: cost");
         let got = s.reveal_raw(&y).unwrap();
         let (mut exact, mut worst, mut outliers, mut worst_bound) = (0usize, 0i64, 0usize, 0u128);
         for i in 0..n {
@@ -78,17 +82,16 @@ fn predicted_cost_equals_meter_and_model_for_20_random_approximations() {
         let xs: Vec<f64> = (0..n).map(|_| rng.random_range(lo - 2.0..hi + 2.0)).collect();
         for t in TRUNCS {
             let mut s = Session::new(SessionConfig { fx, truncation: t, seed: case });
-            let x = s.input(&xs, &[n]).unwrap();
+            let x = s.input(Party::P0, &xs, &[n]).unwrap();
             s.reset_meter();
             let y = recipes::piecewise(&mut s, &x, &enc).unwrap();
             let metered = s.total().cost();
             let mut ce = CostEvaluator::new(fx, t);
-            let xc = ce.input(&xs, &[n]).unwrap();
+            let xc = ce.input(Party::P0, &xs, &[n]).unwrap();
+            ce.reset_meter();
             recipes::piecewise(&mut ce, &xc, &enc).unwrap();
             assert_eq!(metered, ce.total().cost(), "case {case} {t:?}");
-            assert_eq!(metered, predict::piecewise(&pp, n, t), "case {case} {t:?}");
-            let model = TwoPartyCostModel { truncation: t, ..Default::default() }.piecewise_cost(&pp);
-            assert_eq!(predict::cost_model(t), TwoPartyCostModel { truncation: t, ..Default::default() });
+            let model = TwoPartyCostModel::default().with_truncation(t).piecewise_cost(&pp);
             assert_eq!(metered.rounds, model.rounds as u64, "case {case} {t:?}: rounds vs TwoPartyCostModel");
             assert_eq!(metered.bytes_per_party, model.bytes_per_party * n as u64, "case {case} {t:?}: bytes vs model");
             // And the values are within the bound.

@@ -9,7 +9,7 @@ mod common;
 use activation_approx::{FixedPoint, Truncation};
 use common::{Operand, check, inputs};
 use mpc_sim::nn::{self, Conv2dConfig};
-use mpc_sim::{CommCost, CostEvaluator, Evaluator, Session, SessionConfig, predict, recipes};
+use mpc_sim::{CommCost, CostEvaluator, Evaluator, Party, Session, SessionConfig, predict, recipes};
 
 const N: usize = 2000;
 
@@ -56,7 +56,7 @@ proto!(Recip, |ev, x| {
 });
 proto!(Reveal, |ev, x| {
     let v = ev.reveal_raw(&x[0])?;
-    ev.input_raw(&v, &[v.len()], 16)
+    ev.input_raw(Party::P0, &v, &[v.len()], 16)
 });
 proto!(MatMul, |ev, x| ev.matmul(&x[0], &x[1]));
 // W masked once, then two products against it (a model's weights against two batches).
@@ -68,7 +68,8 @@ proto!(MatMulFixed, |ev, x| {
 });
 proto!(RevealToP1, |ev, x| {
     let v = ev.reveal_to_raw(&x[0], mpc_sim::Party::P1)?;
-    ev.input_raw(&v, &[v.len()], 16)
+    // Only P1 learnt v, so P1 shares it again.
+    ev.input_raw(Party::P1, &v, &[v.len()], 16)
 });
 proto!(MatMulPublic, |ev, x| {
     let w: Vec<i64> = (0..18).map(|i| (i as i64 - 9) * 3000).collect();
@@ -117,23 +118,55 @@ fn comparisons_are_exact_on_the_whole_range() {
 
 #[test]
 fn reveal_costs_one_round() {
-    check("reveal", &Reveal, &ops(1, range_limit()), |_| 0, |_| predict::reveal(N));
-    check("reveal_to", &RevealToP1, &ops(1, range_limit()), |_| 0, |_| predict::reveal(N));
+    // Each is followed by sharing the opened value again (1 round, 8 B per element from its owner): the reveal
+    // costs both parties 8 B, then P0 sends 8 B more; the reveal to P1 costs P0 8 B, then P1 sends 8 B.
+    check("reveal", &Reveal, &ops(1, range_limit()), |_| 0, |_| predict::reveal(N).then(predict::input(N)));
+    check("reveal_to", &RevealToP1, &ops(1, range_limit()), |_| 0, |_| CommCost::new(2, 8 * N as u64, 0));
     // Only the sender's bytes move: opening to P1 costs P0 8 B per element and P1 nothing, in both evaluators.
     let mut s = Session::new(SessionConfig::default());
-    let x = s.input(&[1.5, -2.0, 3.25], &[3]).unwrap();
+    let x = s.input(Party::P0, &[1.5, -2.0, 3.25], &[3]).unwrap();
+    s.reset_meter();
     assert_eq!(s.reveal_to_raw(&x, mpc_sim::Party::P1).unwrap(), vec![98304, -131072, 212992]);
     assert_eq!(s.total().bytes, [24, 0]);
     let mut c = CostEvaluator::new(FixedPoint::default(), Truncation::Local);
-    let y = c.input(&[1.5, -2.0, 3.25], &[3]).unwrap();
+    let y = c.input(Party::P0, &[1.5, -2.0, 3.25], &[3]).unwrap();
+    c.reset_meter();
     c.reveal_to_raw(&y, mpc_sim::Party::P1).unwrap();
     assert_eq!(c.total().bytes, [24, 0]);
 }
 
 #[test]
+fn input_sharing_is_metered_on_its_owner() {
+    // The owner sends the other party its share: 1 round, 8 B per element, from the owner only; the session meters
+    // it and the cost evaluator predicts exactly the same counters, label by label.
+    let fx = FixedPoint::default();
+    let xs = [1.5, -2.0, 3.25, 0.0, 7.75];
+    for t in common::TRUNCS {
+        let mut s = Session::new(SessionConfig { fx, truncation: t, seed: 3 });
+        let mut c = CostEvaluator::new(fx, t);
+        let (a, b) = (s.scope("client", |s| s.input(Party::P0, &xs, &[5])).unwrap(), s.scope("server", |s| s.input(Party::P1, &xs[..2], &[2])).unwrap());
+        c.scope("client", |c| c.input(Party::P0, &xs, &[5])).unwrap();
+        c.scope("server", |c| c.input(Party::P1, &xs[..2], &[2])).unwrap();
+        assert_eq!(s.channel().label("client").unwrap().bytes, [40, 0]);
+        assert_eq!(s.channel().label("server").unwrap().bytes, [0, 16]);
+        assert_eq!(s.total().rounds, 2);
+        assert_eq!(s.total(), c.total(), "{t:?}");
+        assert_eq!(s.channel().by_label(), c.channel().by_label(), "{t:?}");
+        // The shares are right and the receiver's share is the owner's message.
+        assert_eq!(s.reveal(&a).unwrap(), xs.to_vec());
+        assert_eq!(s.reveal(&b).unwrap(), xs[..2].to_vec());
+    }
+}
+
+#[test]
 fn power_tree_polynomial_exp_reciprocal() {
     // Degree 4 on |x| ≤ 4: bound from mpc_sim::bounds: δ2 ≤ 1, δ3 ≤ 6, δ4 ≤ 34 → output ≤ 8 LSB.
-    check("poly4", &Poly4, &ops(1, 4.0), |_| 8, |t| predict::powers(N, 4, t).then(predict::truncate(N, t)));
+    // Powers x², x³, x⁴ in two levels (x² square; x³ product and x⁴ square side by side), then the final truncation.
+    check("poly4", &Poly4, &ops(1, 4.0), |_| 8, |t| {
+        let l1 = predict::square(N).then(predict::truncate(N, t));
+        let l2 = predict::mul(N).then(predict::truncate(N, t)).par(predict::square(N).then(predict::truncate(N, t)));
+        l1.then(l2).then(predict::truncate(N, t))
+    });
     // exp by n = 8 squarings on [−4, 1]: an error δ in y_k becomes ≤ 2·y_k·δ + 1 after a squaring, so with
     // y_k = y^(2^(k−n)) the final error is ≤ Σ_k 2^(n−k)·y/y_k ≤ 2^(n+1)·(y + 1) LSB.
     let xs: Vec<i64> = inputs(N, 1.0, 5).into_iter().map(|v| v * 5 / 2 - 98304).collect();
@@ -213,7 +246,8 @@ fn batchnorm_folding_matches_layer_then_norm() {
 fn meter_labels_and_parallel_rounds() {
     use mpc_sim::{Session, SessionConfig};
     let mut s = Session::new(SessionConfig::default());
-    let x = s.input(&[1.0; 10], &[10]).unwrap();
+    let x = s.input(Party::P0, &[1.0; 10], &[10]).unwrap();
+    s.reset_meter();
     s.scope("layer1", |s| {
         s.scope("silu", |s| {
             let r = s.parallel(2, |s, i| if i == 0 { s.ltz(&x) } else { s.mul(&x, &x) })?;

@@ -10,9 +10,13 @@
 //! | spline, d ≤ 1 | 1 + t | 8 + trunc | 8 + 8k + m·K(n, k) + trunc | m·(n·(1 + ⌈k/2⌉) + ⌈k/2⌉) |
 //! | spline, d ≥ 2 | max(1, powers) + 1 + t | 8 + powers + 16(d − 1) + trunc | as above + powers + 24(d − 1) + trunc | as above |
 //!
-//! "powers" is the Beaver power tree of [`crate::predict::powers`] and t the truncation's rounds (0 local, 1 dealer
-//! pair). The dealer's AES work is [`dcf::gen_aes_calls`] per key.
+//! "powers" is the Beaver power tree x² … x^d of [`crate::recipes::powers`] ([`power_tree`]: ⌈log₂ d⌉ levels, each
+//! one round of products or squares of n elements plus a truncation) and t the truncation's rounds (0 local, 1
+//! dealer pair). The dealer's AES work is [`dcf::gen_aes_calls`] per key. The input sharing is the Beaver
+//! backend's ([`predict::input`]: 1 round, 8 B per element from the owner), and [`FssCostEvaluator`] meters it
+//! identically.
 
+use activation_approx::fixed::power_tree_depth;
 use activation_approx::{EncodedPiecewise, FixedPoint, Truncation};
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +47,23 @@ pub fn ltz(n: usize, bits: u32) -> FssCost {
     }
 }
 
+/// The Beaver power tree x² … x^d on n elements ([`crate::recipes::powers`]): for every tree level ℓ = 1 …
+/// ⌈log₂ d⌉ the powers k with depth(k) = ℓ run concurrently, each one square (k a power of two: 1 round, 8 B) or one
+/// Beaver product (1 round, 16 B) followed by a truncation; levels run one after the other. The FSS tests check it
+/// against the metered session and the [`FssCostEvaluator`].
+pub fn power_tree(n: usize, d: usize, t: Truncation) -> CommCost {
+    let mut total = CommCost::default();
+    for level in 1..=power_tree_depth(d) {
+        let mut lvl = CommCost::default();
+        for k in (2..=d).filter(|&k| power_tree_depth(k) == level) {
+            let p = if k.is_power_of_two() { predict::square(n) } else { predict::mul(n) };
+            lvl = lvl.par(p.then(predict::truncate(n, t)));
+        }
+        total = total.then(lvl);
+    }
+    total
+}
+
 /// Key bytes per element and party of a spline gate (the DCF keys, the mask share and the constant share).
 pub fn spline_key_bytes(pw: &EncodedPiecewise, bits: u32) -> u64 {
     let k = spline_payload(pw.max_degree);
@@ -58,7 +79,7 @@ pub fn spline(pw: &EncodedPiecewise, n: usize, bits: u32, t: Truncation) -> FssC
     let nn = n as u64;
     let open = CommCost::new(1, 8 * nn, nn * spline_key_bytes(pw, bits));
     let comm = if d >= 2 {
-        open.par(predict::powers(n, d, t)).then(predict::mul(n * (d - 1))).then(predict::truncate(n, t))
+        open.par(power_tree(n, d, t)).then(predict::mul(n * (d - 1))).then(predict::truncate(n, t))
     } else {
         open.then(predict::truncate(n, t))
     };
@@ -101,6 +122,17 @@ impl FssCostEvaluator {
         self.inner.channel()
     }
 
+    /// Zeroes the predicted counters and AES calls (as [`super::FssSession::reset_meter`] does).
+    pub fn reset_meter(&mut self) {
+        self.inner.reset_meter();
+        self.aes = AesCalls::default();
+    }
+
+    /// Σ max|v|/2^63 over the local truncations so far ([`CostEvaluator::failure_mass`]).
+    pub fn failure_mass(&self) -> f64 {
+        self.inner.failure_mass()
+    }
+
     /// Predicted AES calls.
     pub fn aes_calls(&self) -> AesCalls {
         self.aes
@@ -122,11 +154,12 @@ impl Evaluator for FssCostEvaluator {
     fn meta(v: &CostValue) -> &Meta {
         &v.meta
     }
-    fn input(&mut self, xs: &[f64], shape: &[usize]) -> Result<CostValue> {
-        self.inner.input(xs, shape)
+    /// Input sharing, metered as by the Beaver cost evaluator (1 round, 8 B per element from the owner).
+    fn input(&mut self, owner: Party, xs: &[f64], shape: &[usize]) -> Result<CostValue> {
+        self.inner.input(owner, xs, shape)
     }
-    fn input_raw(&mut self, xs: &[i64], shape: &[usize], scale: u32) -> Result<CostValue> {
-        self.inner.input_raw(xs, shape, scale)
+    fn input_raw(&mut self, owner: Party, xs: &[i64], shape: &[usize], scale: u32) -> Result<CostValue> {
+        self.inner.input_raw(owner, xs, shape, scale)
     }
     fn reveal_raw(&mut self, v: &CostValue) -> Result<Vec<i64>> {
         self.inner.reveal_raw(v)
@@ -173,15 +206,19 @@ impl Evaluator for FssCostEvaluator {
     fn square_raw(&mut self, a: &CostValue) -> Result<CostValue> {
         self.inner.square_raw(a)
     }
-    fn truncate(&mut self, a: &CostValue) -> Result<CostValue> {
-        self.inner.truncate(a)
+    /// The truncation of the wrapped cost evaluator (priced and failure-bounded as in the Beaver backend).
+    fn truncate_bits(&mut self, a: &CostValue, bits: u32) -> Result<CostValue> {
+        self.inner.truncate_bits(a, bits)
+    }
+    fn not(&mut self, bit: &CostValue) -> Result<CostValue> {
+        self.inner.not(bit)
     }
     fn ltz(&mut self, a: &CostValue) -> Result<CostValue> {
         a.meta.check_fx("ltz", &self.fixed_point())?;
         let c = ltz(a.meta.len(), self.bits);
         self.inner.charge_external(c.comm);
         self.add_aes(c.aes);
-        Ok(CostValue { meta: a.meta.with_scale(0) })
+        Ok(CostValue { meta: a.meta.with_scale(0), bound: 1.0 })
     }
     fn matmul_raw(&mut self, a: &CostValue, b: &CostValue) -> Result<CostValue> {
         self.inner.matmul_raw(a, b)
@@ -230,7 +267,7 @@ impl Evaluator for FssCostEvaluator {
             dealer: nn * keys * dcf::gen_aes_calls(shape),
         });
         let open = CommCost::new(1, 8 * nn, nn * spline_key_bytes(pw, self.bits));
-        let y2 = CostValue { meta: x.meta.with_scale(2 * self.fixed_point().frac_bits) };
+        let y2 = CostValue { meta: x.meta.with_scale(2 * self.fixed_point().frac_bits), bound: spline_bound(pw, x.bound) };
         if d >= 2 {
             let mut out = self.parallel(2, |s, b| {
                 if b == 0 {
@@ -241,7 +278,8 @@ impl Evaluator for FssCostEvaluator {
                 }
             })?;
             let pows = out.pop().unwrap_or_default();
-            let c = CostValue { meta: x.meta.with_shape(vec![n * (d - 1)]) };
+            let cmax = pw.segments.iter().flat_map(|s| s.iter().skip(2)).fold(0.0f64, |m, &c| m.max((c as f64).abs()));
+            let c = CostValue { meta: x.meta.with_shape(vec![n * (d - 1)]), bound: cmax };
             let flat = pows[1..].iter().map(|p| self.reshape(p, &[n])).collect::<Result<Vec<_>>>()?;
             let pcat = self.concat(&flat.iter().collect::<Vec<_>>())?;
             self.mul_raw(&c, &pcat)?;
@@ -249,6 +287,32 @@ impl Evaluator for FssCostEvaluator {
             self.inner.charge_external(open);
         }
         let _ = self.truncation;
+        let y2 = self.reshape(&y2, &x.meta.shape)?;
         self.truncate(&y2)
     }
+}
+
+/// Bound (ring units at scale 2f) on the spline's untruncated value A + B·y + Σ_{j≥2} c_j·x^j = Σ_j enc(c_j)·x^j
+/// (scale 2f, the constant as enc(c_0)·2^f) for |x| ≤ `xb` ring units at scale f: the largest over the segments
+/// of |enc(c_0)|·2^f + |enc(c_1)|·xb + Σ_{j≥2} |enc(c_j)|·b_j, with b_j = xb^j/2^((j−1)f) + j the power tree's bound
+/// on x^j (each truncation divides by 2^f and may add 1).
+pub fn spline_bound(pw: &EncodedPiecewise, xb: f64) -> f64 {
+    let f = pw.fx.frac_bits as i32;
+    let sc = 2f64.powi(f);
+    pw.segments
+        .iter()
+        .map(|seg| {
+            seg.iter()
+                .enumerate()
+                .map(|(j, &c)| {
+                    let c = (c as f64).abs();
+                    match j {
+                        0 => c * sc,
+                        1 => c * xb,
+                        _ => c * (xb.powi(j as i32) / sc.powi(j as i32 - 1) + j as f64),
+                    }
+                })
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max)
 }

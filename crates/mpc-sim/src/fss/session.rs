@@ -116,8 +116,9 @@ pub fn spline_payload(max_degree: usize) -> usize {
     max_degree.max(1) + 1
 }
 
-/// A secure two-party session whose comparisons and piecewise polynomials are FSS gates (module docs).
-#[derive(Debug, Clone)]
+/// A secure two-party session whose comparisons and piecewise polynomials are FSS gates (module docs). Not `Clone`
+/// (a clone would replay the dealer's keys and masks); use [`FssSession::fork`] for a concurrent branch.
+#[derive(Debug)]
 pub struct FssSession {
     inner: Session,
     bits: u32,
@@ -149,6 +150,22 @@ impl FssSession {
             aes: AesCalls::default(),
             openings: None,
         })
+    }
+
+    /// A session for a concurrent branch (e.g. one batch of a model set up here): the wrapped session's
+    /// [`Session::fork`] (fresh channel, child dealer), a key dealer seeded from this one's stream (never the same
+    /// keys or masks), the same bit width, fresh AES counters and key ids.
+    pub fn fork(&mut self) -> FssSession {
+        FssSession {
+            inner: self.inner.fork(),
+            bits: self.bits,
+            prg: Prg::new(),
+            dealer: ChaCha8Rng::from_seed(self.dealer.random()),
+            next_id: 0,
+            used: HashSet::new(),
+            aes: AesCalls::default(),
+            openings: None,
+        }
     }
 
     /// Starts recording the opened masked inputs y = x + r of every gate (what each party sees of x), for
@@ -523,8 +540,8 @@ impl Evaluator for FssSession {
     fn meta(v: &Shared) -> &Meta {
         &v.meta
     }
-    fn input_raw(&mut self, xs: &[i64], shape: &[usize], scale: u32) -> Result<Shared> {
-        self.inner.input_raw(xs, shape, scale)
+    fn input_raw(&mut self, owner: Party, xs: &[i64], shape: &[usize], scale: u32) -> Result<Shared> {
+        self.inner.input_raw(owner, xs, shape, scale)
     }
     fn reveal_raw(&mut self, v: &Shared) -> Result<Vec<i64>> {
         self.inner.reveal_raw(v)
@@ -574,8 +591,9 @@ impl Evaluator for FssSession {
     fn square_raw(&mut self, a: &Shared) -> Result<Shared> {
         self.inner.square_raw(a)
     }
-    fn truncate(&mut self, a: &Shared) -> Result<Shared> {
-        self.inner.truncate(a)
+    /// The wrapped session's truncation (local or dealer pair, [`SessionConfig::truncation`]).
+    fn truncate_bits(&mut self, a: &Shared, bits: u32) -> Result<Shared> {
+        self.inner.truncate_bits(a, bits)
     }
     /// \[a < 0\] by the FSS sign gate (1 round, 8 B; exact for |a| < 2^(n−1)).
     fn ltz(&mut self, a: &Shared) -> Result<Shared> {

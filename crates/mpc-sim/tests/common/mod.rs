@@ -2,7 +2,7 @@
 #![allow(dead_code, missing_docs, unreachable_pub, clippy::unwrap_used)]
 
 use activation_approx::{FixedPoint, PiecewisePoly, Polynomial, Tail, Truncation};
-use mpc_sim::{CommCost, CostEvaluator, Evaluator, PlainEvaluator, Session, SessionConfig};
+use mpc_sim::{CommCost, CostEvaluator, Evaluator, Party, PlainEvaluator, Session, SessionConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -40,20 +40,21 @@ pub fn check<P: Proto>(
     let fx = FixedPoint::default();
     for t in TRUNCS {
         let mut s = Session::new(SessionConfig { fx, truncation: t, seed: 11 });
-        let xs: Vec<_> = operands.iter().map(|(v, sh)| s.input_raw(v, sh, fx.frac_bits).unwrap()).collect();
+        let xs: Vec<_> = operands.iter().map(|(v, sh)| s.input_raw(Party::P0, v, sh, fx.frac_bits).unwrap()).collect();
         s.reset_meter();
         let y = p.run(&mut s, &xs).unwrap_or_else(|e| panic!("{name}: {e}"));
         let metered = s.total().cost();
         let got = s.reveal_raw(&y).unwrap();
 
         let mut pe = PlainEvaluator::new(fx);
-        let xp: Vec<_> = operands.iter().map(|(v, sh)| pe.input_raw(v, sh, fx.frac_bits).unwrap()).collect();
+        let xp: Vec<_> = operands.iter().map(|(v, sh)| pe.input_raw(Party::P0, v, sh, fx.frac_bits).unwrap()).collect();
         let yp = p.run(&mut pe, &xp).unwrap();
         assert_eq!(Session::meta(&y), PlainEvaluator::meta(&yp), "{name}: meta");
         let want = pe.reveal_raw(&yp).unwrap();
 
         let mut ce = CostEvaluator::new(fx, t);
-        let xc: Vec<_> = operands.iter().map(|(v, sh)| ce.input_raw(v, sh, fx.frac_bits).unwrap()).collect();
+        let xc: Vec<_> = operands.iter().map(|(v, sh)| ce.input_raw(Party::P0, v, sh, fx.frac_bits).unwrap()).collect();
+        ce.reset_meter();
         p.run(&mut ce, &xc).unwrap();
         assert_eq!(metered, ce.total().cost(), "{name} {t:?}: metered vs cost evaluator");
         assert_eq!(metered, expected(t), "{name} {t:?}: metered vs expected");
