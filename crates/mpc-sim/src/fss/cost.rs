@@ -256,6 +256,9 @@ impl Evaluator for FssCostEvaluator {
     /// The FSS spline gate's cost, composed like the session runs it (opening ∥ powers, products, truncation).
     fn piecewise(&mut self, x: &CostValue, pw: &EncodedPiecewise) -> Result<CostValue> {
         x.meta.check_fx("piecewise", &self.fixed_point())?;
+        if pw.thresholds.is_empty() {
+            return crate::recipes::piecewise(self, x, pw);
+        }
         let n = x.meta.len();
         let d = pw.max_degree;
         let k = spline_payload(d);

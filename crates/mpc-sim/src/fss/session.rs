@@ -634,7 +634,11 @@ impl Evaluator for FssSession {
         r
     }
     /// The FSS spline gate (module docs): 1 online round for degree ≤ 1.
+    /// A single polynomial (no breakpoint) needs no gate: it runs as the Beaver power tree and one combination.
     fn piecewise(&mut self, x: &Shared, pw: &EncodedPiecewise) -> Result<Shared> {
+        if pw.thresholds.is_empty() {
+            return crate::recipes::piecewise(self, x, pw);
+        }
         let keys = self.deal_spline(pw, x.len())?;
         self.spline_with(x, pw, &keys)
     }
