@@ -95,6 +95,34 @@ pub trait SecureMethod: Method {
         ev.reveal(&y)
     }
 
+    /// Per-element cost on the Beaver backend ([`CostEvaluator`], `fss` false) or the FSS backend
+    /// ([`FssCostEvaluator`], 64-bit comparisons, `fss` true) under `truncation`: online rounds, online bytes and
+    /// dealer bytes (Beaver material, FSS keys and masks) per party, and AES calls per party (0 on Beaver).
+    fn backend_cost(&self, fss: bool, truncation: Truncation, input_bound: f64) -> mpc_sim::Result<BackendCost> {
+        let fx = self.fixed_point();
+        let (total, aes_calls, failure_bound) = if fss {
+            let mut ev = FssCostEvaluator::new(fx, truncation, 64)?;
+            let x = ev.input_raw(Party::P0, &[0], &[1], fx.frac_bits)?;
+            let x = CostValue { bound: input_bound * 2f64.powi(fx.frac_bits as i32), ..x };
+            ev.reset_meter();
+            self.run_fss_cost(&mut ev, &x)?;
+            (ev.total().cost(), ev.aes_calls().online_per_party, ev.failure_mass())
+        } else {
+            let mut ev = CostEvaluator::new(fx, truncation).with_input_bound(input_bound);
+            let x = ev.input(Party::P0, &[0.0], &[1])?;
+            ev.reset_meter();
+            self.run_cost(&mut ev, &x)?;
+            (ev.total().cost(), 0, ev.failure_mass())
+        };
+        Ok(BackendCost {
+            rounds: total.rounds,
+            online_bytes: total.bytes_per_party,
+            key_bytes: total.offline_bytes_per_party,
+            aes_calls,
+            failure_bound,
+        })
+    }
+
     /// Per-element cost under `truncation`, from the [`CostEvaluator`], with the local-truncation failure bound for
     /// inputs |x| ≤ `input_bound`.
     fn cost(&self, truncation: Truncation, input_bound: f64) -> mpc_sim::Result<MethodCost> {
@@ -172,6 +200,21 @@ impl MethodEvaluator for FssCostEvaluator {
     fn run_method(&mut self, method: &dyn SecureMethod, x: &CostValue) -> mpc_sim::Result<CostValue> {
         method.run_fss_cost(self, x)
     }
+}
+
+/// A method's per-element cost on one backend ([`SecureMethod::backend_cost`]), per party.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BackendCost {
+    /// Online rounds.
+    pub rounds: u64,
+    /// Online bytes sent.
+    pub online_bytes: u64,
+    /// Dealer bytes received (Beaver material; on FSS also the DCF keys and masks).
+    pub key_bytes: u64,
+    /// AES calls to evaluate the FSS keys (0 on the Beaver backend).
+    pub aes_calls: u64,
+    /// Local-truncation failure bound per element (0 under dealer-pair truncation).
+    pub failure_bound: f64,
 }
 
 /// A method's per-element cost under one truncation protocol.
