@@ -62,3 +62,36 @@ fn depth_8_mlp_forward_pass_runs_on_the_fss_session() {
         assert!(online < beaver_online, "{name}: FSS {online} rounds vs Beaver {beaver_online}");
     }
 }
+
+/// `evaluate_secure` with `Backend::Fss`: the set-up once, batches in forks of the FSS session, metered == predicted
+/// (AES calls included), secure == plaintext, fewer rounds and a lower WAN latency than the Beaver backend.
+#[test]
+fn evaluate_secure_runs_on_the_fss_backend() {
+    use model_zoo::data::Dataset;
+    use model_zoo::secure::{Backend, SecureOptions, evaluate_secure, predict_cost_on};
+    let model = network(Arch::Mlp { input: 16, width: 12, depth: 3, classes: 4 }, Task::Letter, "gelu", 3);
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let n = 12;
+    let data = Dataset {
+        features: (0..n * 16).map(|_| rng.random_range(0.0f32..1.0)).collect(),
+        labels: (0..n).map(|i| i as u32 % 4).collect(),
+        sample_shape: vec![16],
+    };
+    let m = method("puma", "gelu");
+    let opts = SecureOptions { batch: 5, seed: 1, truncation: Truncation::Local, backend: Backend::Fss, ..SecureOptions::default() };
+    let r = evaluate_secure(&model, m.as_ref(), &data, n, &opts).unwrap();
+    assert_eq!(r.backend, Backend::Fss);
+    assert_eq!(r.metered, r.predicted);
+    assert!(r.metered.aes_calls > 0);
+    assert!(r.max_logit_diff < 2e-2, "secure vs plaintext logits differ by {}", r.max_logit_diff);
+    assert_eq!(r.agreement, 1.0);
+    let b = predict_cost_on(&model, m.as_ref(), opts.fx, opts.truncation, Backend::Beaver).unwrap();
+    assert_eq!(b.aes_calls, 0);
+    assert!(r.metered.total.rounds < b.total.rounds, "FSS {:?} vs Beaver {:?}", r.metered.total, b.total);
+    let wan = |c: &mpc_sim::CommCost| mpc_sim::Network::WAN.latency_s(c);
+    assert!(wan(&r.metered.total) < wan(&b.total));
+    // serde snake_case names.
+    assert_eq!(serde_json::to_string(&Backend::Fss).unwrap(), "\"fss\"");
+    assert_eq!("beaver".parse::<Backend>().unwrap(), Backend::Beaver);
+    assert!("bevaer".parse::<Backend>().is_err());
+}
