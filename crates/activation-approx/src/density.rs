@@ -45,8 +45,10 @@ pub trait Density: Send + Sync + fmt::Debug {
     }
 }
 
+use crate::limits::num;
+
 fn invalid(spec: impl Into<String>, reason: impl Into<String>) -> ApproxError {
-    ApproxError::InvalidDensity { spec: spec.into(), reason: reason.into() }
+    ApproxError::InvalidDensity { spec: crate::limits::clip(&spec.into()), reason: crate::limits::clip_line(&reason.into()) }
 }
 
 fn check_finite(spec: &str, name: &str, v: f64) -> Result<()> {
@@ -90,7 +92,7 @@ impl Uniform {
         check_finite(&spec, "a", a)?;
         check_finite(&spec, "b", b)?;
         if a >= b {
-            return Err(invalid(spec, format!("a = {a} ≥ b = {b}; need a < b")));
+            return Err(invalid(spec, format!("a = {} ≥ b = {}; need a < b", num(a), num(b))));
         }
         Ok(Uniform { a, b })
     }
@@ -166,7 +168,7 @@ impl Normal {
         check_finite(&spec, "mean", mean)?;
         check_finite(&spec, "std", std)?;
         if std <= 0.0 {
-            return Err(invalid(spec, format!("std = {std} ≤ 0; need std > 0")));
+            return Err(invalid(spec, format!("std = {} ≤ 0; need std > 0", num(std))));
         }
         Ok(Normal { mean, std })
     }
@@ -359,14 +361,17 @@ impl Empirical {
         if edges.len() != counts.len() + 1 {
             return Err(invalid(spec, "need exactly one more edge than counts"));
         }
+        if counts.len() > crate::limits::MAX_BINS {
+            return Err(invalid(spec, format!("{} bins exceed the cap of {} (limits::MAX_BINS); use fewer bins", counts.len(), crate::limits::MAX_BINS)));
+        }
         if let Some(i) = edges.iter().position(|v| !v.is_finite()) {
             return Err(invalid(spec, format!("edge {i} = {} is not finite", edges[i])));
         }
         if let Some(w) = edges.windows(2).find(|w| w[0] >= w[1]) {
-            return Err(invalid(spec, format!("edges not strictly increasing at {} ≥ {}", w[0], w[1])));
+            return Err(invalid(spec, format!("edges not strictly increasing at {} ≥ {}", num(w[0]), num(w[1]))));
         }
         if let Some(i) = counts.iter().position(|c| !c.is_finite() || *c < 0.0) {
-            return Err(invalid(spec, format!("count {i} = {} must be finite and ≥ 0", counts[i])));
+            return Err(invalid(spec, format!("count {i} = {} must be finite and ≥ 0", num(counts[i]))));
         }
         let total: f64 = counts.iter().sum();
         if total <= 0.0 {
@@ -395,13 +400,16 @@ impl Empirical {
         if n_bins == 0 {
             return Err(invalid(spec, "n_bins = 0; need at least 1 bin"));
         }
+        if n_bins > crate::limits::MAX_BINS {
+            return Err(invalid(spec, format!("{n_bins} bins exceed the cap of {} (limits::MAX_BINS); use fewer bins", crate::limits::MAX_BINS)));
+        }
         if let Some(i) = samples.iter().position(|v| !v.is_finite()) {
             return Err(invalid(spec, format!("sample {i} = {} is not finite", samples[i])));
         }
         let lo = samples.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if lo >= hi {
-            return Err(invalid(spec, format!("all samples equal {lo}; a histogram needs spread")));
+            return Err(invalid(spec, format!("all samples equal {}; a histogram needs spread", num(lo))));
         }
         let w = (hi - lo) / n_bins as f64;
         let edges: Vec<f64> = (0..=n_bins).map(|i| if i == n_bins { hi } else { lo + i as f64 * w }).collect();
@@ -538,8 +546,11 @@ impl Mixture {
         if components.is_empty() {
             return Err(invalid(spec, "a mixture needs at least one component"));
         }
+        if components.len() > crate::limits::MAX_MIXTURE_COMPONENTS {
+            return Err(invalid(spec, format!("more than {} components (limits::MAX_MIXTURE_COMPONENTS)", crate::limits::MAX_MIXTURE_COMPONENTS)));
+        }
         if let Some((w, _)) = components.iter().find(|(w, _)| !w.is_finite() || *w < 0.0) {
-            return Err(invalid(spec, format!("weight {w} must be finite and ≥ 0")));
+            return Err(invalid(spec, format!("weight {} must be finite and ≥ 0", num(*w))));
         }
         let total: f64 = components.iter().map(|(w, _)| w).sum();
         if total <= 0.0 {

@@ -17,7 +17,7 @@ pub enum ApproxError {
     #[error("activation '{0}' is already registered; pick another name")]
     DuplicateActivation(String),
     /// A value that does not fit the fixed-point encoding.
-    #[error("value {value} does not fit fixed point with {frac_bits} fractional bits in the 64-bit ring (|x| must be < {limit})")]
+    #[error("value {} does not fit fixed point with {frac_bits} fractional bits in the 64-bit ring (|x| must be < {})", crate::limits::num(*.value), crate::limits::num(*.limit))]
     FixedPointOverflow {
         /// The value.
         value: f64,
@@ -30,7 +30,7 @@ pub enum ApproxError {
     #[error("fractional bits {0} out of range; use 1..=30")]
     BadFracBits(u32),
     /// A polynomial degree that would overflow the ring on the given range.
-    #[error("degree {degree} on |x| ≤ {max_abs} overflows the 64-bit ring with {frac_bits} fractional bits (needs {needed_bits} bits); lower the degree or narrow the range")]
+    #[error("degree {degree} on |x| ≤ {} overflows the 64-bit ring with {frac_bits} fractional bits (needs {needed_bits} bits); lower the degree or narrow the range", crate::limits::num(*.max_abs))]
     DegreeOverflow {
         /// The degree.
         degree: usize,
@@ -73,7 +73,7 @@ pub enum ApproxError {
         reason: String,
     },
     /// A polynomial whose monomial form loses too much precision on its interval.
-    #[error("degree {degree} on [{a}, {b}]: monomial form is ill-conditioned (condition {condition:.3e} > limit {limit:.1e}); lower the degree or use a piece nearer 0")]
+    #[error("degree {degree} on [{}, {}]: monomial form is ill-conditioned (condition {condition:.3e} > limit {limit:.1e}); lower the degree or use a piece nearer 0", crate::limits::num(*.a), crate::limits::num(*.b))]
     IllConditioned {
         /// Degree.
         degree: usize,

@@ -182,25 +182,26 @@ impl ApproximationFile {
     /// Parses and validates (module docs). Every error is one line naming the problem.
     pub fn from_json(text: &str) -> Result<Self> {
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-            fmt_err(format!("malformed JSON at line {} column {}: {e}; is this a `compact fit` output?", e.line(), e.column()))
+            fmt_err(format!("malformed JSON at line {} column {}: {}; is this a `compact fit` output?", e.line(), e.column(), crate::limits::clip(&e.to_string())))
         })?;
         let obj = value.as_object().ok_or_else(|| fmt_err("expected a JSON object at the top level"))?;
         match obj.get("format").and_then(|v| v.as_str()) {
             Some(FORMAT_NAME) => {}
-            Some(other) => return Err(fmt_err(format!("format '{other}' is not '{FORMAT_NAME}'"))),
+            Some(other) => return Err(fmt_err(format!("format '{}' is not '{FORMAT_NAME}'", crate::limits::clip(other)))),
             None => return Err(fmt_err(format!("missing \"format\": \"{FORMAT_NAME}\"; is this a `compact fit` output?"))),
         }
         match obj.get("version") {
             Some(v) if v.as_u64() == Some(FORMAT_VERSION) => {}
             Some(v) => {
                 return Err(fmt_err(format!(
-                    "unsupported format version {v}; this build reads version {FORMAT_VERSION} (refit with `compact fit` or use a matching build)"
+                    "unsupported format version {}; this build reads version {FORMAT_VERSION} (refit with `compact fit` or use a matching build)",
+                    crate::limits::clip(&v.to_string())
                 )));
             }
             None => return Err(fmt_err(format!("missing \"version\"; expected {FORMAT_VERSION}"))),
         }
         let file: ApproximationFile =
-            serde_json::from_value(value).map_err(|e| fmt_err(format!("bad field: {e}")))?;
+            serde_json::from_value(value).map_err(|e| fmt_err(format!("bad field: {}", crate::limits::clip(&e.to_string()))))?;
         file.validate()?;
         Ok(file)
     }
@@ -218,6 +219,13 @@ impl ApproximationFile {
 
     /// Checks the invariants listed in the module docs.
     pub fn validate(&self) -> Result<()> {
+        if self.pieces.len() > crate::limits::MAX_PIECES {
+            return Err(fmt_err(format!(
+                "{} pieces exceed the cap of {} (limits::MAX_PIECES)",
+                self.pieces.len(),
+                crate::limits::MAX_PIECES
+            )));
+        }
         let pp = self.piecewise()?;
         let (a, b) = pp.range();
         if self.range != [a, b] {
@@ -249,7 +257,8 @@ impl ApproximationFile {
         if fp.truncation != "floor" || fp.encoding != "round_half_away" {
             return Err(fmt_err(format!(
                 "fixed-point rules '{}'/'{}' unsupported; expected encoding 'round_half_away', truncation 'floor'",
-                fp.encoding, fp.truncation
+                crate::limits::clip(&fp.encoding),
+                crate::limits::clip(&fp.truncation)
             )));
         }
         Ok(())

@@ -47,13 +47,16 @@ pub mod error;
 pub mod export;
 pub mod fixed;
 pub mod format;
+pub mod limits;
 pub mod metrics;
 pub mod nfgen;
+pub mod one_comparison;
 pub mod piecewise;
 pub mod poly;
 pub mod published;
 pub mod quad;
 pub mod search;
+pub mod verify;
 
 pub use activation::{Activation, ActivationRegistry, Builtin, Tail};
 pub use density::{Density, DensitySpec, Empirical, Mixture, Normal, Uniform};

@@ -2,7 +2,7 @@
 //!
 //! - **Max abs error on [lo, hi]**: max |f − p| from a grid of 64 points per smooth segment (segments split at p's
 //!   breakpoints), each of the 4 largest grid maxima refined by golden-section search on its neighbouring grid cells.
-//! - **Weighted error** (Compact's density-aware measure; `compact-method.md`): E_ρ|f − p| = ∫ |f(x) − p(x)| ρ(x) dx
+//! - **Weighted error** (Compact's density-aware measure; `docs/method.md`): E_ρ|f − p| = ∫ |f(x) − p(x)| ρ(x) dx
 //!   over the whole real line, tails included, by [`Density::expect`] with p's breakpoints as kinks (Gauss–Legendre
 //!   per segment; normal tails in probability space — see [`crate::density`]). Accurate to better than 1e-3
 //!   relative; checked in the tests against [`weighted_error_dense`], an independent trapezoid sum on 10⁶ points.

@@ -139,14 +139,18 @@ impl Criterion {
 
     /// Human-readable form, e.g. "weighted error ≤ 1e-3 under normal:0,1".
     pub fn describe(&self) -> String {
+        // Long densities (histograms) are cut, so a summary title stays one short line.
+        let clip = |d: &DensitySpec| crate::limits::clip(&d.to_string());
         match self {
             Criterion::Weighted { density, tol, max_central_cap: None } => {
-                format!("weighted error ≤ {tol:e} under {density}")
+                format!("weighted error ≤ {tol:e} under {}", clip(density))
             }
             Criterion::Weighted { density, tol, max_central_cap: Some(c) } => {
-                format!("weighted error ≤ {tol:e} under {density} and central-99.9% max error ≤ {c:e}")
+                format!("weighted error ≤ {tol:e} under {} and central-99.9% max error ≤ {c:e}", clip(density))
             }
-            Criterion::MaxError { lo, hi, tol } => format!("max error ≤ {tol:e} on [{lo}, {hi}]"),
+            Criterion::MaxError { lo, hi, tol } => {
+                format!("max error ≤ {tol:e} on [{}, {}]", crate::limits::num(*lo), crate::limits::num(*hi))
+            }
         }
     }
 
@@ -644,14 +648,28 @@ fn propose(fit: &Fitter<'_>, s: &Structure, rng: &mut ChaCha8Rng) -> Option<Stru
     (fit.shape_ok(&s2) && s2 != *s).then_some(s2)
 }
 
-fn initial(fit: &Fitter<'_>, chain: usize) -> Option<Candidate> {
+/// The starting range of `m` pieces: the criterion's focus clipped to the space, widened around its centre (and
+/// moved inside ±range_limit) to at least `m` minimum piece widths, so that a narrow density (`normal:0,1e-3`) or
+/// one beyond the range limit (`normal:20,1`) still has an admissible start.
+fn start_range(fit: &Fitter<'_>, m: usize) -> (f64, f64) {
     let (lo, hi) = fit.criterion.focus();
     let lim = fit.space.range_limit;
     let (a, b) = (fit.snap(lo.max(-lim)), fit.snap(hi.min(lim)));
+    let need = (m as f64 * fit.space.min_width).min(2.0 * lim);
+    if b - a >= need - 1e-12 {
+        return (a, b);
+    }
+    let half = need / 2.0;
+    let c = fit.snap(0.5 * (lo + hi)).clamp(-lim + half, lim - half);
+    (c - half, c + half)
+}
+
+fn initial(fit: &Fitter<'_>, chain: usize) -> Option<Candidate> {
     for k in 0..INITIAL_SHAPES.len() {
         let (m, dg) = INITIAL_SHAPES[(chain + k) % INITIAL_SHAPES.len()];
         let m = m.min(fit.space.max_pieces);
         let dg = dg.min(fit.space.max_degree);
+        let (a, b) = start_range(fit, m);
         let mut s = Structure::uniform(a, b, m, dg);
         s.breakpoints = s.breakpoints.iter().map(|&x| fit.snap(x)).collect();
         if !fit.shape_ok(&s) {
@@ -746,8 +764,26 @@ impl ExhaustiveGrid {
     }
 }
 
-/// Exhaustive search over the grid (module docs): the reference optimum for the annealing's optimality gap.
+impl ExhaustiveGrid {
+    /// An upper bound on the structures [`exhaustive`] evaluates: ranges [a, b] on the grid around the focus
+    /// centre × pieces × degrees (computed without enumerating anything).
+    pub fn size_bound(&self) -> u128 {
+        let n = if self.step > 0.0 && self.range_limit.is_finite() { (self.range_limit / self.step).floor() as u128 } else { u128::MAX >> 70 };
+        let ranges = (n + 1) * (n + 1);
+        ranges.saturating_mul(self.max_pieces as u128).saturating_mul(self.max_degree as u128)
+    }
+}
+
+/// Exhaustive search over the grid (module docs): the reference optimum for the annealing's optimality gap. A grid
+/// whose [`ExhaustiveGrid::size_bound`] exceeds [`crate::limits::MAX_EXHAUSTIVE_STRUCTURES`] is refused.
 pub fn exhaustive(fit: &Fitter<'_>, grid: &ExhaustiveGrid) -> Result<SearchOutcome> {
+    if grid.size_bound() > crate::limits::MAX_EXHAUSTIVE_STRUCTURES as u128 {
+        return Err(ApproxError::InvalidParameter {
+            name: "exhaustive grid",
+            value: format!("{} pieces × {} degrees (up to {} structures)", grid.max_pieces, grid.max_degree, grid.size_bound()),
+            hint: "exceeds limits::MAX_EXHAUSTIVE_STRUCTURES = 250000; lower --max-pieces/--max-degree or use the annealing",
+        });
+    }
     let (lo, hi) = fit.criterion.focus();
     let centre = ((0.5 * (lo + hi)) / grid.step).round() * grid.step;
     let n_lim = (grid.range_limit / grid.step).floor() as i64;

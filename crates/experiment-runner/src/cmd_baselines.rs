@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use activation_approx::density::DensitySpec;
 use activation_approx::{ActivationRegistry, FixedPoint, Truncation, nfgen};
+use activation_approx::limits::clip;
 use anyhow::{Context, bail};
 use secure_methods::nfgen::{NfgenMethod, Protocol, config_from_context};
 use secure_methods::{BackendCost, BuildContext, MethodRegistry, MethodReport, SecureMethod as _, measure};
@@ -83,7 +84,7 @@ pub(crate) struct Args {
 /// Runs the command.
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     if args.nfgen_candidates {
-        print!("{}", nfgen_candidates(args)?);
+        out!("{}", nfgen_candidates(args)?);
         return Ok(());
     }
     if args.backend == BackendArg::Fss {
@@ -92,7 +93,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     }
     let rows = reports(args)?;
     if args.format == Format::Md {
-        println!(
+        outln!(
             "Costs per element, {} truncation for every method (other: the other protocol); failure bound: local \
              truncation, inputs |x| ≤ {}.\n",
             match args.truncation {
@@ -102,7 +103,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             args.input_bound
         );
     }
-    print!("{}", render(&rows, args.format)?);
+    out!("{}", render(&rows, args.format)?);
     Ok(())
 }
 
@@ -232,14 +233,20 @@ fn reports(args: &Args) -> anyhow::Result<Vec<MethodReport>> {
     let density = DensitySpec::parse(&args.density)?;
     let fx = FixedPoint::new(args.frac_bits)?;
     let config: serde_json::Value = serde_json::from_str(&args.config)
-        .with_context(|| format!("--config '{}' is not valid JSON; expected an object keyed by method", args.config))?;
+        .with_context(|| format!("--config '{}' is not valid JSON; expected an object keyed by method", clip(&args.config)))?;
     let Some(config) = config.as_object() else {
-        bail!("--config '{}' must be a JSON object keyed by method name", args.config);
+        bail!("--config '{}' must be a JSON object keyed by method name", clip(&args.config));
     };
     let registry = MethodRegistry::builtin();
-    for key in config.keys() {
-        registry.spec(key)?;
+    // Keys resolved like every method name (`NFGen` configures nfgen); two spellings of one method are an error.
+    let mut resolved = serde_json::Map::new();
+    for (key, value) in config {
+        let name = experiment_runner::names::method(key)?;
+        if resolved.insert(name.to_string(), value.clone()).is_some() {
+            bail!("--config configures method '{name}' twice (under two spellings); keep one");
+        }
     }
+    let config = &resolved;
     let names: Vec<String> = if args.methods.is_empty() {
         registry.names_for(activation.name()).into_iter().map(String::from).collect()
     } else {
@@ -266,7 +273,7 @@ fn reports(args: &Args) -> anyhow::Result<Vec<MethodReport>> {
 fn nfgen_candidates(args: &Args) -> anyhow::Result<String> {
     let activation = ActivationRegistry::builtin().get(&args.af)?;
     let config: serde_json::Value = serde_json::from_str(&args.config)
-        .with_context(|| format!("--config '{}' is not valid JSON; expected an object keyed by method", args.config))?;
+        .with_context(|| format!("--config '{}' is not valid JSON; expected an object keyed by method", clip(&args.config)))?;
     let ctx = BuildContext {
         activation: activation.clone(),
         density: None,

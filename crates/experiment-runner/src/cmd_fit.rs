@@ -7,7 +7,7 @@
 //! - `--check FILE`: load and validate an approximation file and print its summary;
 //! - `--list`: the activation catalogue.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use activation_approx::chebyshev::FitMethod;
 use activation_approx::format::SearchInfo;
@@ -16,7 +16,11 @@ use activation_approx::{
     ActivationRegistry, AnnealConfig, ApproximationFile, CostModel, Criterion, DensitySpec, Empirical,
     ErrorReport, ExhaustiveGrid, Fitter, FixedPoint, Structure, TailFit, TwoPartyCostModel, anneal, exhaustive,
 };
+use activation_approx::limits::{MAX_ANNEAL_STEPS, MAX_APPROX_FILE_BYTES, MAX_BINS, MAX_SAMPLES_FILE_BYTES, clip, num};
+use activation_approx::verify::verify;
 use anyhow::{Context, Result, bail};
+use experiment_runner::input::read_capped;
+use experiment_runner::output::write_atomic;
 use clap::{Args, ValueEnum};
 
 /// Arguments of `compact fit`.
@@ -41,32 +45,32 @@ pub(crate) struct FitArgs {
     /// Interval of the max criterion, "LO,HI".
     #[arg(long, default_value = "-8,8", allow_hyphen_values = true)]
     pub max_range: String,
-    /// Optional cap on the max error over the density's central 99.9 % (weighted criterion).
-    #[arg(long)]
+    /// Optional cap on the max error over the density's central 99.9 % (weighted criterion; > 0).
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::args::positive)]
     pub cap: Option<f64>,
     /// Annealing seed.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = crate::args::seed)]
     pub seed: u64,
-    /// Annealing restarts (parallel chains).
-    #[arg(long, default_value_t = 4)]
+    /// Annealing restarts (parallel chains; restarts × iterations ≤ 10 000 000, limits::MAX_ANNEAL_STEPS).
+    #[arg(long, default_value_t = 4, allow_negative_numbers = true, value_parser = crate::args::count)]
     pub restarts: usize,
-    /// Annealing steps per restart.
-    #[arg(long, default_value_t = 1200)]
+    /// Annealing steps per restart (1..=1 000 000).
+    #[arg(long, default_value_t = 1200, allow_negative_numbers = true, value_parser = crate::args::iterations)]
     pub iterations: usize,
     /// Use the exhaustive grid search instead of annealing.
     #[arg(long)]
     pub exhaustive: bool,
-    /// Most pieces the search may use.
-    #[arg(long, default_value_t = 16)]
+    /// Most pieces the search may use (1..=64, limits::MAX_PIECES).
+    #[arg(long, default_value_t = 16, allow_negative_numbers = true, value_parser = crate::args::pieces)]
     pub max_pieces: usize,
-    /// Highest degree the search may use.
-    #[arg(long, default_value_t = 10)]
+    /// Highest degree the search may use (1..=24, limits::MAX_DEGREE).
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true, value_parser = crate::args::degree)]
     pub max_degree: usize,
     /// Fixed structure: number of equal pieces (with --degree and --range; no search).
-    #[arg(long, requires_all = ["degree", "range"])]
+    #[arg(long, requires_all = ["degree", "range"], allow_negative_numbers = true, value_parser = crate::args::pieces)]
     pub pieces: Option<usize>,
     /// Fixed structure: degree of every piece.
-    #[arg(long, requires_all = ["pieces", "range"])]
+    #[arg(long, requires_all = ["pieces", "range"], allow_negative_numbers = true, value_parser = crate::args::degree)]
     pub degree: Option<usize>,
     /// Fixed structure: range "A,B".
     #[arg(long, requires_all = ["pieces", "degree"], allow_hyphen_values = true)]
@@ -127,7 +131,7 @@ pub(crate) enum FitKind {
 
 fn parse_pair(name: &str, s: &str) -> Result<(f64, f64)> {
     let parts: Vec<&str> = s.split(',').map(str::trim).collect();
-    let bad = || anyhow::anyhow!("invalid --{name} '{s}': expected two numbers 'A,B' with A < B, e.g. -8,8");
+    let bad = || anyhow::anyhow!("invalid --{name} '{}': expected two numbers 'A,B' with A < B, e.g. -8,8", clip(s));
     if parts.len() != 2 {
         return Err(bad());
     }
@@ -137,7 +141,7 @@ fn parse_pair(name: &str, s: &str) -> Result<(f64, f64)> {
         return Err(bad());
     }
     if a >= b {
-        bail!("invalid --{name} '{s}': a = {a} ≥ b = {b}; need a < b");
+        bail!("invalid --{name} '{}': a = {} ≥ b = {}; need a < b", clip(s), num(a), num(b));
     }
     Ok((a, b))
 }
@@ -145,7 +149,7 @@ fn parse_pair(name: &str, s: &str) -> Result<(f64, f64)> {
 /// Parses --density, reading files for `@FILE` and `samples:FILE[,BINS]`.
 pub(crate) fn parse_density(s: &str) -> Result<DensitySpec> {
     if let Some(path) = s.strip_prefix('@') {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read density file '{path}'"))?;
+        let text = read_capped(Path::new(path), MAX_APPROX_FILE_BYTES, "limits::MAX_APPROX_FILE_BYTES", "density file")?;
         return Ok(text.parse::<DensitySpec>()?);
     }
     if let Some(rest) = s.strip_prefix("samples:") {
@@ -153,13 +157,16 @@ pub(crate) fn parse_density(s: &str) -> Result<DensitySpec> {
             Some((p, b)) if b.trim().parse::<usize>().is_ok() => (p, b.trim().parse::<usize>()?),
             _ => (rest, 64),
         };
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read samples file '{path}'"))?;
+        if bins > MAX_BINS {
+            bail!("samples:{}: {bins} bins exceed the cap of {MAX_BINS} (limits::MAX_BINS); use fewer bins", clip(path));
+        }
+        let text = read_capped(Path::new(path), MAX_SAMPLES_FILE_BYTES, "limits::MAX_SAMPLES_FILE_BYTES", "samples file")?;
         let mut values = Vec::new();
         for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let v: f64 = line
                 .trim()
                 .parse()
-                .map_err(|_| anyhow::anyhow!("samples file '{path}' line {}: '{}' is not a number", i + 1, line.trim()))?;
+                .map_err(|_| anyhow::anyhow!("samples file '{path}' line {}: '{}' is not a number", i + 1, clip(line.trim())))?;
             values.push(v);
         }
         return Ok(Empirical::from_samples(&values, bins)?.into());
@@ -183,17 +190,17 @@ fn method_name(m: FitMethod) -> &'static str {
     }
 }
 
-/// Prints the summary table of an approximation file.
-fn print_summary(file: &ApproximationFile, title: &str) {
+/// Prints the summary table of an approximation file (numbers in bounded width, tails as formulas).
+fn print_summary(file: &ApproximationFile, title: &str) -> Result<()> {
     let e = &file.errors;
     let degrees: Vec<String> = file.pieces.iter().map(|p| p.degree.to_string()).collect();
-    let bps: Vec<String> = file.breakpoints.iter().map(|t| format!("{t}")).collect();
+    let bps: Vec<String> = file.breakpoints.iter().map(|t| num(*t).to_string()).collect();
     let rows: Vec<(&str, String)> = vec![
         ("pieces", file.pieces.len().to_string()),
         ("degrees", degrees.join(", ")),
-        ("range", format!("[{}, {}]", file.range[0], file.range[1])),
+        ("range", format!("[{}, {}]", num(file.range[0]), num(file.range[1]))),
         ("breakpoints", bps.join(", ")),
-        ("tails", format!("{:?} / {:?}", file.left_tail, file.right_tail)),
+        ("tails", format!("{} / {}", file.left_tail, file.right_tail)),
         ("weighted error", format!("{:.4e}", e.weighted)),
         (
             "weighted error, fixed point",
@@ -208,37 +215,49 @@ fn print_summary(file: &ApproximationFile, title: &str) {
         ("rounds", file.cost.rounds.to_string()),
         ("bytes per element", format!("{} (sent by one party)", file.cost.bytes_per_party)),
     ];
-    println!("{title}");
+    outln!("{title}");
     let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     for (k, v) in rows {
-        println!("  {k:<w$}  {v}");
+        outln!("  {k:<w$}  {v}");
     }
+    Ok(())
+}
+
+/// Reads, parses and strictly verifies an approximation file ([`activation_approx::verify`]): what `fit --check`
+/// accepts and `secure --approx` requires. The stored figures must agree with the re-measured ones.
+pub(crate) fn load_verified(path: &Path) -> Result<ApproximationFile> {
+    let text = read_capped(path, MAX_APPROX_FILE_BYTES, "limits::MAX_APPROX_FILE_BYTES", "approximation file")?;
+    let file = ApproximationFile::from_json(&text).with_context(|| format!("{}", path.display()))?;
+    verify(&file, &ActivationRegistry::builtin())
+        .and_then(|v| v.into_result())
+        .with_context(|| format!("{} fails the check", path.display()))?;
+    Ok(file)
 }
 
 /// Runs `compact fit`.
 pub(crate) fn run(args: FitArgs) -> Result<()> {
     let registry = ActivationRegistry::builtin();
     if args.list {
-        println!("{:<10}  {:<40}  right tail", "name", "left tail");
+        outln!("{:<10}  {:<40}  right tail", "name", "left tail");
         for name in registry.names() {
             let f = registry.get(&name)?;
-            println!("{name:<10}  {:<40}  {:?}", format!("{:?}", f.left_tail()), f.right_tail());
+            outln!("{name:<10}  {:<40}  {}", f.left_tail().to_string(), f.right_tail());
         }
         return Ok(());
     }
     if let Some(path) = &args.check {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("cannot read approximation file '{}'", path.display()))?;
-        let file = ApproximationFile::from_json(&text).with_context(|| format!("{}", path.display()))?;
-        print_summary(&file, &format!("{}: valid approximation of '{}'", path.display(), file.activation));
-        return Ok(());
+        let file = load_verified(path)?;
+        return print_summary(
+            &file,
+            &format!("{}: valid approximation of '{}' (errors and cost re-measured, ring bound checked)", path.display(), file.activation),
+        );
     }
     let Some(af_name) = args.af.as_deref() else {
         bail!("missing --af NAME; known: {}", registry.names().join(", "));
     };
     let af = registry.get(af_name)?;
     if !(args.tol.is_finite() && args.tol > 0.0) {
-        bail!("invalid --tol {}: need a finite number > 0, e.g. 1e-3", args.tol);
+        bail!("invalid --tol {}: need a finite number > 0, e.g. 1e-3", num(args.tol));
     }
     if let Some(t) = args.export.as_deref().filter(|t| !t.eq_ignore_ascii_case("csv")) {
         t.parse::<activation_approx::export::Target>().map_err(|e| anyhow::anyhow!("--export: {e} (or csv)"))?;
@@ -265,12 +284,26 @@ pub(crate) fn run(args: FitArgs) -> Result<()> {
     };
     fitter.space.max_pieces = args.max_pieces.max(1);
     fitter.space.max_degree = args.max_degree.max(1);
+    if args.restarts.saturating_mul(args.iterations) > MAX_ANNEAL_STEPS {
+        bail!(
+            "--restarts {} × --iterations {} exceeds the cap of {MAX_ANNEAL_STEPS} annealing steps (limits::MAX_ANNEAL_STEPS); lower one of them",
+            args.restarts,
+            args.iterations
+        );
+    }
 
     let (best, info): (Candidate, SearchInfo) = if let (Some(m), Some(d), Some(r)) = (args.pieces, args.degree, &args.range)
     {
         let (a, b) = parse_pair("range", r)?;
         if m == 0 {
             bail!("invalid --pieces 0: need at least 1");
+        }
+        if (b - a) / (m as f64) < fitter.space.min_width {
+            bail!(
+                "--pieces {m} on --range {}: pieces narrower than the minimum width {}; use fewer pieces or a wider range",
+                clip(r),
+                fitter.space.min_width
+            );
         }
         let c = fitter.evaluate(&Structure::uniform(a, b, m, d))?;
         let info = SearchInfo {
@@ -284,7 +317,17 @@ pub(crate) fn run(args: FitArgs) -> Result<()> {
         (c, info)
     } else {
         let (out, info): (SearchOutcome, SearchInfo) = if args.exhaustive {
-            let out = exhaustive(&fitter, &ExhaustiveGrid::for_space(&fitter.space))?;
+            let grid = ExhaustiveGrid::for_space(&fitter.space);
+            // An estimate before a search that can run for minutes (the library refuses grids above its cap).
+            if grid.size_bound() > 10_000 && grid.size_bound() <= activation_approx::limits::MAX_EXHAUSTIVE_STRUCTURES as u128 {
+                eprintln!(
+                    "exhaustive search: up to {} structures ({} pieces × {} degrees × ranges); lower --max-pieces/--max-degree for a quicker run",
+                    grid.size_bound(),
+                    grid.max_pieces,
+                    grid.max_degree
+                );
+            }
+            let out = exhaustive(&fitter, &grid)?;
             let info = SearchInfo {
                 method: "exhaustive".into(),
                 seed: None,
@@ -301,6 +344,15 @@ pub(crate) fn run(args: FitArgs) -> Result<()> {
                 iterations: args.iterations.max(1),
                 ..AnnealConfig::default()
             };
+            // An estimate before a long search (the default, 4 × 1200 steps, takes seconds).
+            if cfg.restarts * cfg.iterations > 100_000 {
+                eprintln!(
+                    "annealing: {} restarts × {} steps = {} structure evaluations; this can take minutes",
+                    cfg.restarts,
+                    cfg.iterations,
+                    cfg.restarts * cfg.iterations
+                );
+            }
             let out = anneal(&fitter, &cfg)?;
             let info = SearchInfo {
                 method: "anneal".into(),
@@ -337,13 +389,11 @@ pub(crate) fn run(args: FitArgs) -> Result<()> {
         info.evaluations,
         if best.feasible() { "" } else { " — NOT MEETING THE CRITERION (fixed structure)" }
     );
-    print_summary(&file, &title);
+    // The file first (atomically), then the summary: a closed stdout can no longer lose the result.
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(format!("{}.approx.json", af.name())));
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory '{}'", dir.display()))?;
-    }
-    std::fs::write(&out, file.to_json()?).with_context(|| format!("cannot write '{}'", out.display()))?;
-    println!("wrote {}", out.display());
+    write_atomic(&out, file.to_json()?.as_bytes())?;
+    print_summary(&file, &title)?;
+    outln!("wrote {}", out.display());
     if let Some(target) = &args.export {
         let ext = if target.eq_ignore_ascii_case("csv") { "csv" } else { "py" };
         let program = out.with_extension(format!("{}.{ext}", target.to_ascii_lowercase()));

@@ -46,7 +46,15 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<()> {
             Some(shard) => run_shard(spec, executor.as_ref(), &raw, !args.quiet, shard)?,
             None => run_sweep(spec, executor.as_ref(), &raw, !args.quiet)?,
         };
-        println!(
+        if summary.stale > 0 {
+            println!(
+                "{}: {} record(s) made by another spec or other code (code {}) dropped; their points are recomputed",
+                spec.name,
+                summary.stale,
+                experiment_runner::sweep::CODE_DIGEST
+            );
+        }
+        outln!(
             "{}{}: {} points, {} already recorded, {} computed, {} failed in {:.1} s",
             spec.name,
             args.shard.map(|s| format!(" shard {s}")).unwrap_or_default(),
@@ -73,11 +81,12 @@ pub(crate) struct ReportArgs {
     /// Results folder holding raw/ (tables/ and figures/ are written beside it).
     #[arg(long, default_value = "results")]
     pub results: PathBuf,
-    /// README whose generated section (between the results markers) is rewritten.
-    #[arg(long, default_value = "README.md")]
-    pub readme: PathBuf,
-    /// Write tables and figures only; leave the README alone.
+    /// Also rewrite the generated section (between the results markers) of this README, e.g. `--readme README.md`;
+    /// without it no README is touched.
     #[arg(long)]
+    pub readme: Option<PathBuf>,
+    /// Write tables and figures only (the default; kept for older scripts).
+    #[arg(long, hide = true, conflicts_with = "readme")]
     pub no_readme: bool,
 }
 
@@ -87,9 +96,35 @@ pub(crate) fn report(args: &ReportArgs) -> anyhow::Result<()> {
     if rep.sections.is_empty() {
         bail!("no records under '{}'; run `compact run experiments/quick/*.toml` first", args.results.join("raw").display());
     }
-    if !args.no_readme {
-        report::rewrite_readme(&args.readme, &rep)?;
+    if let Some(readme) = &args.readme {
+        report::rewrite_readme(readme, &rep)?;
     }
-    println!("wrote {} result sections (tables in {}/tables, figures in {}/figures)", rep.sections.len(), args.results.display(), args.results.display());
+    outln!("wrote {} result sections (tables in {}/tables, figures in {}/figures)", rep.sections.len(), args.results.display(), args.results.display());
+    Ok(())
+}
+
+/// Arguments of `compact compare`.
+#[derive(Debug, Args)]
+pub(crate) struct CompareArgs {
+    /// Folder of the committed records (e.g. results/raw).
+    #[arg(long)]
+    pub old: PathBuf,
+    /// Folder of the regenerated records (e.g. results/runs/<id>/raw).
+    #[arg(long)]
+    pub new: PathBuf,
+    /// Markdown report to write.
+    #[arg(long, default_value = "results/reproducibility.md")]
+    pub out: PathBuf,
+}
+
+/// Compares regenerated records with committed ones and writes the reproducibility report.
+pub(crate) fn compare(args: &CompareArgs) -> anyhow::Result<()> {
+    let md = experiment_runner::reproduce::compare_dirs(&args.old, &args.new)?;
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.out, &md)
+        .map_err(|e| anyhow::anyhow!("cannot write '{}': {e}; pass --out FILE", args.out.display()))?;
+    println!("wrote {}", args.out.display());
     Ok(())
 }

@@ -8,10 +8,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use secure_methods::{SecureMethod, compact};
-use activation_approx::format::ApproximationFile;
-use activation_approx::{ActivationRegistry, Truncation};
+use activation_approx::Truncation;
 use anyhow::{Context, bail};
-use experiment_runner::experiments::{Accuracy, LoadParams, Paths, SearchParams, limited};
+use secure_methods::MethodRegistry;
+use experiment_runner::constrained::{SearchCache, SearchParams, choose_method};
+use experiment_runner::models::{LoadParams, ModelCache, Paths, limited};
+use activation_approx::limits::num;
+use experiment_runner::names;
 use model_zoo::secure::{Backend, InferenceCost, LayerKind, SecureOptions, SecureReport, default_batch, evaluate_secure, predict_cost_on};
 use model_zoo::{ActivationPlan, Task};
 
@@ -52,7 +55,7 @@ impl From<BackendArg> for Backend {
 }
 
 /// Options of `compact secure`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Args {
     /// Task: mnist, fashion-mnist, spam, letter.
     #[arg(long)]
@@ -65,20 +68,20 @@ pub(crate) struct Args {
     #[arg(long, default_value = "compact")]
     method: String,
     /// Hidden layers of the MNIST MLP (the depth sweep's models); default: the task's default model.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::args::depth)]
     depth: Option<usize>,
     /// Test samples to run securely (the first ones of the test split).
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, allow_negative_numbers = true, value_parser = crate::args::count)]
     samples: usize,
     /// Secure backend.
     #[arg(long, value_enum, default_value = "beaver")]
     backend: BackendArg,
     /// Samples per batch (one two-party session each, forked from the one set-up session; batches run in
     /// parallel). Default: 100 (MLP), 10 (CNN).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::args::count)]
     batch: Option<usize>,
     /// Seed of the dealers, the input sharing and Compact's search.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = crate::args::seed)]
     seed: u64,
     /// Truncation protocol, the same for every method (default dealer pair: local truncation at f = 16 fails with
     /// probability up to |v|/2^63 per truncated value).
@@ -91,10 +94,10 @@ pub(crate) struct Args {
     #[arg(long)]
     model: Option<PathBuf>,
     /// Allowed relative accuracy loss ν of Compact's search (on the validation split).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
     nu: f64,
-    /// Validation samples Compact's search scores each candidate on.
-    #[arg(long, default_value_t = 5000)]
+    /// Validation samples Compact's search scores each candidate on (0 = all).
+    #[arg(long, default_value_t = 5000, allow_negative_numbers = true, value_parser = crate::args::count0)]
     eval_limit: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Md)]
@@ -109,10 +112,12 @@ pub(crate) struct Args {
 
 /// Runs the command.
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    let task: Task = args.task.parse()?;
-    ActivationRegistry::builtin().get(&args.af)?;
+    // Every name resolved once (case-insensitive, `_`/`-` alike); only canonical names are used below.
+    let task: Task = names::task(&args.task)?;
+    let resolved = Args { af: names::activation(&args.af)?, method: names::method(&args.method)?.to_string(), ..args.clone() };
+    let args = &resolved;
     if !(args.nu > 0.0 && args.nu < 1.0) {
-        bail!("--nu {} must be in (0, 1), e.g. 0.01 for a 1 % relative accuracy loss", args.nu);
+        bail!("--nu {} must be in (0, 1), e.g. 0.01 for a 1 % relative accuracy loss", num(args.nu));
     }
     if args.approx.is_some() && args.method != "compact" {
         bail!("--approx gives Compact's approximation, but --method is '{}'; drop --approx or use --method compact", args.method);
@@ -126,9 +131,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let from_file: Option<Arc<dyn SecureMethod>> = match &args.approx {
         None => None,
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --approx {}", path.display()))?;
-            let file = ApproximationFile::from_json(&text).with_context(|| format!("--approx {}", path.display()))?;
-            if file.activation != args.af {
+            // As strict as `compact fit --check`: errors and cost re-measured, ring bound checked.
+            let file = crate::cmd_fit::load_verified(path).context("--approx")?;
+            if names::activation(&file.activation)? != args.af {
                 bail!(
                     "--approx {} approximates '{}' but the model uses '{}'; fit one with `compact fit --af {}`",
                     path.display(),
@@ -141,7 +146,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             Some(Arc::new(compact::from_approximation(&args.af, &file.piecewise()?, file.fixed_point()?, &provenance)?))
         }
     };
-    let acc = Accuracy::new(Paths { data_root: args.data.clone(), models: args.models.clone() });
+    let acc = ModelCache::new(Paths { data_root: args.data.clone(), models: args.models.clone() });
     let load = LoadParams { batch: 512, eval_limit: args.eval_limit, calibration: 2000, bins: 256 };
     let loaded = acc.load(task, &args.af, args.depth, args.model.as_deref(), &load, args.seed)?;
 
@@ -152,10 +157,28 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             (m, how)
         }
         None => {
-            let search = SearchParams { nu: args.nu, tau_lo: 1e-4, tau_hi: 1e-1, steps: 7 };
-            let c = acc.choose_method(&loaded, &args.af, &args.method, serde_json::json!({}), &search, load.batch, args.seed)?;
-            let how = match c.tau {
-                Some(tau) => format!("accuracy-constrained search: τ = {tau:.3e}, ν = {} on {} validation samples", args.nu, loaded.val.len()),
+            let search = SearchParams { nu: args.nu, tau_lo: 1e-4, tau_hi: 3e-1, ladder: 10 };
+            let methods = MethodRegistry::builtin();
+            let c = choose_method(
+                &methods,
+                &loaded,
+                &args.af,
+                &args.method,
+                serde_json::json!({}),
+                &search,
+                load.batch,
+                args.seed,
+                &SearchCache::default(),
+                "",
+            )?;
+            let how = match &c.search {
+                Some(o) => format!(
+                    "accuracy-constrained search: τ = {}, ν = {} on {} validation samples, stopped: {:?}",
+                    o.tau.map_or("- (one-comparison form)".to_string(), |t| format!("{t:.3e}")),
+                    args.nu,
+                    loaded.val.len(),
+                    o.stop
+                ),
                 None => c.method.citation().to_string(),
             };
             (c.method, how)
@@ -184,7 +207,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         model_zoo::default_spec(task, &args.af, args.depth).map(|s| s.stem).unwrap_or_default()
     });
     match args.format {
-        Format::Json => println!(
+        Format::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "model": stem,
@@ -199,7 +222,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
                 "other_backend": { "backend": other_backend, "predicted": other },
             }))?
         ),
-        Format::Md => print!("{}", render(&stem, &args.method, &how, &opts, float_acc, search_s, &report, (other_backend, &other))),
+        Format::Md => out!("{}", render(&stem, &args.method, &how, &opts, float_acc, search_s, &report, (other_backend, &other))),
     }
     Ok(())
 }

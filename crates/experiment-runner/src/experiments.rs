@@ -3,42 +3,32 @@
 //! - `approximation` (activation × method × density): structure, errors and per-element MPC cost of each method,
 //!   plus the curve for the figures.
 //! - `accuracy` (task × activation × method [× depth]): the model's test accuracy with every activation replaced by
-//!   the method's fixed-point emulation. For `compact` this is the accuracy-constrained search of the paper: the
-//!   input density comes from the model's own activation statistics (calibration histogram on the training split),
-//!   and an outer bisection on the weighted-error tolerance τ keeps the loosest τ whose *validation* relative
-//!   accuracy loss (η − η′)/η stays ≤ ν; only then is the *test* accuracy measured. The depth sweep is this kind
-//!   with a `depth` axis on the MNIST MLP.
+//!   the method's fixed-point emulation. For `compact` and its ablations this is the accuracy-constrained search
+//!   ([`crate::constrained`]): the input density comes from the model's own activation statistics (calibration
+//!   histogram on the training split), and the cheapest candidate whose *validation* relative accuracy loss
+//!   (η − η′)/η stays ≤ ν is kept; only then is the *test* accuracy measured, once. The depth sweep is this kind
+//!   with a `depth` axis on the MNIST MLP; the frontier sweep this kind with several ν (`nu_list`... see
+//!   [`Accuracy`]).
 //! - `secure` (task × activation × method [× depth]): the model run end to end on secret shares
 //!   ([`model_zoo::secure`]) on the first `samples` test samples (`cnn_samples` for the CNN): secure accuracy, its
 //!   agreement with the fixed-point plaintext run, the metered cost per inference and the wall-clock time.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-
-use activation_approx::density::{DensitySpec, Empirical, Mixture};
-use activation_approx::search::{AnnealConfig, Criterion, Fitter, anneal};
-use activation_approx::{ActivationRegistry, CostModel, FixedPoint, PiecewisePoly, Truncation, TwoPartyCostModel};
-use secure_methods::{BuildContext, MethodRegistry, SecureMethod, compact, measure};
+use secure_methods::{BuildContext, MethodRegistry, SecureMethod, measure};
+use activation_approx::density::DensitySpec;
+use activation_approx::{ActivationRegistry, Truncation};
 use anyhow::{Context, bail};
-use model_zoo::{ActFn, ActivationPlan, Task, TaskData};
-use serde::Serialize;
+use model_zoo::Task;
 use serde_json::json;
 
+pub use crate::models::Paths;
+use crate::constrained::{ChosenMethod, SearchCache, SearchParams, choose_method};
+use crate::models::{LoadParams, ModelCache, accuracy_with, correctness, method_fn, paired_diff_ci95};
+use crate::records::{AccuracyResult, ApproximationResult, ApproximationSummary, Curve, InferenceSummary, LocalTruncationCost, SecureResult};
 use crate::spec::{Point, Spec};
 use crate::sweep::Executor;
 
 /// The experiment kinds this runner knows.
 pub const KINDS: &[&str] = &["approximation", "accuracy", "secure"];
-
-/// Where the executors find their inputs.
-#[derive(Debug, Clone)]
-pub struct Paths {
-    /// Root of the fetched datasets (`datasets/`).
-    pub data_root: PathBuf,
-    /// Trained models with their sidecars (`results/models/`).
-    pub models: PathBuf,
-}
 
 /// The executor for `spec.kind`.
 pub fn executor(kind: &str, paths: &Paths) -> anyhow::Result<Box<dyn Executor>> {
@@ -129,186 +119,36 @@ impl Executor for Approximation {
         let method = self.methods.build(method_name, &ctx)?;
         // Costs under dealer-pair truncation for every method (the other protocol beside it; failure bound of local
         // truncation for |x| ≤ 8, the table's range).
-        let report = measure(method.as_ref(), activation.as_ref(), &density, Truncation::DealerPair, 8.0)?;
+        let report = measure(method.as_ref(), activation.as_ref(), &density, SECURE_TRUNCATION, 8.0)?;
         let xs = curve_grid();
         let ys = method.eval_fixed(&xs)?;
-        let mut out = serde_json::to_value(&report)?;
-        out["density"] = json!(density_text);
-        out["curve"] = json!({ "x": xs, "y": ys });
-        Ok(out)
+        Ok(serde_json::to_value(ApproximationResult { report, density: density_text, curve: Curve { x: xs, y: ys } })?)
     }
-}
-
-/// What one point evaluates: the trained model, the validation and test subsets it is scored on (the first
-/// `eval_limit` samples), its exact accuracies and activation statistics. Built per point; only the task data are
-/// cached across points.
-#[derive(Debug)]
-pub struct Loaded {
-    /// The trained network.
-    pub net: model_zoo::Network,
-    /// Its sidecar.
-    pub sidecar: model_zoo::Sidecar,
-    /// Validation subset scored.
-    pub val: model_zoo::Dataset,
-    /// Test subset scored.
-    pub test: model_zoo::Dataset,
-    /// Exact-activation validation accuracy.
-    pub exact_val: f64,
-    /// Exact-activation test accuracy.
-    pub exact_test: f64,
-    /// Per activation layer statistics on a calibration sample of the training split.
-    pub stats: Vec<model_zoo::ActivationStats>,
-}
-
-/// How a model is loaded and scored (the `accuracy` parameters of the same names).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LoadParams {
-    /// Evaluation batch size.
-    pub batch: usize,
-    /// First samples of the validation and test splits scored (0 = all).
-    pub eval_limit: usize,
-    /// Calibration samples for the activation statistics.
-    pub calibration: usize,
-    /// Histogram bins of the statistics.
-    pub bins: usize,
-}
-
-impl LoadParams {
-    /// From a spec's parameters (defaults: batch 512, all samples, 2000 calibration samples, 256 bins).
-    pub fn from_spec(spec: &Spec) -> anyhow::Result<Self> {
-        Ok(LoadParams {
-            batch: spec.param_usize("batch", 512)?,
-            eval_limit: spec.param_usize("eval_limit", 0)?,
-            calibration: spec.param_usize("calibration", 2000)?,
-            bins: spec.param_usize("bins", 256)?,
-        })
-    }
-}
-
-/// The bisection of Compact's accuracy-constrained search: the loosest weighted-error tolerance τ in
-/// [`tau_lo`, `tau_hi`] (log scale, `steps` halvings) whose validation relative accuracy loss stays ≤ ν.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SearchParams {
-    /// Allowed relative accuracy loss ν.
-    pub nu: f64,
-    /// Tightest tolerance tried first (must meet ν).
-    pub tau_lo: f64,
-    /// Loosest tolerance.
-    pub tau_hi: f64,
-    /// Bisection steps after the first trial.
-    pub steps: usize,
-}
-
-impl SearchParams {
-    /// From a spec's parameters (defaults: ν = 0.01, τ ∈ [1e-4, 1e-1], 7 steps).
-    pub fn from_spec(spec: &Spec) -> anyhow::Result<Self> {
-        Ok(SearchParams {
-            nu: spec.param_f64("nu", 0.01)?,
-            tau_lo: spec.param_f64("tau_lo", 1e-4)?,
-            tau_hi: spec.param_f64("tau_hi", 1e-1)?,
-            steps: spec.param_usize("bisection_steps", 7)?,
-        })
-    }
-}
-
-/// The method a point evaluates, and for Compact how it was found.
-#[derive(Debug, Clone)]
-pub struct ChosenMethod {
-    /// The method.
-    pub method: Arc<dyn SecureMethod>,
-    /// Compact: the tolerance kept.
-    pub tau: Option<f64>,
-    /// Compact: the bisection trials.
-    pub trials: Vec<Trial>,
-    /// Compact: the approximation.
-    pub approximation: Option<PiecewisePoly>,
-}
-
-/// One trial of the bisection.
-#[derive(Debug, Clone, Serialize)]
-pub struct Trial {
-    /// Tolerance τ.
-    pub tau: f64,
-    /// Bytes per element per party of the approximation found.
-    pub bytes: u64,
-    /// Validation accuracy with it.
-    pub val_accuracy: f64,
-    /// Validation relative accuracy loss.
-    pub rel_loss: f64,
-}
-
-/// Compact's accuracy-constrained search on a loaded model (module docs): the density is the model's own
-/// activation statistics; returns the approximation kept, its τ and every trial.
-pub fn compact_search(
-    loaded: &Loaded,
-    activation: &dyn activation_approx::Activation,
-    params: &SearchParams,
-    batch: usize,
-    seed: u64,
-) -> anyhow::Result<(PiecewisePoly, f64, Vec<Trial>)> {
-    let cost_model = TwoPartyCostModel::default();
-    let fx = FixedPoint::default();
-    let rel = |acc: f64| (loaded.exact_val - acc) / loaded.exact_val;
-    let density = model_density(&loaded.stats)?;
-    let (mut lo, mut hi) = (params.tau_lo.ln(), params.tau_hi.ln());
-    let mut trials = Vec::new();
-    let mut best: Option<(f64, PiecewisePoly)> = None;
-    let fit = |tau: f64| -> anyhow::Result<PiecewisePoly> {
-        let criterion = Criterion::weighted(density.clone(), tau, None)?;
-        let fitter = Fitter::new(activation, &criterion, &cost_model);
-        Ok(anneal(&fitter, &AnnealConfig { seed, ..AnnealConfig::default() })?.best.pp)
-    };
-    // The tightest τ must meet ν; if even it does not, report it as infeasible rather than pretend.
-    for step in 0..=params.steps {
-        let tau = if step == 0 { lo.exp() } else { ((lo + hi) / 2.0).exp() };
-        let pp = fit(tau)?;
-        let acc = accuracy_with(&loaded.net, &loaded.val, piecewise_fn(&pp, fx)?, batch)?;
-        let ok = rel(acc) <= params.nu;
-        trials.push(Trial { tau, bytes: cost_model.piecewise_cost(&pp).bytes_per_party, val_accuracy: acc, rel_loss: rel(acc) });
-        if step == 0 {
-            if !ok {
-                bail!(
-                    "compact misses ν = {} even at τ = {tau:e} (validation loss {:.3} %); lower tau_lo",
-                    params.nu,
-                    100.0 * rel(acc)
-                );
-            }
-            best = Some((tau, pp));
-            continue;
-        }
-        if ok {
-            lo = tau.ln();
-            best = Some((tau, pp));
-        } else {
-            hi = tau.ln();
-        }
-    }
-    let (tau, pp) = best.context("bisection kept no feasible approximation")?;
-    Ok((pp, tau, trials))
 }
 
 /// `accuracy`: model accuracy with approximated activations; Compact under the accuracy constraint.
+#[derive(Debug)]
 pub struct Accuracy {
-    paths: Paths,
+    cache: ModelCache,
     methods: MethodRegistry,
-    data: Mutex<HashMap<Task, Arc<TaskData>>>,
-    models: Mutex<HashMap<String, Arc<Loaded>>>,
+    searches: SearchCache,
 }
 
-impl std::fmt::Debug for Accuracy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Accuracy").field("paths", &self.paths).finish()
+impl Accuracy {
+    /// Reads models from `paths.models` and data from `paths.data_root`.
+    pub fn new(paths: Paths) -> Self {
+        Accuracy { cache: ModelCache::new(paths), methods: MethodRegistry::builtin(), searches: SearchCache::default() }
     }
 }
 
 const ACCURACY_PARAMS: &[&str] =
-    &["config", "nu", "tau_lo", "tau_hi", "bisection_steps", "calibration", "bins", "batch", "eval_limit"];
+    &["config", "nu", "tau_lo", "tau_hi", "ladder", "calibration", "bins", "batch", "eval_limit"];
 const SECURE_PARAMS: &[&str] = &[
     "config",
     "nu",
     "tau_lo",
     "tau_hi",
-    "bisection_steps",
+    "ladder",
     "calibration",
     "bins",
     "batch",
@@ -317,194 +157,6 @@ const SECURE_PARAMS: &[&str] = &[
     "cnn_samples",
     "secure_batch",
 ];
-
-/// The validation/test subsets actually evaluated (the first `limit` samples of each, or all).
-pub fn limited(d: &model_zoo::Dataset, limit: usize) -> model_zoo::Dataset {
-    if limit == 0 || d.len() <= limit {
-        return d.clone();
-    }
-    let n = d.sample_shape.iter().product::<usize>();
-    model_zoo::Dataset {
-        features: d.features[..limit * n].to_vec(),
-        labels: d.labels[..limit].to_vec(),
-        sample_shape: d.sample_shape.clone(),
-    }
-}
-
-/// The input density of a model's activations: the equal-weight mixture of every activation layer's calibration
-/// histogram (one shared approximation per model).
-pub fn model_density(stats: &[model_zoo::ActivationStats]) -> anyhow::Result<DensitySpec> {
-    let mut comps = Vec::new();
-    for s in stats {
-        let h = &s.histogram;
-        let n = h.counts.len();
-        let w = (h.hi - h.lo) / n as f64;
-        let edges: Vec<f64> = (0..=n).map(|k| h.lo + k as f64 * w).collect();
-        let counts: Vec<f64> = h.counts.iter().map(|&c| c as f64).collect();
-        let emp = Empirical::from_histogram(edges, counts)
-            .with_context(|| format!("activation layer {} has an unusable histogram", s.index))?;
-        comps.push((1.0, DensitySpec::Empirical(emp)));
-    }
-    if comps.is_empty() {
-        bail!("the model has no activation layers to take a density from");
-    }
-    Ok(DensitySpec::Mixture(Mixture::new(comps)?))
-}
-
-impl Accuracy {
-    /// Reads models from `paths.models` and data from `paths.data_root`.
-    pub fn new(paths: Paths) -> Self {
-        Accuracy {
-            paths,
-            methods: MethodRegistry::builtin(),
-            data: Mutex::new(HashMap::new()),
-            models: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The method for a point: for `compact` the accuracy-constrained search on the loaded model
-    /// ([`compact_search`]); otherwise the registry's method, built with the model's own activation density (which
-    /// only the Compact ablations use) and `config`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn choose_method(
-        &self,
-        loaded: &Loaded,
-        act_name: &str,
-        method_name: &str,
-        config: serde_json::Value,
-        search: &SearchParams,
-        batch: usize,
-        seed: u64,
-    ) -> anyhow::Result<ChosenMethod> {
-        if method_name == "compact" {
-            let activation = ActivationRegistry::builtin().get(act_name)?;
-            let (pp, tau, trials) = compact_search(loaded, activation.as_ref(), search, batch, seed)?;
-            let provenance = format!("accuracy-constrained search, ν = {}, τ = {tau:e}", search.nu);
-            let method = compact::from_approximation(act_name, &pp, FixedPoint::default(), &provenance)?;
-            return Ok(ChosenMethod { method: Arc::new(method), tau: Some(tau), trials, approximation: Some(pp) });
-        }
-        let density = serde_json::to_string(&model_density(&loaded.stats)?)?;
-        let ctx = BuildContext::new(act_name)?.with_density(density).with_config(config);
-        Ok(ChosenMethod { method: Arc::from(self.methods.build(method_name, &ctx)?), tau: None, trials: Vec::new(), approximation: None })
-    }
-
-    /// [`Accuracy::load`] of a point's default model, cached for the sweep: the model, its scored subsets, exact
-    /// accuracies and statistics do not depend on the method, so the points of one model share them (the statistics
-    /// use the experiment's seed, not the point's, so the result does not depend on which point loads first).
-    fn load_cached(&self, spec: &Spec, task: Task, act: &str, depth: Option<usize>) -> anyhow::Result<Arc<Loaded>> {
-        let params = LoadParams::from_spec(spec)?;
-        let key = format!("{}/{act}/{depth:?}/{params:?}/{}", task.name(), spec.seed);
-        let cached = self.models.lock().map_err(|_| anyhow::anyhow!("model cache poisoned"))?.get(&key).cloned();
-        if let Some(l) = cached {
-            return Ok(l);
-        }
-        let loaded = Arc::new(self.load(task, act, depth, None, &params, spec.seed)?);
-        self.models.lock().map_err(|_| anyhow::anyhow!("model cache poisoned"))?.insert(key, loaded.clone());
-        Ok(loaded)
-    }
-
-    /// The task's splits, loaded once and cached.
-    pub fn task_data(&self, task: Task) -> anyhow::Result<Arc<TaskData>> {
-        let mut cache = self.data.lock().map_err(|_| anyhow::anyhow!("data cache poisoned"))?;
-        if let Some(d) = cache.get(&task) {
-            return Ok(d.clone());
-        }
-        let d = Arc::new(model_zoo::load_task(task, &self.paths.data_root)?);
-        cache.insert(task, d.clone());
-        Ok(d)
-    }
-
-    /// The default model of (task, activation, depth) from the models folder, or the sidecar `model` if given;
-    /// refuses a model trained for another task or activation.
-    pub fn load(
-        &self,
-        task: Task,
-        act: &str,
-        depth: Option<usize>,
-        model: Option<&std::path::Path>,
-        params: &LoadParams,
-        seed: u64,
-    ) -> anyhow::Result<Loaded> {
-        let sidecar_path = match model {
-            Some(p) => p.to_path_buf(),
-            None => {
-                let ms = model_zoo::default_spec(task, act, depth)?;
-                let p = self.paths.models.join(format!("{}.json", ms.stem));
-                if !p.exists() {
-                    bail!(
-                        "no trained model '{}' in '{}'; run `make train` (or `make reproduce PROFILE=full`) to train it",
-                        ms.stem,
-                        self.paths.models.display()
-                    );
-                }
-                p
-            }
-        };
-        let (net, sidecar) = model_zoo::load_model(&sidecar_path, &ActivationRegistry::builtin())?;
-        if sidecar.task != task.name() || sidecar.activation != act {
-            bail!(
-                "model '{}' was trained for task '{}' with '{}', not for task '{}' with '{act}'; pass a model of that task and activation",
-                sidecar_path.display(),
-                sidecar.task,
-                sidecar.activation,
-                task.name()
-            );
-        }
-        let data = self.task_data(task)?;
-        let (val, test) = (limited(&data.val, params.eval_limit), limited(&data.test, params.eval_limit));
-        let exact_val = model_zoo::evaluate(&net, &val, &ActivationPlan::Exact, params.batch)?;
-        let exact_test = model_zoo::evaluate(&net, &test, &ActivationPlan::Exact, params.batch)?;
-        let stats = model_zoo::activation_statistics(&net, &data.train, params.calibration, params.bins, seed)?;
-        Ok(Loaded { net, sidecar, val, test, exact_val, exact_test, stats })
-    }
-}
-
-/// Accuracy of `net` on `d` with every activation replaced by `f`.
-fn accuracy_with(net: &model_zoo::Network, d: &model_zoo::Dataset, f: ActFn, batch: usize) -> anyhow::Result<f64> {
-    Ok(model_zoo::evaluate(net, d, &ActivationPlan::All(f), batch)?)
-}
-
-/// Inputs the lookup tables cover: |x| ≤ 32 (pre-activations beyond are rare and evaluated point by point).
-const TABLE_HALF_RANGE: f64 = 32.0;
-
-/// A fixed-point function as an element-wise [`ActFn`], exactly: x is encoded (round to nearest, saturating at the
-/// ring's range), and the result is read from a table of the function over every code with |x| ≤
-/// [`TABLE_HALF_RANGE`] — computed in one batch by `batch` — or computed by `single` beyond it. Since fixed-point
-/// inputs are integers, this is bit-exact and turns a per-element program run into a lookup.
-fn tabulated(
-    fx: FixedPoint,
-    batch: &dyn Fn(Vec<i64>) -> anyhow::Result<Vec<i64>>,
-    single: Arc<dyn Fn(i64) -> f64 + Send + Sync>,
-) -> anyhow::Result<ActFn> {
-    let half = (TABLE_HALF_RANGE * fx.scale()) as i64;
-    let out = batch((-half..=half).collect())?;
-    if out.len() != (2 * half + 1) as usize {
-        bail!("tabulation returned {} values for {} codes", out.len(), 2 * half + 1);
-    }
-    let table: Vec<f64> = out.into_iter().map(|v| fx.decode(v)).collect();
-    let limit = fx.limit() / 2.0;
-    Ok(Arc::new(move |x: f64| {
-        let v = (x.clamp(-limit, limit) * fx.scale()).round() as i64;
-        if v.abs() <= half { table[(v + half) as usize] } else { single(v) }
-    }))
-}
-
-/// The fixed-point emulation of a piecewise polynomial as an element-wise function.
-fn piecewise_fn(pp: &PiecewisePoly, fx: FixedPoint) -> anyhow::Result<ActFn> {
-    let enc = Arc::new(pp.encode(&fx)?);
-    let e = enc.clone();
-    tabulated(fx, &|codes| Ok(codes.into_iter().map(|v| enc.eval(v)).collect()), Arc::new(move |v| fx.decode(e.eval(v))))
-}
-
-/// A method's fixed-point emulation as an element-wise function.
-fn method_fn(method: Arc<dyn SecureMethod>) -> anyhow::Result<ActFn> {
-    let (m, fx) = (method.clone(), method.fixed_point());
-    // A point the program cannot evaluate yields NaN, which the accuracy then shows, never a made-up value.
-    let single = Arc::new(move |v: i64| {
-        m.eval_fixed_encoded(&[v]).ok().and_then(|r| r.first().map(|&y| fx.decode(y))).unwrap_or(f64::NAN)
-    });
-    tabulated(method.fixed_point(), &|codes| Ok(method.eval_fixed_encoded(&codes)?), single)
-}
 
 impl Accuracy {
     fn check_spec(&self, spec: &Spec, params: &[&str]) -> anyhow::Result<()> {
@@ -516,11 +168,8 @@ impl Accuracy {
         if spec.grid.task.is_none() {
             bail!("an accuracy experiment needs a 'task' axis in [grid]");
         }
-        let nu = spec.param_f64("nu", 0.01)?;
-        if !(nu > 0.0 && nu < 1.0) {
-            bail!("parameter nu = {nu} must be in (0, 1), e.g. 0.01 for a 1 % relative accuracy loss");
-        }
-        Ok(())
+        SearchParams::from_spec(spec)?;
+        crate::params::check_accuracy_params(spec)
     }
 }
 
@@ -531,7 +180,9 @@ impl Executor for Accuracy {
 
     fn applicable(&self, _spec: &Spec, p: &Point) -> bool {
         match (&p.method, &p.activation) {
-            (Some(m), Some(a)) if m != "compact" => self.methods.spec(m).is_ok_and(|s| s.supports(a)),
+            (Some(m), Some(a)) if crate::names::method(m).map_or(true, |r| !crate::constrained::SEARCHED.contains(&r)) => {
+                self.methods.spec(m).is_ok_and(|s| s.supports(a))
+            }
             _ => true,
         }
     }
@@ -541,59 +192,99 @@ impl Executor for Accuracy {
         let act_name = need(point, "activation", &point.activation)?;
         let method_name = need(point, "method", &point.method)?;
         let load = LoadParams::from_spec(spec)?;
-        let loaded = self.load_cached(spec, task, act_name, point.depth)?;
+        let loaded = self.cache.load_cached(spec, task, act_name, point.depth)?;
         let (val, test) = (&loaded.val, &loaded.test);
-        let search = SearchParams::from_spec(spec)?;
-        let rel = |acc: f64| (loaded.exact_val - acc) / loaded.exact_val;
+        let search = SearchParams::for_point(spec, Some(point))?;
         // The failure bound of local truncation assumes the largest |activation input| seen in calibration.
         let input_bound =
             loaded.stats.iter().map(|s| s.histogram.lo.abs().max(s.histogram.hi.abs())).fold(1.0f64, f64::max);
+        let rel = |acc: f64| (loaded.exact_val - acc) / loaded.exact_val;
 
-        let chosen = self.choose_method(&loaded, act_name, method_name, method_config(spec, method_name)?, &search, load.batch, seed)?;
-        let ChosenMethod { method, tau, trials, approximation } = chosen;
+        let config = method_config(spec, method_name)?;
+        let (model_key, search_seed) = search_identity(spec, point, &load);
+        let chosen = choose_method(
+            &self.methods,
+            &loaded,
+            act_name,
+            method_name,
+            config,
+            &search,
+            load.batch,
+            search_seed,
+            &self.searches,
+            &model_key,
+        )?;
+        let ChosenMethod { method, search: outcome } = chosen;
         let priced = method.cost(SECURE_TRUNCATION, input_bound)?;
         let local = method.cost(Truncation::Local, input_bound)?;
         let cost = priced.cost;
         let info = method.info();
-        let mut summary = json!({ "pieces": info.pieces, "degrees": info.degrees, "range": info.range });
-        if let Some(pp) = approximation {
-            summary["approximation"] = serde_json::to_value(pp)?;
-        }
         let f = method_fn(method.clone())?;
         let val_acc = accuracy_with(&loaded.net, val, f.clone(), load.batch)?;
-        let test_acc = accuracy_with(&loaded.net, test, f, load.batch)?;
+        // The test split, once, after the choice.
+        let test_correct = correctness(&loaded.net, test, f, load.batch)?;
+        let test_acc = test_correct.iter().filter(|&&c| c).count() as f64 / test_correct.len().max(1) as f64;
+        let ci = paired_diff_ci95(&loaded.exact_test_correct, &test_correct, seed)?;
         let inference = measured_inference(&loaded.net, method.as_ref(), test, seed)?;
-        Ok(json!({
-            "task": task.name(),
-            "activation": act_name,
-            "method": method_name,
-            "depth": loaded.net.config.arch.depth(),
-            "model": loaded.sidecar,
-            "exact_val_accuracy": loaded.exact_val,
-            "exact_test_accuracy": loaded.exact_test,
-            "val_accuracy": val_acc,
-            "test_accuracy": test_acc,
-            "val_rel_loss": rel(val_acc),
-            "test_rel_loss": (loaded.exact_test - test_acc) / loaded.exact_test,
-            "tau": tau,
-            "trials": trials,
-            "bytes_per_element": cost.bytes_per_party,
-            "rounds_per_element": cost.rounds,
-            "comparisons_per_element": cost.comparisons,
-            "truncation": SECURE_TRUNCATION,
-            "failure_bound": priced.failure_bound,
-            "local_truncation": { "bytes_per_element": local.cost.bytes_per_party, "rounds_per_element": local.cost.rounds,
-                                  "failure_bound": local.failure_bound, "input_bound": input_bound },
-            "activation_elements_per_inference": inference.activation_elements,
-            "activation_bytes_per_inference": inference.activation.bytes_per_party,
-            "inference": inference,
-            "bytes_per_inference": inference.total.bytes_per_party,
-            "rounds_per_inference": inference.total.rounds,
-            "lan_s_per_inference": mpc_sim::Network::LAN.latency_s(&inference.total),
-            "wan_s_per_inference": mpc_sim::Network::WAN.latency_s(&inference.total),
-            "approximation": summary,
-        }))
+        let result = AccuracyResult {
+            task: task.name().to_string(),
+            activation: act_name.to_string(),
+            method: method_name.to_string(),
+            depth: loaded.net.config.arch.depth(),
+            model: loaded.sidecar.clone(),
+            nu: outcome.as_ref().map(|_| search.nu),
+            exact_val_accuracy: loaded.exact_val,
+            exact_test_accuracy: loaded.exact_test,
+            val_accuracy: val_acc,
+            test_accuracy: test_acc,
+            val_rel_loss: rel(val_acc),
+            test_rel_loss: (loaded.exact_test - test_acc) / loaded.exact_test,
+            test_samples: test_correct.len(),
+            test_diff_ci95: Some(ci),
+            tau: outcome.as_ref().and_then(|o| o.tau),
+            stop: outcome.as_ref().map(|o| o.stop),
+            trials: outcome.as_ref().map(|o| o.trials.clone()).unwrap_or_default(),
+            bytes_per_element: cost.bytes_per_party,
+            rounds_per_element: u64::from(cost.rounds),
+            comparisons_per_element: u64::from(cost.comparisons),
+            truncation: SECURE_TRUNCATION,
+            failure_bound: priced.failure_bound,
+            local_truncation: LocalTruncationCost {
+                bytes_per_element: local.cost.bytes_per_party,
+                rounds_per_element: u64::from(local.cost.rounds),
+                failure_bound: local.failure_bound,
+                input_bound,
+            },
+            activation_elements_per_inference: inference.activation_elements,
+            activation_bytes_per_inference: inference.activation.bytes_per_party,
+            bytes_per_inference: inference.total.bytes_per_party,
+            rounds_per_inference: inference.total.rounds,
+            lan_s_per_inference: mpc_sim::Network::LAN.latency_s(&inference.total),
+            wan_s_per_inference: mpc_sim::Network::WAN.latency_s(&inference.total),
+            inference,
+            approximation: ApproximationSummary {
+                pieces: info.pieces,
+                degrees: info.degrees,
+                range: info.range,
+                approximation: outcome.and_then(|o| o.approximation),
+            },
+        };
+        Ok(serde_json::to_value(result)?)
     }
+}
+
+/// The model a point searches on (task, activation, depth, load parameters) and the seed of its search: derived
+/// from the experiment seed and the point's key *without* ν, so the points of a ν sweep share one candidate set
+/// (and [`SearchCache`] anneals it once).
+fn search_identity(spec: &Spec, point: &Point, load: &LoadParams) -> (String, u64) {
+    let model_key = format!("{:?}/{:?}/{:?}/{load:?}", point.task, point.activation, point.depth);
+    let without_nu = Point { index: 0, nu: None, ..point.clone() }.key();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in without_nu.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (model_key, crate::spec::derive_seed(spec.seed, h as usize))
 }
 
 /// `secure`: the model run end to end on secret shares (module docs).
@@ -623,44 +314,58 @@ impl Executor for Secure {
         let act_name = need(point, "activation", &point.activation)?;
         let method_name = need(point, "method", &point.method)?;
         let load = LoadParams::from_spec(spec)?;
-        let loaded = self.accuracy.load_cached(spec, task, act_name, point.depth)?;
-        let search = SearchParams::from_spec(spec)?;
+        let loaded = self.accuracy.cache.load_cached(spec, task, act_name, point.depth)?;
+        let search = SearchParams::for_point(spec, Some(point))?;
         let config = method_config(spec, method_name)?;
-        let chosen = self.accuracy.choose_method(&loaded, act_name, method_name, config, &search, load.batch, seed)?;
+        let (model_key, search_seed) = search_identity(spec, point, &load);
+        let a = &self.accuracy;
+        let chosen = choose_method(
+            &a.methods,
+            &loaded,
+            act_name,
+            method_name,
+            config,
+            &search,
+            load.batch,
+            search_seed,
+            &a.searches,
+            &model_key,
+        )?;
         let exported = loaded.net.export_folded()?;
         let cnn = exported.input_shape.len() == 3;
         let samples = if cnn { spec.param_usize("cnn_samples", 200)? } else { spec.param_usize("samples", 500)? };
         let batch = spec.param_usize("secure_batch", model_zoo::secure::default_batch(&exported))?;
-        let data = self.accuracy.task_data(task)?;
-        let opts = SecureOptions { batch, seed, ..SecureOptions::default() };
+        let data = self.accuracy.cache.task_data(task)?;
+        let opts = SecureOptions { batch, seed, truncation: SECURE_TRUNCATION, ..SecureOptions::default() };
         let r = evaluate_secure(&exported, chosen.method.as_ref(), &data.test, samples.min(data.test.len()), &opts)?;
         let c = &r.metered;
-        Ok(json!({
-            "task": task.name(),
-            "activation": act_name,
-            "method": method_name,
-            "depth": loaded.net.config.arch.depth(),
-            "model": loaded.sidecar,
-            "tau": chosen.tau,
-            "samples": r.samples,
-            "truncation": r.truncation,
-            "secure_accuracy": r.secure_accuracy,
-            "plain_accuracy": r.plain_accuracy,
-            "accuracy_gap_points": 100.0 * (r.secure_accuracy - r.plain_accuracy),
-            "agreement": r.agreement,
-            "max_logit_diff": r.max_logit_diff,
-            "bytes_per_inference": c.total.bytes_per_party,
-            "rounds_per_inference": c.total.rounds,
-            "offline_bytes_per_inference": c.total.offline_bytes_per_party,
-            "activation_bytes_per_inference": c.of_kind(LayerKind::Activation).bytes_per_party,
-            "linear_bytes_per_inference": c.of_kind(LayerKind::Linear).bytes_per_party,
-            "pooling_bytes_per_inference": c.of_kind(LayerKind::Pooling).bytes_per_party,
-            "lan_s_per_inference": mpc_sim::Network::LAN.latency_s(&c.total),
-            "wan_s_per_inference": mpc_sim::Network::WAN.latency_s(&c.total),
-            "secure_seconds": r.secure_seconds,
-            "plain_seconds": r.plain_seconds,
-            "metered": r.metered,
-        }))
+        let result = SecureResult {
+            task: task.name().to_string(),
+            activation: act_name.to_string(),
+            method: method_name.to_string(),
+            depth: loaded.net.config.arch.depth(),
+            model: loaded.sidecar.clone(),
+            tau: chosen.search.as_ref().and_then(|o| o.tau),
+            samples: r.samples,
+            truncation: r.truncation,
+            secure_accuracy: r.secure_accuracy,
+            plain_accuracy: r.plain_accuracy,
+            accuracy_gap_points: 100.0 * (r.secure_accuracy - r.plain_accuracy),
+            agreement: r.agreement,
+            max_logit_diff: r.max_logit_diff,
+            bytes_per_inference: c.total.bytes_per_party,
+            rounds_per_inference: c.total.rounds,
+            offline_bytes_per_inference: c.total.offline_bytes_per_party,
+            activation_bytes_per_inference: c.of_kind(LayerKind::Activation).bytes_per_party,
+            linear_bytes_per_inference: c.of_kind(LayerKind::Linear).bytes_per_party,
+            pooling_bytes_per_inference: c.of_kind(LayerKind::Pooling).bytes_per_party,
+            lan_s_per_inference: mpc_sim::Network::LAN.latency_s(&c.total),
+            wan_s_per_inference: mpc_sim::Network::WAN.latency_s(&c.total),
+            secure_seconds: r.secure_seconds,
+            plain_seconds: r.plain_seconds,
+            metered: r.metered.clone(),
+        };
+        Ok(serde_json::to_value(result)?)
     }
 }
 
@@ -668,31 +373,7 @@ impl Executor for Secure {
 /// method, as *metered* on `mpc-sim`'s two-party session: the first test sample is run securely and its per-layer
 /// counters must equal the [`model_zoo::secure::predict_cost`] prediction exactly (otherwise the point fails).
 /// Weights are masked once per model (the `setup` cost, not per inference); see [`model_zoo::secure`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct InferenceSummary {
-    /// Online total per inference.
-    pub total: mpc_sim::CommCost,
-    /// Linear and convolution layers.
-    pub linear: mpc_sim::CommCost,
-    /// Activation layers.
-    pub activation: mpc_sim::CommCost,
-    /// Max-pooling layers.
-    pub pooling: mpc_sim::CommCost,
-    /// Opening the logits to the client.
-    pub output: mpc_sim::CommCost,
-    /// One-time set-up per model (opening the masked weights).
-    pub setup: mpc_sim::CommCost,
-    /// Activation elements per inference.
-    pub activation_elements: usize,
-    /// Activation layers.
-    pub activation_layers: usize,
-    /// Per-layer breakdown.
-    pub layers: Vec<model_zoo::secure::LayerCost>,
-}
-
-/// The truncation protocol of the secure runs and their costs, the same for every method (SecureOptions' default).
-const SECURE_TRUNCATION: Truncation = Truncation::DealerPair;
-
+///
 /// Meters one secure inference of `net` on the first sample of `data` and checks it against the prediction.
 pub fn measured_inference(
     net: &model_zoo::Network,
@@ -722,6 +403,9 @@ pub fn measured_inference(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::piecewise_fn;
+    use std::sync::Arc;
+    use activation_approx::{FixedPoint, PiecewisePoly};
 
     fn paths() -> Paths {
         Paths { data_root: "datasets".into(), models: "results/models".into() }
@@ -802,9 +486,10 @@ method = ["nfgn"]"#, "", "unknown method 'nfgn'"),
         let s = spec("approximation", "activation = [\"gelu\"]\nmethod = [\"puma\"]", "");
         ex.validate(&s).unwrap();
         let out = ex.run(&s, &s.points()[0], 0).unwrap();
-        // PUMA GeLU: 3 comparisons and selections (3·80) plus its own powers x² (8), x³ = x·x² (16),
-        // x⁴ = (x²)² (8), x⁶ = (x³)² (8) with the default model.
-        assert_eq!(out["bytes"], 280);
+        // PUMA GeLU under dealer-pair truncation (the table's protocol): 3 comparisons and selections (3·80), the
+        // powers the spline uses, x² (8), x³ = x·x² (16), x⁴ = (x²)² (8), x⁶ = x⁴·x² (16), each truncated (4·8),
+        // and the final truncation (8).
+        assert_eq!(out["bytes"], 328);
         assert_eq!(out["curve"]["x"].as_array().unwrap().len(), 257);
         assert!(!ex.applicable(&spec("approximation", "activation = [\"mish\"]\nmethod = [\"puma\"]", ""), &Point {
             index: 0,
@@ -813,6 +498,10 @@ method = ["nfgn"]"#, "", "unknown method 'nfgn'"),
             task: None,
             depth: None,
             density: None,
+            nu: None,
         }));
     }
 }
+
+/// The truncation protocol of the secure runs and their costs, the same for every method (SecureOptions' default).
+const SECURE_TRUNCATION: Truncation = Truncation::DealerPair;

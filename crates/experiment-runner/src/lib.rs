@@ -5,12 +5,22 @@
 //! `datasets/`, writes `results/` or prints. Sweeps split into shards ([`shard`]) for a cluster's job array are
 //! merged back into the single-process record file by [`merge`].
 
+pub mod constrained;
 pub mod experiments;
 pub mod merge;
 pub mod plan;
+pub mod models;
+pub mod input;
+pub mod lock;
+pub mod names;
+pub mod output;
+pub mod params;
 pub mod plot;
+pub mod records;
 pub mod report;
 pub mod shard;
+pub mod reproduce;
+pub mod report_any;
 pub mod spec;
 pub mod sweep;
 pub mod table;

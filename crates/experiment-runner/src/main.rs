@@ -4,6 +4,17 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `print!` that returns an error on a closed standard output instead of panicking (see `main`).
+macro_rules! out {
+    ($($t:tt)*) => { experiment_runner::output::print(format_args!($($t)*))? };
+}
+
+/// `println!` that returns an error on a closed standard output instead of panicking (see `main`).
+macro_rules! outln {
+    ($($t:tt)*) => { experiment_runner::output::print(format_args!("{}\n", format_args!($($t)*)))? };
+}
+
+mod args;
 mod cmd_baselines;
 mod cmd_export;
 mod cmd_fit;
@@ -36,6 +47,8 @@ enum Command {
     Plan(cmd_shard::PlanArgs),
     /// Write tables, figures and the README's results section from the recorded sweeps.
     Report(cmd_run::ReportArgs),
+    /// Compare regenerated records with committed ones (timings excluded) and write a reproducibility report.
+    Compare(cmd_run::CompareArgs),
     /// Run a trained model end to end on secret shares: secure accuracy, agreement with the fixed-point plaintext
     /// run, metered cost per inference with a per-layer breakdown.
     Secure(Box<cmd_secure::Args>),
@@ -47,11 +60,27 @@ enum Command {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            // One line: clap's first line (the value clipped), without its usage block.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default().trim_start_matches("error: ");
+            eprintln!("error: {}; see `compact --help`", activation_approx::limits::clip_line(first));
+            return Ok(ExitCode::from(2));
+        }
+    };
     match cli.command {
         Command::List => {
             for name in activation_approx::ActivationRegistry::builtin().names() {
-                println!("{name}");
+                outln!("{name}");
             }
         }
         Command::Fit(args) => cmd_fit::run(*args)?,
@@ -60,6 +89,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Merge(args) => cmd_shard::merge(&args)?,
         Command::Plan(args) => cmd_shard::plan(&args)?,
         Command::Report(args) => cmd_run::report(&args)?,
+        Command::Compare(args) => cmd_run::compare(&args)?,
         Command::Secure(args) => cmd_secure::run(&args)?,
         Command::Export(args) => cmd_export::run(&args)?,
         Command::Import(args) => cmd_export::import(&args)?,
@@ -70,6 +100,9 @@ fn run() -> anyhow::Result<ExitCode> {
 fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
+        // A closed standard output (`compact … | head -1`) is not a failure: every file was written before
+        // anything was printed, so end quietly with success, as ripgrep does.
+        Err(err) if experiment_runner::output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE

@@ -42,7 +42,7 @@ pub struct Identity {
 
 /// The seam to the record format: a record's identity.
 pub fn identity(record: &Record) -> Identity {
-    Identity { key: record.key.clone(), spec_digest: record.spec_digest.clone(), code_digest: None }
+    Identity { key: record.key.clone(), spec_digest: record.spec_digest.clone(), code_digest: Some(record.code_digest.clone()) }
 }
 
 /// The seam to the record format: every record of a record file (missing file: none).

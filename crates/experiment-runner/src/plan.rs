@@ -248,7 +248,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, (m, t, s))| {
-                let point = Point { index: i, activation: None, method: Some(m.to_string()), task: Some(t.to_string()), depth: None, density: None };
+                let point = Point { index: i, activation: None, method: Some(m.to_string()), task: Some(t.to_string()), depth: None, nu: None, density: None };
                 Record {
                     experiment: "e".into(),
                     key: point.key(),
@@ -256,6 +256,7 @@ mod tests {
                     seed: 0,
                     elapsed_s: *s,
                     spec_digest: String::new(),
+                    code_digest: String::new(),
                     result: serde_json::json!({}),
                 }
             })

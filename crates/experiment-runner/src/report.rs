@@ -13,8 +13,8 @@ use activation_approx::ActivationRegistry;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use crate::plot::{LineChart, Series};
-use crate::sweep::{Record, read_records};
+use crate::plot::{LineChart, MAX_CURVES, Series, SmallMultiples};
+use crate::sweep::Record;
 use crate::table::{Table, Values};
 
 /// Marker lines of the generated README section.
@@ -57,31 +57,43 @@ pub struct Report {
     pub sections: Vec<(String, String)>,
 }
 
+/// Experiments with a dedicated section; records of any other name get a generic table.
+const KNOWN: &[&str] = &["approximations", "accuracy", "ablations", "depth", "secure"];
+
 /// Builds every table and figure whose records exist under `results`.
 pub fn build(results: &Path) -> anyhow::Result<Report> {
     let raw = results.join("raw");
     let tables = results.join("tables");
     let figures = results.join("figures");
     let mut report = Report::default();
-    let approx = read_records(&raw.join("approximations.jsonl"))?;
+    let approx = crate::report_any::read_unique(&raw.join("approximations.jsonl"))?;
     if !approx.is_empty() {
         report.sections.push(approximation_outputs(&approx, &tables, &figures, results)?);
     }
-    let acc = read_records(&raw.join("accuracy.jsonl"))?;
+    let acc = crate::report_any::read_unique(&raw.join("accuracy.jsonl"))?;
     if !acc.is_empty() {
         report.sections.push(accuracy_outputs(&acc, results, "accuracy", "Accuracy per task, activation and method")?);
     }
-    let abl = read_records(&raw.join("ablations.jsonl"))?;
+    let abl = crate::report_any::read_unique(&raw.join("ablations.jsonl"))?;
     if !abl.is_empty() {
         report.sections.push(accuracy_outputs(&abl, results, "ablations", "Ablations: Compact without density awareness or annealing")?);
     }
-    let depth = read_records(&raw.join("depth.jsonl"))?;
+    let frontier = crate::report_any::read_unique(&raw.join("frontier.jsonl"))?;
+    if !frontier.is_empty() {
+        report.sections.push(frontier_outputs(&frontier, &acc, results)?);
+    }
+    let depth = crate::report_any::read_unique(&raw.join("depth.jsonl"))?;
     if !depth.is_empty() {
         report.sections.push(depth_outputs(&depth, &tables, &figures, results)?);
     }
-    let secure = read_records(&raw.join("secure.jsonl"))?;
+    let secure = crate::report_any::read_unique(&raw.join("secure.jsonl"))?;
     if !secure.is_empty() {
         report.sections.push(secure_outputs(&secure, &tables, results)?);
+    }
+    write_gallery(results)?;
+    // Any other experiment in raw/ (a spec of any name): a generic table of its records.
+    for (name, records) in crate::report_any::other_experiments(&raw, KNOWN)? {
+        report.sections.push(crate::report_any::generic_outputs(&name, &records, &tables, results)?);
     }
     // Single `compact secure` runs saved as results/secure-*.md, verbatim (headings demoted under the section's).
     let mut runs: Vec<_> = fs::read_dir(results)
@@ -165,22 +177,46 @@ fn approximation_outputs(records: &[Record], tables: &Path, figures: &Path, resu
             });
             curves.push(Series { name: s(r, "method"), points: pts });
         }
-        LineChart {
-            title: format!("{act}: approximations over the input density {}", s(mine[0], "density")),
-            x_label: "x".into(),
-            y_label: "f(x)".into(),
-            series: curves,
-            log_y: false,
-            shade: Some(shade),
+        // Small multiples: at most MAX_CURVES − 1 methods per panel, the exact activation in each.
+        let exact = curves.remove(0);
+        let per = MAX_CURVES - 1;
+        let groups = curves.len().div_ceil(per).max(1);
+        let size = curves.len().div_ceil(groups).max(1);
+        let approx_panels: Vec<LineChart> = curves
+            .chunks(size)
+            .enumerate()
+            .map(|(k, c)| LineChart {
+                title: format!("{act}, methods {}–{} of {}", k * size + 1, k * size + c.len(), curves.len()),
+                x_label: "x (pre-activation value, unitless)".into(),
+                y_label: "f(x) (activation output)".into(),
+                series: std::iter::once(exact.clone()).chain(c.iter().cloned()).collect(),
+                shade: Some(shade.clone()),
+                ..LineChart::default()
+            })
+            .collect();
+        let error_panels: Vec<LineChart> = errors
+            .chunks(size)
+            .enumerate()
+            .map(|(k, c)| LineChart {
+                title: format!("{act}, methods {}–{} of {}", k * size + 1, k * size + c.len(), errors.len()),
+                x_label: "x (pre-activation value, unitless)".into(),
+                y_label: "|f(x) − p(x)| (absolute error, log)".into(),
+                series: c.to_vec(),
+                log_y: true,
+                ..LineChart::default()
+            })
+            .collect();
+        let cols = 2.min(approx_panels.len()).max(1);
+        SmallMultiples {
+            title: format!("{act}: every method's fixed-point curve over the input density {}", s(mine[0], "density")),
+            panels: approx_panels,
+            cols,
         }
         .write(figures, &format!("approx-{act}"))?;
-        LineChart {
-            title: format!("{act}: absolute error of the fixed-point evaluation"),
-            x_label: "x".into(),
-            y_label: "|f(x) - p(x)|".into(),
-            series: errors,
-            log_y: true,
-            shade: None,
+        SmallMultiples {
+            title: format!("{act}: absolute error of each method's fixed-point evaluation"),
+            panels: error_panels,
+            cols,
         }
         .write(figures, &format!("error-{act}"))?;
         figs.push(format!("![{act}]({r}/figures/approx-{act}.svg) ![{act} error]({r}/figures/error-{act}.svg)"));
@@ -203,8 +239,10 @@ fn accuracy_table(rows: &[Value]) -> Table {
         .with("exact test acc %", col_pct(&rows, "exact_test_accuracy"))
         .with("approx test acc %", col_pct(&rows, "test_accuracy"))
         .with("test rel loss %", col_pct(&rows, "test_rel_loss"))
+        .with("Δ test acc pts [paired 95% CI]", Values::Str(rows.iter().map(diff_ci).collect()))
         .with("val rel loss %", col_pct(&rows, "val_rel_loss"))
         .with("tau", col_f(&rows, "tau"))
+        .with("search stop", col_s(&rows, "stop"))
         .with("bytes/elem/party", col_u(&rows, "bytes_per_element"))
         .with("rounds/elem", col_u(&rows, "rounds_per_element"))
         .with("MB/inference/party", Values::F64(rows.iter().map(|r| u(r, "bytes_per_inference") as f64 / 1e6).collect()))
@@ -221,17 +259,101 @@ fn accuracy_table(rows: &[Value]) -> Table {
         .with("WAN s/inference", col_f(&rows, "wan_s_per_inference"))
 }
 
+/// The test accuracy difference method − exact in points with its paired 95 % interval, e.g. `-0.12 [-0.30, +0.04]`.
+fn diff_ci(r: &Value) -> String {
+    let d = 100.0 * (f(r, "test_accuracy") - f(r, "exact_test_accuracy"));
+    match r.get("test_diff_ci95").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_f64).collect::<Vec<_>>()) {
+        Some(ci) if ci.len() == 2 => format!("{d:+.2} [{:+.2}, {:+.2}]", 100.0 * ci[0], 100.0 * ci[1]),
+        _ => format!("{d:+.2}"),
+    }
+}
+
 fn accuracy_outputs(records: &[Record], results: &Path, stem: &str, heading: &str) -> anyhow::Result<(String, String)> {
     let r = results.display();
     let rows = sorted(records, &["task", "activation", "method"]);
     let t = accuracy_table(&rows);
     t.write(&results.join("tables"), stem)?;
     let body = format!(
-        "Test accuracy with every activation replaced by the method's fixed-point emulation. Compact's τ is the loosest \
-         whose validation relative loss stays ≤ ν = 1 %; written by `compact report` from `{r}/raw/{stem}.jsonl`.\n\n{}",
+        "Test accuracy with every activation replaced by the method's fixed-point emulation. Compact (and its \
+         ablations) keep the cheapest candidate whose validation relative loss stays ≤ ν; `search stop` says whether \
+         ν bound (`constraint_binds`) or the cheapest candidate already met it (`cheapest_admissible`). Δ is the \
+         test accuracy difference to the exact activation with a paired bootstrap 95 % interval over the same \
+         samples. Written by `compact report` from `{r}/raw/{stem}.jsonl`.\n\n{}",
         t.to_markdown()?
     );
     Ok((heading.into(), body))
+}
+
+/// The cost–accuracy frontier per task: for each activation a panel with Compact and its ablations over ν (one
+/// curve each, points at the measured ν) and every baseline of the accuracy sweep as a single point; x = test
+/// relative accuracy loss, y = bytes per inference. The table compares the variants at equal ν.
+fn frontier_outputs(frontier: &[Record], accuracy: &[Record], results: &Path) -> anyhow::Result<(String, String)> {
+    let r = results.display();
+    let rows = sorted(frontier, &["task", "activation", "method", "nu"]);
+    let nu_pct = |v: &Value| 100.0 * f(v, "nu");
+    let t = Table::new()
+        .with("task", col_s(&rows, "task"))
+        .with("activation", col_s(&rows, "activation"))
+        .with("nu %", Values::F64(rows.iter().map(nu_pct).collect()))
+        .with("method", col_s(&rows, "method"))
+        .with("val rel loss %", col_pct(&rows, "val_rel_loss"))
+        .with("test rel loss %", col_pct(&rows, "test_rel_loss"))
+        .with("Δ test acc pts [paired 95% CI]", Values::Str(rows.iter().map(diff_ci).collect()))
+        .with("search stop", col_s(&rows, "stop"))
+        .with("bytes/elem/party", col_u(&rows, "bytes_per_element"))
+        .with("rounds/elem", col_u(&rows, "rounds_per_element"))
+        .with("MB/inference/party", Values::F64(rows.iter().map(|r| u(r, "bytes_per_inference") as f64 / 1e6).collect()))
+        .with("rounds/inference", col_u(&rows, "rounds_per_inference"));
+    t.write(&results.join("tables"), "frontier")?;
+    let base = sorted(accuracy, &["task", "activation", "method"]);
+    let tasks: BTreeSet<String> = rows.iter().map(|r| s(r, "task")).collect();
+    let mut figs = Vec::new();
+    for task in &tasks {
+        let mine: Vec<&Value> = rows.iter().filter(|r| &s(r, "task") == task).collect();
+        let acts: BTreeSet<String> = mine.iter().map(|r| s(r, "activation")).collect();
+        let point = |r: &Value| (100.0 * f(r, "test_rel_loss"), u(r, "bytes_per_inference") as f64 / 1e6);
+        let mut panels = Vec::new();
+        for act in &acts {
+            let here: Vec<&&Value> = mine.iter().filter(|r| &s(r, "activation") == act).collect();
+            let methods: BTreeSet<String> = here.iter().map(|r| s(r, "method")).collect();
+            let mut series: Vec<Series> = methods
+                .iter()
+                .map(|m| {
+                    let mut pts: Vec<(f64, f64, f64)> =
+                        here.iter().filter(|r| &s(r, "method") == m).map(|r| (f(r, "nu"), point(r).0, point(r).1)).collect();
+                    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    Series { name: m.clone(), points: pts.into_iter().map(|p| (p.1, p.2)).collect() }
+                })
+                .collect();
+            for b in base.iter().filter(|b| &s(b, "task") == task && &s(b, "activation") == act && s(b, "method") != "compact") {
+                series.push(Series { name: s(b, "method"), points: vec![point(b)] });
+            }
+            panels.push(LineChart {
+                title: format!("{task}, {act}"),
+                x_label: "test relative accuracy loss (%)".into(),
+                y_label: "MB sent per inference by one party (log)".into(),
+                series,
+                log_y: true,
+                markers_at_points: true,
+                ..LineChart::default()
+            });
+        }
+        SmallMultiples {
+            title: format!("{task}: cost per inference against accuracy loss (Compact and its ablations: one curve over ν = 0.1…2 %; baselines: points)"),
+            cols: panels.len().min(3).max(1),
+            panels,
+        }
+        .write(&results.join("figures"), &format!("frontier-{task}"))?;
+        figs.push(format!("![frontier {task}]({r}/figures/frontier-{task}.svg)"));
+    }
+    let body = format!(
+        "Compact and its ablations (uniform density, uniform breakpoints) through the same accuracy-constrained search \
+         at each ν; the baselines are the points of the accuracy sweep. Written by `compact report` from \
+         `{r}/raw/frontier.jsonl` and `{r}/raw/accuracy.jsonl`.\n\n{}\n{}\n",
+        t.to_markdown()?,
+        figs.join("\n\n")
+    );
+    Ok(("Cost–accuracy frontier and ablations at equal ν".into(), body))
 }
 
 fn depth_outputs(records: &[Record], tables: &Path, figures: &Path, results: &Path) -> anyhow::Result<(String, String)> {
@@ -258,19 +380,30 @@ fn depth_outputs(records: &[Record], tables: &Path, figures: &Path, results: &Pa
                 .collect()
         };
         for (key, scale, what, stem, log) in [
-            ("bytes_per_inference", 1e-6, "MB per inference (one party)", "bytes", true),
+            ("bytes_per_inference", 1e-6, "MB sent per inference by one party (log)", "bytes", true),
             ("rounds_per_inference", 1.0, "rounds per inference", "rounds", false),
-            ("lan_s_per_inference", 1.0, "seconds per inference, LAN", "lan", true),
-            ("wan_s_per_inference", 1.0, "seconds per inference, WAN", "wan", true),
-            ("test_accuracy", 100.0, "test accuracy %", "accuracy", false),
+            ("lan_s_per_inference", 1.0, "estimated seconds per inference, LAN (log)", "lan", true),
+            ("wan_s_per_inference", 1.0, "estimated seconds per inference, WAN (log)", "wan", true),
+            ("test_accuracy", 100.0, "test accuracy (%)", "accuracy", false),
         ] {
+            let mut series = series(key, scale);
+            if key == "test_accuracy" {
+                // The exact-activation accuracy of each depth's model: the reference every method is held to.
+                let mut exact: BTreeMap<u64, f64> = BTreeMap::new();
+                for r in &mine {
+                    exact.insert(u(r, "depth"), 100.0 * f(r, "exact_test_accuracy"));
+                }
+                series.push(Series { name: "exact activation".into(), points: exact.into_iter().map(|(d, a)| (d as f64, a)).collect() });
+            }
             LineChart {
                 title: format!("MNIST MLP, {act}: {what}"),
-                x_label: "hidden layers".into(),
+                x_label: "hidden layers (log2 scale)".into(),
                 y_label: what.into(),
-                series: series(key, scale),
+                series,
                 log_y: log,
-                shade: None,
+                log2_x: true,
+                markers_at_points: true,
+                ..LineChart::default()
             }
             .write(figures, &format!("depth-{stem}-{act}"))?;
         }
@@ -287,11 +420,12 @@ fn depth_outputs(records: &[Record], tables: &Path, figures: &Path, results: &Pa
         if !ratio.is_empty() {
             LineChart {
                 title: format!("MNIST MLP, {act}: NFGen / Compact bytes per inference"),
-                x_label: "hidden layers".into(),
-                y_label: "ratio".into(),
+                x_label: "hidden layers (log2 scale)".into(),
+                y_label: "bytes ratio NFGen / Compact (×)".into(),
                 series: vec![Series { name: "nfgen / compact".into(), points: ratio }],
-                log_y: false,
-                shade: None,
+                log2_x: true,
+                markers_at_points: true,
+                ..LineChart::default()
             }
             .write(figures, &format!("depth-ratio-{act}"))?;
         }
@@ -346,6 +480,54 @@ fn secure_outputs(records: &[Record], tables: &Path, results: &Path) -> anyhow::
     Ok(("Secure end-to-end inference".into(), body))
 }
 
+/// One sentence saying what a figure (by file stem) shows.
+fn caption(stem: &str) -> String {
+    let (kind, rest) = stem.split_once('-').unwrap_or((stem, ""));
+    match kind {
+        "approx" => format!("Every method's fixed-point curve of {rest} against the exact activation, over the shaded input density, in panels of at most six curves."),
+        "error" => format!("Absolute error of every method's fixed-point evaluation of {rest} (log scale), same panels as the curves."),
+        "frontier" => format!("{rest}: bytes per inference against test relative accuracy loss, Compact and its ablations over ν and every baseline as a point, one panel per activation."),
+        "depth" => {
+            let (what, act) = rest.split_once('-').unwrap_or((rest, ""));
+            match what {
+                "bytes" => format!("MNIST MLP with {act}: megabytes one party sends per inference against the number of hidden layers (log2 axis, markers at the measured depths)."),
+                "rounds" => format!("MNIST MLP with {act}: communication rounds per inference against the number of hidden layers."),
+                "lan" => format!("MNIST MLP with {act}: estimated LAN seconds per inference against the number of hidden layers."),
+                "wan" => format!("MNIST MLP with {act}: estimated WAN seconds per inference against the number of hidden layers."),
+                "accuracy" => format!("MNIST MLP with {act}: test accuracy of each method against the number of hidden layers, with the exact-activation accuracy as reference."),
+                "ratio" => format!("MNIST MLP with {act}: how many times more bytes NFGen sends per inference than Compact, per depth."),
+                _ => format!("Depth sweep figure {stem}."),
+            }
+        }
+        _ => format!("Figure {stem}."),
+    }
+}
+
+/// Writes `<results>/README.md`: every PNG of `<results>/figures`, each with one sentence, and the command that
+/// writes them.
+pub fn write_gallery(results: &Path) -> anyhow::Result<()> {
+    let figures = results.join("figures");
+    let mut stems: Vec<String> = match fs::read_dir(&figures) {
+        Ok(it) => it
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".png")).map(String::from))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    stems.sort();
+    let mut md = String::from(
+        "# Results gallery\n\nEvery figure of this folder with one sentence each. Written by `compact report` from the \
+         records in `raw/` (run `make report` to redraw, `make reproduce` to recompute everything); the tables are in \
+         `tables/`, the reproducibility comparison of the last `make reproduce` in `reproducibility.md`.\n",
+    );
+    for stem in &stems {
+        md.push_str(&format!("\n## {stem}\n\n{}\n\n![{stem}](figures/{stem}.png)\n", caption(stem)));
+    }
+    let path = results.join("README.md");
+    fs::write(&path, md).with_context(|| format!("cannot write '{}'", path.display()))?;
+    Ok(())
+}
+
 /// Replaces the README text between [`BEGIN`] and [`END`] with the report's sections.
 pub fn rewrite_readme(readme: &Path, report: &Report) -> anyhow::Result<()> {
     let text = fs::read_to_string(readme).with_context(|| format!("cannot read '{}'", readme.display()))?;
@@ -360,6 +542,6 @@ pub fn rewrite_readme(readme: &Path, report: &Report) -> anyhow::Result<()> {
         body.push_str(&format!("\n### {heading}\n\n{md}\n"));
     }
     let new = format!("{}{BEGIN}{body}\n{}", &text[..b], &text[e..]);
-    fs::write(readme, new).with_context(|| format!("cannot write '{}'", readme.display()))?;
+    crate::output::write_atomic(readme, new.as_bytes())?;
     Ok(())
 }

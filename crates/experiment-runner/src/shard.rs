@@ -9,13 +9,12 @@
 //!
 //! Shard `K` of `N` writes `<raw>/<experiment>.shard-K-of-N.jsonl` (same record lines as the single-process file)
 //! and, when it finishes, a sidecar `<experiment>.shard-K-of-N.meta.json` ([`ShardMeta`]): spec digest, code digest
-//! (a digest of the executable that ran it), point count, wall time and peak memory. The meta lets a later shard and
+//! (the build-time digest of the code that computes records), point count, wall time and peak memory. The meta lets a later shard and
 //! the merge refuse siblings made from other parameters or other code, and gives the Slurm resource plan a measured
 //! peak memory.
 
 use std::fmt;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -267,26 +266,11 @@ pub fn run_shard(
     Ok(summary)
 }
 
-/// A digest of the code that computes the records: FNV-1a (hex) of the running executable's bytes. Every shard of
-/// a cluster run starts the same binary from the shared folder, so equal digests mean equal code; a rebuild after a
-/// source change gives another digest. (Seam: when records carry their own code digest, use that instead.)
+/// A digest of the code that computes the records: the build-time digest of the workspace sources
+/// ([`crate::sweep::CODE_DIGEST`], which every record also carries), so shards built from the same sources agree
+/// and a source change gives another digest.
 pub fn code_digest() -> Result<String, ShardError> {
-    let exe = std::env::current_exe()
-        .map_err(|source| ShardError::Io { action: "cannot locate", path: PathBuf::from("the running executable"), source })?;
-    let mut file = fs::File::open(&exe).map_err(|source| ShardError::Io { action: "cannot read", path: exe.clone(), source })?;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(|source| ShardError::Io { action: "cannot read", path: exe.clone(), source })?;
-        if n == 0 {
-            break;
-        }
-        for &b in &buf[..n] {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    Ok(format!("{h:016x}"))
+    Ok(crate::sweep::CODE_DIGEST.to_string())
 }
 
 /// Peak resident memory of this process in MiB (`VmHWM` of `/proc/self/status`), or 0 where that is unavailable.

@@ -54,6 +54,9 @@ pub struct Grid {
     pub depth: Option<Vec<usize>>,
     /// Density specs such as `normal:0,1`.
     pub density: Option<Vec<String>>,
+    /// Allowed relative accuracy losses ν of the accuracy-constrained search (fractions, e.g. 0.01 for 1 %); each
+    /// overrides the `nu` parameter for its points.
+    pub nu: Option<Vec<f64>>,
 }
 
 /// One point of a sweep: a value for every axis the spec sweeps.
@@ -71,6 +74,9 @@ pub struct Point {
     pub depth: Option<usize>,
     /// Density, when swept.
     pub density: Option<String>,
+    /// ν, when swept (the number as written by Rust's shortest round-trip formatting, e.g. `0.0025`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nu: Option<String>,
 }
 
 impl Point {
@@ -92,6 +98,9 @@ impl Point {
         }
         if let Some(v) = &self.density {
             parts.push(format!("density={v}"));
+        }
+        if let Some(v) = &self.nu {
+            parts.push(format!("nu={v}"));
         }
         parts.join(",")
     }
@@ -115,16 +124,28 @@ pub fn derive_seed(seed: u64, index: usize) -> u64 {
 impl Spec {
     /// Reads and validates a spec file.
     pub fn load(path: &Path) -> anyhow::Result<Spec> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read experiment spec '{}'", path.display()))?;
+        let text = crate::input::read_capped(
+            path,
+            activation_approx::limits::MAX_SPEC_FILE_BYTES,
+            "limits::MAX_SPEC_FILE_BYTES",
+            "experiment spec",
+        )?;
         Spec::parse(&text).with_context(|| format!("invalid experiment spec '{}'", path.display()))
     }
 
     /// Parses and validates spec text (structure only; the executor checks names against its registries).
     pub fn parse(text: &str) -> anyhow::Result<Spec> {
-        let spec: Spec = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))?;
+        let spec: Spec = toml::from_str(text).map_err(|e| {
+            // One line: the message and where it points, never the source snippet toml's Display adds.
+            let line = e.span().map(|r| text[..r.start.min(text.len())].matches('\n').count() + 1);
+            let msg = activation_approx::limits::clip_line(e.message().trim()).replace('\n', " ");
+            match line {
+                Some(l) => anyhow::anyhow!("line {l}: {msg}"),
+                None => anyhow::anyhow!("{msg}"),
+            }
+        })?;
         if spec.name.is_empty() || !spec.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            bail!("experiment name '{}' must be non-empty letters, digits, '-' or '_'", spec.name);
+            bail!("experiment name '{}' must be non-empty letters, digits, '-' or '_'", activation_approx::limits::clip(&spec.name));
         }
         let g = &spec.grid;
         let lens = [
@@ -133,6 +154,7 @@ impl Spec {
             ("task", g.task.as_ref().map(Vec::len)),
             ("depth", g.depth.as_ref().map(Vec::len)),
             ("density", g.density.as_ref().map(Vec::len)),
+            ("nu", g.nu.as_ref().map(Vec::len)),
         ];
         if lens.iter().all(|(_, l)| l.is_none()) {
             bail!("empty sweep: [grid] lists no axis; give at least one of activation, method, task, depth, density");
@@ -140,10 +162,13 @@ impl Spec {
         if let Some((axis, _)) = lens.iter().find(|(_, l)| *l == Some(0)) {
             bail!("empty sweep: grid axis '{axis}' is an empty list; give at least one value or remove the axis");
         }
+        if let Some(nu) = g.nu.iter().flatten().find(|v| !(**v > 0.0 && **v < 1.0)) {
+            bail!("grid value nu = {nu} must be in (0, 1), e.g. 0.01 for a 1 % relative accuracy loss");
+        }
         Ok(spec)
     }
 
-    /// Expands the grid into points, row-major in the order activation, method, task, depth, density.
+    /// Expands the grid into points, row-major in the order activation, method, task, depth, density, ν.
     pub fn points(&self) -> Vec<Point> {
         fn axis<T: Clone>(v: &Option<Vec<T>>) -> Vec<Option<T>> {
             match v {
@@ -158,14 +183,17 @@ impl Spec {
                 for task in axis(&g.task) {
                     for depth in axis(&g.depth) {
                         for density in axis(&g.density) {
-                            out.push(Point {
-                                index: out.len(),
-                                activation: activation.clone(),
-                                method: method.clone(),
-                                task: task.clone(),
-                                depth,
-                                density: density.clone(),
-                            });
+                            for nu in axis(&g.nu) {
+                                out.push(Point {
+                                    index: out.len(),
+                                    activation: activation.clone(),
+                                    method: method.clone(),
+                                    task: task.clone(),
+                                    depth,
+                                    density: density.clone(),
+                                    nu: nu.map(|v| format!("{v}")),
+                                });
+                            }
                         }
                     }
                 }
@@ -193,7 +221,7 @@ impl Spec {
             None => Ok(default),
             Some(toml::Value::Float(x)) => Ok(*x),
             Some(toml::Value::Integer(i)) => Ok(*i as f64),
-            Some(other) => bail!("parameter '{name}' = {other} must be a number"),
+            Some(other) => bail!("parameter '{name}' = {} must be a number", activation_approx::limits::clip(&other.to_string())),
         }
     }
 
@@ -202,14 +230,21 @@ impl Spec {
         match self.params.get(name) {
             None => Ok(default),
             Some(toml::Value::Integer(i)) if *i >= 0 => Ok(*i as usize),
-            Some(other) => bail!("parameter '{name}' = {other} must be a non-negative integer"),
+            Some(other) => {
+                bail!("parameter '{name}' = {} must be a non-negative integer", activation_approx::limits::clip(&other.to_string()))
+            }
         }
     }
 
     /// Fails on any `[params]` key not in `known`, naming it and the accepted keys.
     pub fn check_params(&self, known: &[&str]) -> anyhow::Result<()> {
         if let Some(k) = self.params.keys().find(|k| !known.contains(&k.as_str())) {
-            bail!("unknown parameter '{k}' for kind '{}'; known: {}", self.kind, known.join(", "));
+            bail!(
+                "unknown parameter '{}' for kind '{}'; known: {}",
+                activation_approx::limits::clip(k),
+                activation_approx::limits::clip(&self.kind),
+                known.join(", ")
+            );
         }
         Ok(())
     }

@@ -1,6 +1,9 @@
 //! Running a sweep: points in parallel (rayon), progress (indicatif), and one JSON record appended per finished
 //! point to `results/raw/<experiment>.jsonl`. A rerun reads that file first and skips every point whose key is
-//! already recorded, so an interrupted sweep (crash, Ctrl-C) resumes without recomputing anything.
+//! already recorded *by the same spec and the same code*, so an interrupted sweep (crash, Ctrl-C) resumes without
+//! recomputing anything. Every record carries the spec's digest ([`Spec::digest`]) and the code's
+//! ([`CODE_DIGEST`]); records made by another spec or other code are dropped from the file and their points
+//! recomputed, and the run says how many ([`SweepSummary::stale`]).
 //!
 //! A record is written with a single `write` of one line followed by a flush, under a lock; a line cut short by a
 //! crash is reported and ignored when the file is read back, so the point it belonged to runs again.
@@ -20,6 +23,11 @@ use serde::{Deserialize, Serialize};
 use crate::shard::Shard;
 use crate::spec::{Point, Spec, derive_seed};
 
+/// Digest of the code that computes records: SHA-256 (first 16 hex digits) over the workspace's manifests,
+/// `Cargo.lock` and every crate's sources except the runner's record *readers* (tables, figures, comparison);
+/// computed by this crate's `build.rs` at compile time.
+pub const CODE_DIGEST: &str = env!("COMPACT_CODE_DIGEST");
+
 /// What a finished point leaves behind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -36,7 +44,10 @@ pub struct Record {
     /// [`Spec::digest`] of the spec that produced it.
     #[serde(default)]
     pub spec_digest: String,
-    /// The executor's output.
+    /// [`CODE_DIGEST`] of the binary that produced it (empty in records older than the field).
+    #[serde(default)]
+    pub code_digest: String,
+    /// The executor's output (one of the typed results of [`crate::records`], as JSON).
     pub result: serde_json::Value,
 }
 
@@ -71,6 +82,7 @@ impl RecordFile {
         let mut file = OpenOptions::new().create(true).append(true).read(true).open(&path).with_context(|| {
             format!("cannot write records to '{}'; check it is writable or pass --results DIR", path.display())
         })?;
+        crate::lock::lock_exclusive(&file, &path)?;
         // A crash mid-write leaves a line without its newline; end it so the next record starts on a line of its own.
         let len = file.metadata()?.len();
         if len > 0 {
@@ -108,15 +120,29 @@ pub fn read_records(path: &Path) -> anyhow::Result<Vec<Record>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("cannot read records '{}'", path.display())),
     };
+    let cap = activation_approx::limits::MAX_RECORD_FILE_BYTES;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > cap {
+        bail!(
+            "record file '{}' is {len} bytes, above the cap of {cap} bytes (limits::MAX_RECORD_FILE_BYTES); split the \
+             experiment or move old records away",
+            path.display()
+        );
+    }
     let mut out = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
+    for (i, line) in BufReader::new(file.take(cap)).lines().enumerate() {
         let line = line?;
         if line.trim().is_empty() {
             continue;
         }
         match serde_json::from_str::<Record>(&line) {
             Ok(r) => out.push(r),
-            Err(e) => eprintln!("warning: {}:{}: skipping unreadable record ({e})", path.display(), i + 1),
+            Err(e) => eprintln!(
+                "warning: {}:{}: skipping unreadable record ({})",
+                path.display(),
+                i + 1,
+                activation_approx::limits::clip(&e.to_string())
+            ),
         }
     }
     Ok(out)
@@ -127,8 +153,10 @@ pub fn read_records(path: &Path) -> anyhow::Result<Vec<Record>> {
 pub struct SweepSummary {
     /// Points in the spec.
     pub total: usize,
-    /// Points skipped because already recorded.
+    /// Points skipped because already recorded by the same spec and code.
     pub skipped: usize,
+    /// Records dropped because another spec or other code made them (their points are recomputed).
+    pub stale: usize,
     /// Points computed in this run.
     pub ran: usize,
     /// Points that failed, with their errors (their records are not written, so a rerun retries them).
@@ -137,7 +165,22 @@ pub struct SweepSummary {
     pub elapsed_s: f64,
 }
 
-/// Runs every not-yet-recorded point of `spec` with `executor`, appending records to `<raw_dir>/<name>.jsonl`.
+/// Rewrites a record file with only `keep` (through a temporary file and a rename, so a crash leaves either the old
+/// or the new file).
+fn rewrite_records(path: &Path, keep: &[Record]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("jsonl.tmp");
+    let mut text = String::new();
+    for r in keep {
+        text.push_str(&serde_json::to_string(r)?);
+        text.push('\n');
+    }
+    fs::write(&tmp, text).with_context(|| format!("cannot write '{}'; check the folder is writable", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot replace '{}'", path.display()))?;
+    Ok(())
+}
+
+/// Runs every not-yet-recorded point of `spec` with `executor`, appending records to `<raw_dir>/<name>.jsonl`
+/// (records carry this binary's [`CODE_DIGEST`]).
 pub fn run_sweep(spec: &Spec, executor: &dyn Executor, raw_dir: &Path, progress: bool) -> anyhow::Result<SweepSummary> {
     run_sweep_part(spec, executor, raw_dir, progress, None)
 }
@@ -151,6 +194,21 @@ pub fn run_sweep_part(
     progress: bool,
     shard: Option<Shard>,
 ) -> anyhow::Result<SweepSummary> {
+    run_sweep_as(spec, executor, raw_dir, progress, shard, CODE_DIGEST)
+}
+
+/// [`run_sweep_part`] with the code digest given: records of another spec digest or code digest are dropped from
+/// the file (counted in [`SweepSummary::stale`]) and their points recomputed.
+pub fn run_sweep_as(
+    spec: &Spec,
+    executor: &dyn Executor,
+    raw_dir: &Path,
+    progress: bool,
+    shard: Option<Shard>,
+    code_digest: &str,
+) -> anyhow::Result<SweepSummary> {
+    // Names resolved and repeated grid values dropped before anything else (`["silu", "SiLU"]` is one point).
+    let spec = &crate::names::canonical_spec(spec)?;
     executor.validate(spec)?;
     let points: Vec<Point> = spec
         .points()
@@ -160,21 +218,26 @@ pub fn run_sweep_part(
     if points.is_empty() && shard.is_none() {
         bail!("empty sweep: spec '{}' expands to no points", spec.name);
     }
+    fs::create_dir_all(raw_dir).with_context(|| {
+        format!("cannot create results folder '{}'; check it is writable or pass --results DIR", raw_dir.display())
+    })?;
     let stem = shard.map_or_else(|| spec.name.clone(), |s| s.stem(&spec.name));
-    let records = RecordFile::open(raw_dir, &stem)?;
     let digest = spec.digest();
-    let existing = read_records(records.path())?;
-    if let Some(stale) = existing.iter().find(|r| r.spec_digest != digest) {
-        bail!(
-            "'{}' holds records of spec '{}' made with other parameters (digest {} ≠ {}); move or delete that file to \
-             rerun with the current spec",
-            records.path().display(),
-            spec.name,
-            if stale.spec_digest.is_empty() { "none" } else { &stale.spec_digest },
-            digest
-        );
+    let path = raw_dir.join(format!("{stem}.jsonl"));
+    let existing = read_records(&path)?;
+    let total_existing = existing.len();
+    let mut seen = HashSet::new();
+    let current: Vec<Record> = existing
+        .into_iter()
+        .filter(|r| r.spec_digest == digest && r.code_digest == code_digest)
+        .filter(|r| seen.insert(r.key.clone()))
+        .collect();
+    let stale = total_existing - current.len();
+    if stale > 0 {
+        rewrite_records(&path, &current)?;
     }
-    let done: HashSet<String> = existing.into_iter().map(|r| r.key).collect();
+    let records = RecordFile::open(raw_dir, &stem)?;
+    let done: HashSet<String> = current.into_iter().map(|r| r.key).collect();
     let todo: Vec<&Point> = points.iter().filter(|p| !done.contains(&p.key())).collect();
     let bar = if progress { ProgressBar::new(todo.len() as u64) } else { ProgressBar::hidden() };
     bar.set_style(
@@ -196,6 +259,7 @@ pub fn run_sweep_part(
                     seed,
                     elapsed_s: t0.elapsed().as_secs_f64(),
                     spec_digest: digest.clone(),
+                    code_digest: code_digest.to_string(),
                     result,
                 };
                 records.append(&record)?;
@@ -213,6 +277,7 @@ pub fn run_sweep_part(
     Ok(SweepSummary {
         total: points.len(),
         skipped: points.len() - todo.len(),
+        stale,
         ran: todo.len() - failed.len(),
         failed,
         elapsed_s: start.elapsed().as_secs_f64(),
@@ -273,17 +338,25 @@ mod tests {
     }
 
     #[test]
-    fn records_of_a_changed_spec_are_not_reused() {
+    fn records_of_a_changed_spec_or_code_are_recomputed() {
         let dir = tempfile::tempdir().unwrap();
         let ex = Square { calls: AtomicUsize::new(0), fail_on: vec![] };
-        run_sweep(&spec(), &ex, dir.path(), false).unwrap();
-        let changed = Spec::parse("name = \"sq\"\nkind = \"square\"\nseed = 10\n[grid]\ndepth = [1, 2]\n").unwrap();
-        let err = run_sweep(&changed, &ex, dir.path(), false).unwrap_err().to_string();
-        assert!(err.contains("other parameters") && err.contains("sq.jsonl"), "{err}");
-        // Growing the grid keeps the digest: only the new point runs.
+        run_sweep_as(&spec(), &ex, dir.path(), false, None, "code-a").unwrap();
+        // Growing the grid keeps the digests: only the new point runs.
         let grown = Spec::parse("name = \"sq\"\nkind = \"square\"\nseed = 9\n[grid]\ndepth = [1, 2, 3, 4, 5, 6, 7]\n").unwrap();
-        let s = run_sweep(&grown, &ex, dir.path(), false).unwrap();
-        assert_eq!((s.skipped, s.ran), (6, 1));
+        let s = run_sweep_as(&grown, &ex, dir.path(), false, None, "code-a").unwrap();
+        assert_eq!((s.skipped, s.ran, s.stale), (6, 1, 0));
+        // Other code: every record is stale, every point recomputed, the file holds only the new records.
+        let s = run_sweep_as(&grown, &ex, dir.path(), false, None, "code-b").unwrap();
+        assert_eq!((s.skipped, s.ran, s.stale), (0, 7, 7));
+        let recs = read_records(&dir.path().join("sq.jsonl")).unwrap();
+        assert_eq!(recs.len(), 7);
+        assert!(recs.iter().all(|r| r.code_digest == "code-b"));
+        // Another spec (seed): the same.
+        let changed = Spec::parse("name = \"sq\"\nkind = \"square\"\nseed = 10\n[grid]\ndepth = [1, 2]\n").unwrap();
+        let s = run_sweep_as(&changed, &ex, dir.path(), false, None, "code-b").unwrap();
+        assert_eq!((s.skipped, s.ran, s.stale), (0, 2, 7));
+        assert_eq!(read_records(&dir.path().join("sq.jsonl")).unwrap().len(), 2);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Result tables: built column by column, written as CSV through polars and as Markdown for the README.
 
-use std::fs::{self, File};
+use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -118,10 +118,12 @@ impl Table {
         fs::create_dir_all(dir).with_context(|| format!("cannot create tables folder '{}'", dir.display()))?;
         let mut df = self.to_frame()?;
         let csv = dir.join(format!("{stem}.csv"));
-        let mut file = File::create(&csv).with_context(|| format!("cannot write '{}'", csv.display()))?;
-        CsvWriter::new(&mut file).include_header(true).finish(&mut df)?;
+        // Both files are written atomically (temporary file + rename): a reader never sees half a table.
+        let mut bytes: Vec<u8> = Vec::new();
+        CsvWriter::new(&mut bytes).include_header(true).finish(&mut df)?;
+        crate::output::write_atomic(&csv, &bytes)?;
         let md = dir.join(format!("{stem}.md"));
-        fs::write(&md, self.to_markdown()?).with_context(|| format!("cannot write '{}'", md.display()))?;
+        crate::output::write_atomic(&md, self.to_markdown()?.as_bytes())?;
         Ok(())
     }
 }

@@ -117,7 +117,7 @@ pub enum ZooError {
         source: std::io::Error,
     },
     /// A JSON sidecar could not be read or written.
-    #[error("JSON sidecar {path}: {source}")]
+    #[error("model sidecar {path} is not valid JSON: {source}; retrain with `make train` or pass another --model")]
     Json {
         /// The file.
         path: PathBuf,

@@ -64,7 +64,7 @@ pub const SETUP_LABEL: &str = "setup";
 pub const INPUT_LABEL: &str = "input";
 
 /// What a layer is, for the cost breakdown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LayerKind {
     /// The client's input sharing.
@@ -416,7 +416,7 @@ pub fn default_batch(model: &ExportedModel) -> usize {
 }
 
 /// Cost of one layer per inference.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct LayerCost {
     /// Meter label (`NN-kind`).
     pub label: String,
@@ -431,7 +431,7 @@ pub struct LayerCost {
 }
 
 /// The cost of one inference, metered or predicted, with its per-layer breakdown.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct InferenceCost {
     /// Per layer, in order, ending with the opening of the logits.
     pub layers: Vec<LayerCost>,

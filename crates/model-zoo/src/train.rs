@@ -213,19 +213,58 @@ pub fn save_model(net: &Network, sidecar: &mut Sidecar, dir: &Path, stem: &str) 
 }
 
 /// Loads a model from its JSON sidecar, checking the weights' sha256 and every tensor's shape.
+///
+/// Errors name the model file and the way out: a missing or oversized sidecar
+/// ([`activation_approx::limits::MAX_SIDECAR_BYTES`]), a `weights_file` that is not a plain file name beside the
+/// sidecar, a missing weights file, a checksum mismatch, or a weights file that is not valid safetensors.
 pub fn load_model(sidecar_path: &Path, registry: &ActivationRegistry) -> Result<(Network, Sidecar)> {
-    let text = read_file(sidecar_path)?;
+    let model_err = |path: &Path, reason: String| ZooError::ModelFile { path: path.to_path_buf(), reason };
+    let read_model = |path: &Path, what: &str, cap: Option<u64>| -> Result<Vec<u8>> {
+        if let (Some(cap), Ok(meta)) = (cap, std::fs::metadata(path)) {
+            if meta.len() > cap {
+                return Err(model_err(path, format!("{what} is {} bytes, above the cap of {cap} (limits::MAX_SIDECAR_BYTES)", meta.len())));
+            }
+        }
+        std::fs::read(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => model_err(
+                path,
+                format!("{what} is missing; train the model with `make train` or pass an existing sidecar with --model"),
+            ),
+            _ => ZooError::Io { path: path.to_path_buf(), source },
+        })
+    };
+    let text = read_model(sidecar_path, "model sidecar", Some(activation_approx::limits::MAX_SIDECAR_BYTES))?;
     let sidecar: Sidecar = serde_json::from_slice(&text).map_err(|source| ZooError::Json { path: sidecar_path.to_path_buf(), source })?;
     let dir = sidecar_path.parent().unwrap_or(Path::new("."));
-    let weights = dir.join(&sidecar.weights_file);
-    let bytes = read_file(&weights)?;
+    let file_name = Path::new(&sidecar.weights_file);
+    if sidecar.weights_file.is_empty() || file_name.components().count() != 1 || file_name.is_absolute() {
+        return Err(model_err(
+            sidecar_path,
+            format!(
+                "weights_file '{}' must be a file name beside the sidecar",
+                activation_approx::limits::clip(&sidecar.weights_file)
+            ),
+        ));
+    }
+    let weights = dir.join(file_name);
+    let bytes = read_model(&weights, "model weights file (.safetensors)", None)?;
     let got = sha256_hex(&bytes);
     if got != sidecar.weights_sha256 {
-        return Err(ZooError::ChecksumMismatch { path: weights, got, expected: sidecar.weights_sha256.clone() });
+        return Err(model_err(
+            &weights,
+            format!(
+                "model weights have sha256 {got} but the sidecar records {}; the file is corrupted or belongs to another \
+                 model — retrain with `make train`",
+                activation_approx::limits::clip(&sidecar.weights_sha256)
+            ),
+        ));
     }
     let activation = ModelActivation::resolve(&sidecar.model.activation, registry)?;
     let net = Network::new(sidecar.model.clone(), activation, 0)?;
-    let stored = candle_core::safetensors::load_buffer(&bytes, net.device())?;
+    let stored = candle_core::safetensors::load_buffer(&bytes, net.device()).map_err(|e| {
+        let msg = activation_approx::limits::clip(&e.to_string().replace('\n', " "));
+        model_err(&weights, format!("not a valid .safetensors model file ({msg}); retrain with `make train`"))
+    })?;
     for (name, var) in net.named_tensors() {
         let t = stored.get(&name).ok_or_else(|| ZooError::ModelFile { path: weights.clone(), reason: format!("tensor '{name}' is missing") })?;
         if t.dims() != var.dims() {

@@ -115,10 +115,20 @@ fn save_load_round_trip_and_corruption() {
     bytes[last] ^= 0xff;
     std::fs::write(&wpath, bytes).unwrap();
     let err = load_model(&json, &reg).unwrap_err();
-    assert!(matches!(err, ZooError::ChecksumMismatch { .. }), "{err}");
-    // Missing sidecar.
+    assert!(matches!(err, ZooError::ModelFile { .. }), "{err}");
+    let err = err.to_string();
+    assert!(err.contains("m.safetensors") && err.contains("sha256") && err.contains("make train"), "{err}");
+    // Corrupted weights whose hash the sidecar records: named as a model file, once, with its path.
+    std::fs::write(&wpath, b"\x08\0\0\0\0\0\0\0{\"a\":").unwrap();
+    let mut resigned = side2.clone();
+    resigned.weights_sha256 = model_zoo::data::sha256_hex(&std::fs::read(&wpath).unwrap());
+    std::fs::write(dir.path().join("r.json"), serde_json::to_string(&resigned).unwrap()).unwrap();
+    let err = load_model(&dir.path().join("r.json"), &reg).unwrap_err().to_string();
+    assert!(err.contains("m.safetensors") && err.contains("not a valid .safetensors model file"), "{err}");
+    assert!(!err.contains('\n') && !err.contains("tensor operation failed"), "{err}");
+    // Missing sidecar: a model file, not a dataset file.
     let err = load_model(&dir.path().join("none.json"), &reg).unwrap_err().to_string();
-    assert!(err.contains("none.json"), "{err}");
+    assert!(err.contains("none.json") && err.contains("model sidecar") && !err.contains("dataset"), "{err}");
 }
 
 #[test]

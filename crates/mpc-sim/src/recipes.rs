@@ -186,7 +186,7 @@ pub fn piecewise<E: Evaluator>(ev: &mut E, x: &E::Value, pw: &EncodedPiecewise) 
 }
 
 /// CrypTen's exp: (1 + x/2^n)^(2^n) by n squarings (n + 1 truncations). Accurate only for moderate |x|
-/// (CrypTen uses n = 8).
+/// (CrypTen uses n = 8); see `docs/cost-model.md`.
 pub fn exp_limit<E: Evaluator>(ev: &mut E, x: &E::Value, n: u32) -> Result<E::Value> {
     check_scale_f(ev, x, "exp_limit")?;
     let s = ev.mul_public(x, 2f64.powi(-(n as i32)))?;

@@ -1,7 +1,7 @@
 //! Compact itself and its two ablations, behind the same interface as the baselines (Islam et al., "Compact:
 //! Approximating Complex Activation Functions for Secure Computation", PoPETs 2024(3), §4: density-aware
 //! piecewise-polynomial approximation found by simulated annealing; error measure = density-weighted mean error,
-//! Eq. 6 as this project reads it: E_ρ|f − p| over the real line).
+//! Eq. 6 as this project reads it: E_ρ|f − p| over the real line; see `docs/method.md`).
 //!
 //! - `compact`: `activation_approx::search::anneal` under [`Criterion::Weighted`] with the context's density (default
 //!   N(0, 1)) and τ = `tol` (default 1e-3).

@@ -282,7 +282,7 @@ impl MethodRegistry {
         self.index
             .get(key.as_str())
             .map(|&i| &self.specs[i])
-            .ok_or_else(|| MethodError::UnknownMethod { name: name.into(), known: self.names().join(", ") })
+            .ok_or_else(|| MethodError::UnknownMethod { name: activation_approx::limits::clip(name), known: self.names().join(", ") })
     }
 
     /// Builds method `name` for the context's activation.

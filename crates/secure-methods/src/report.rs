@@ -24,7 +24,7 @@ use crate::registry::Result;
 pub const MAX_ERROR_RANGE: (f64, f64) = (-8.0, 8.0);
 
 /// One measured method.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct MethodReport {
     /// Method name.
     pub method: String,

@@ -152,7 +152,7 @@ impl FromStr for Task {
             k => k,
         };
         Task::ALL.into_iter().find(|t| t.name() == key).ok_or_else(|| ZooError::UnknownTask {
-            name: s.to_string(),
+            name: activation_approx::limits::clip(s),
             known: Task::ALL.map(Task::name).join(", "),
         })
     }

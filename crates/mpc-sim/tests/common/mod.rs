@@ -90,7 +90,7 @@ pub fn normal(rng: &mut ChaCha8Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
-/// PUMA's GeLU spline (`mpc-cost.md`).
+/// PUMA's GeLU spline (`docs/cost-model.md`).
 pub fn puma_gelu() -> PiecewisePoly {
     let a = vec![-0.5054031199708174, -0.42226581151983866, -0.11807612951181953, -0.011034134030615728];
     let b = vec![0.008526321541038084, 0.5, 0.3603292692789629, 0.0, -0.037688200365904236, 0.0, 0.0018067462606141187];

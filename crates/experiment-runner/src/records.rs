@@ -1,0 +1,235 @@
+//! The typed results one sweep point records, shared by the executors that write them ([`crate::experiments`]) and
+//! the readers ([`crate::report`], [`crate::reproduce`]). A record ([`crate::sweep::Record`]) holds one of these as
+//! its `result`; [`crate::sweep::Record::result_as`] reads it back with a one-line error naming the point.
+
+use activation_approx::{PiecewisePoly, Truncation};
+use secure_methods::MethodReport;
+use serde::{Deserialize, Serialize};
+
+/// The x grid and fixed-point values of a method's curve (figures).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Curve {
+    /// Inputs.
+    pub x: Vec<f64>,
+    /// Fixed-point outputs.
+    pub y: Vec<f64>,
+}
+
+/// `approximation` kind: one method's structure, errors and per-element cost under a density.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApproximationResult {
+    /// The measurements ([`secure_methods::measure`]).
+    #[serde(flatten)]
+    pub report: MethodReport,
+    /// Density spec the errors are weighted with.
+    pub density: String,
+    /// The curve on [−8, 8].
+    pub curve: Curve,
+}
+
+/// Why the accuracy-constrained search stopped ([`crate::search`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The cheapest candidate meets ν: nothing cheaper exists in the candidate set, so the constraint does not
+    /// bind (the result is the cheapest admissible structure).
+    CheapestAdmissible,
+    /// A cheaper candidate than the one kept misses ν: the constraint binds.
+    ConstraintBinds,
+    /// No candidate meets ν (the point fails; not recorded).
+    Infeasible,
+}
+
+/// One candidate the accuracy-constrained search evaluated on the validation split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    /// Weighted-error tolerance τ the candidate was annealed for (the smallest, if several τ gave it); none for
+    /// the one-comparison forms, which are fitted without one.
+    pub tau: Option<f64>,
+    /// The candidate's structure, e.g. `annealed: 3 pieces, degrees [0, 2, 1]` or `one comparison, unit slope`.
+    #[serde(default)]
+    pub structure: String,
+    /// Bytes per element per party of the candidate.
+    pub bytes: u64,
+    /// Validation accuracy with it.
+    pub val_accuracy: f64,
+    /// Validation relative accuracy loss (η − η′)/η.
+    pub rel_loss: f64,
+}
+
+/// How a method's approximation looks (for Compact, the piecewise polynomial kept).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApproximationSummary {
+    /// Segments.
+    pub pieces: usize,
+    /// Degrees per segment.
+    pub degrees: Vec<usize>,
+    /// Fitted range.
+    pub range: Option<(f64, f64)>,
+    /// Compact: the approximation itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approximation: Option<PiecewisePoly>,
+}
+
+/// The metered cost of one secure inference (batch of one) with its breakdown by layer kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InferenceSummary {
+    /// Online total per inference.
+    pub total: mpc_sim::CommCost,
+    /// Linear and convolution layers.
+    pub linear: mpc_sim::CommCost,
+    /// Activation layers.
+    pub activation: mpc_sim::CommCost,
+    /// Max-pooling layers.
+    pub pooling: mpc_sim::CommCost,
+    /// Opening the logits to the client.
+    pub output: mpc_sim::CommCost,
+    /// One-time set-up per model (opening the masked weights).
+    pub setup: mpc_sim::CommCost,
+    /// Activation elements per inference.
+    pub activation_elements: usize,
+    /// Activation layers.
+    pub activation_layers: usize,
+    /// Per-layer breakdown.
+    pub layers: Vec<model_zoo::secure::LayerCost>,
+}
+
+/// `accuracy` kind: a model's accuracy with every activation replaced by a method's fixed-point emulation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccuracyResult {
+    /// Task.
+    pub task: String,
+    /// Activation.
+    pub activation: String,
+    /// Method.
+    pub method: String,
+    /// Hidden layers of the model.
+    pub depth: usize,
+    /// The model's sidecar.
+    pub model: model_zoo::Sidecar,
+    /// Allowed relative validation loss ν of the search (methods searched under the constraint only).
+    #[serde(default)]
+    pub nu: Option<f64>,
+    /// Exact-activation validation accuracy.
+    pub exact_val_accuracy: f64,
+    /// Exact-activation test accuracy.
+    pub exact_test_accuracy: f64,
+    /// Validation accuracy with the method.
+    pub val_accuracy: f64,
+    /// Test accuracy with the method.
+    pub test_accuracy: f64,
+    /// (exact − method)/exact on validation.
+    pub val_rel_loss: f64,
+    /// (exact − method)/exact on test.
+    pub test_rel_loss: f64,
+    /// Test samples scored.
+    #[serde(default)]
+    pub test_samples: usize,
+    /// Paired 95 % interval of the test accuracy difference method − exact (fraction), over the same samples.
+    #[serde(default)]
+    pub test_diff_ci95: Option<(f64, f64)>,
+    /// Searched methods: the τ of the kept candidate.
+    pub tau: Option<f64>,
+    /// Searched methods: why the search stopped.
+    #[serde(default)]
+    pub stop: Option<StopReason>,
+    /// Searched methods: the candidates evaluated, in evaluation order.
+    pub trials: Vec<Trial>,
+    /// Bytes per element per party.
+    pub bytes_per_element: u64,
+    /// Rounds per element.
+    pub rounds_per_element: u64,
+    /// Comparisons per element.
+    pub comparisons_per_element: u64,
+    /// The truncation protocol the costs are priced and metered under (the same for every method).
+    pub truncation: Truncation,
+    /// Per-element bound on the probability that a local truncation fails (0 under dealer-pair truncation).
+    pub failure_bound: f64,
+    /// The same method under local truncation: its per-element cost and failure bound.
+    pub local_truncation: LocalTruncationCost,
+    /// Activation elements per inference.
+    pub activation_elements_per_inference: usize,
+    /// Activation bytes per inference per party.
+    pub activation_bytes_per_inference: u64,
+    /// Metered inference.
+    pub inference: InferenceSummary,
+    /// Total bytes per inference per party.
+    pub bytes_per_inference: u64,
+    /// Total rounds per inference.
+    pub rounds_per_inference: u64,
+    /// Estimated LAN seconds per inference.
+    pub lan_s_per_inference: f64,
+    /// Estimated WAN seconds per inference.
+    pub wan_s_per_inference: f64,
+    /// Structure of the approximation.
+    pub approximation: ApproximationSummary,
+}
+
+/// `secure` kind: a model run end to end on secret shares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecureResult {
+    /// Task.
+    pub task: String,
+    /// Activation.
+    pub activation: String,
+    /// Method.
+    pub method: String,
+    /// Hidden layers.
+    pub depth: usize,
+    /// The model's sidecar.
+    pub model: model_zoo::Sidecar,
+    /// Compact: the τ kept by the search.
+    pub tau: Option<f64>,
+    /// Samples run securely.
+    pub samples: usize,
+    /// Truncation protocol used.
+    pub truncation: activation_approx::Truncation,
+    /// Secure accuracy.
+    pub secure_accuracy: f64,
+    /// Fixed-point plaintext accuracy of the same computation.
+    pub plain_accuracy: f64,
+    /// 100 · (secure − plain).
+    pub accuracy_gap_points: f64,
+    /// Fraction of equal predicted labels.
+    pub agreement: f64,
+    /// Largest |secure − plain| logit.
+    pub max_logit_diff: f64,
+    /// Bytes per inference per party.
+    pub bytes_per_inference: u64,
+    /// Rounds per inference.
+    pub rounds_per_inference: u64,
+    /// Dealer bytes per inference per party.
+    pub offline_bytes_per_inference: u64,
+    /// Activation layers' bytes.
+    pub activation_bytes_per_inference: u64,
+    /// Linear layers' bytes.
+    pub linear_bytes_per_inference: u64,
+    /// Pooling layers' bytes.
+    pub pooling_bytes_per_inference: u64,
+    /// Estimated LAN seconds per inference.
+    pub lan_s_per_inference: f64,
+    /// Estimated WAN seconds per inference.
+    pub wan_s_per_inference: f64,
+    /// Wall-clock seconds of the secure run (a timing: excluded from reproducibility comparisons).
+    pub secure_seconds: f64,
+    /// Wall-clock seconds of the plaintext run (a timing).
+    pub plain_seconds: f64,
+    /// Metered cost per inference with its per-layer breakdown.
+    pub metered: model_zoo::secure::InferenceCost,
+}
+
+/// Record fields that are wall-clock timings: left out when records are compared for reproducibility.
+pub const TIMING_FIELDS: &[&str] = &["elapsed_s", "secure_seconds", "plain_seconds"];
+
+/// A method's per-element cost under local truncation, beside the headline protocol's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalTruncationCost {
+    /// Bytes per element per party.
+    pub bytes_per_element: u64,
+    /// Rounds per element.
+    pub rounds_per_element: u64,
+    /// Per-element bound on the probability that a local truncation fails, for |x| ≤ `input_bound`.
+    pub failure_bound: f64,
+    /// The largest |activation input| of the model's calibration, which the bound assumes.
+    pub input_bound: f64,
+}
