@@ -9,7 +9,10 @@ use activation_approx::{ActivationRegistry, FixedPoint, Truncation, nfgen};
 use activation_approx::limits::clip;
 use anyhow::{Context, bail};
 use secure_methods::nfgen::{NfgenMethod, Protocol, config_from_context};
-use secure_methods::{BuildContext, MethodRegistry, MethodReport, SecureMethod as _, measure};
+use secure_methods::{BackendCost, BuildContext, MethodRegistry, MethodReport, SecureMethod as _, measure};
+use serde::Serialize;
+
+use crate::cmd_secure::BackendArg;
 
 /// Truncation protocol of the cost columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -68,6 +71,10 @@ pub(crate) struct Args {
     /// Inputs |x| ≤ this bound for the local-truncation failure bound (default 8, the table's error range).
     #[arg(long, default_value_t = 8.0)]
     input_bound: f64,
+    /// Backend of the cost columns: beaver (the full report table) or fss (online rounds, online bytes, key bytes and
+    /// AES calls per element on the FSS backend, the Beaver figures beside them).
+    #[arg(long, value_enum, default_value = "beaver")]
+    backend: BackendArg,
     /// Instead of the table: NFGen's candidates per degree k (m, Rep3 time, our bytes) and both (k, m) picks, for the
     /// NFGen options given in --config (e.g. '{"nfgen": {"range": [-5, 5]}}').
     #[arg(long)]
@@ -78,6 +85,10 @@ pub(crate) struct Args {
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     if args.nfgen_candidates {
         out!("{}", nfgen_candidates(args)?);
+        return Ok(());
+    }
+    if args.backend == BackendArg::Fss {
+        print!("{}", render_backends(&backend_rows(args)?, args)?);
         return Ok(());
     }
     let rows = reports(args)?;
@@ -94,6 +105,127 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     }
     out!("{}", render(&rows, args.format)?);
     Ok(())
+}
+
+/// One method's per-element costs on both backends.
+#[derive(Debug, Clone, Serialize)]
+struct BackendRow {
+    method: String,
+    truncation: &'static str,
+    fss: BackendCost,
+    beaver: BackendCost,
+}
+
+fn backend_rows(args: &Args) -> anyhow::Result<Vec<BackendRow>> {
+    let t: Truncation = args.truncation.into();
+    methods(args)?
+        .into_iter()
+        .map(|m| {
+            Ok(BackendRow {
+                method: m.name().to_string(),
+                truncation: trunc_name(t),
+                fss: m.backend_cost(true, t, args.input_bound)?,
+                beaver: m.backend_cost(false, t, args.input_bound)?,
+            })
+        })
+        .collect()
+}
+
+const BACKEND_HEADER: [&str; 11] = [
+    "method",
+    "truncation",
+    "fss_rounds",
+    "fss_online_bytes",
+    "fss_key_bytes",
+    "fss_aes_calls",
+    "fss_wan_ms_per_1e6",
+    "beaver_rounds",
+    "beaver_online_bytes",
+    "beaver_offline_bytes",
+    "beaver_wan_ms_per_1e6",
+];
+
+fn render_backends(rows: &[BackendRow], args: &Args) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let wan = |c: &BackendCost| {
+        1e3 * mpc_sim::Network::WAN.latency_s(&mpc_sim::CommCost::new(c.rounds, c.online_bytes * 1_000_000, 0))
+    };
+    let cells = |r: &BackendRow| -> Vec<String> {
+        vec![
+            r.method.clone(),
+            r.truncation.into(),
+            r.fss.rounds.to_string(),
+            r.fss.online_bytes.to_string(),
+            r.fss.key_bytes.to_string(),
+            r.fss.aes_calls.to_string(),
+            format!("{:.1}", wan(&r.fss)),
+            r.beaver.rounds.to_string(),
+            r.beaver.online_bytes.to_string(),
+            r.beaver.key_bytes.to_string(),
+            format!("{:.1}", wan(&r.beaver)),
+        ]
+    };
+    match args.format {
+        Format::Json => {
+            out = serde_json::to_string_pretty(rows)?;
+            out.push('\n');
+        }
+        Format::Csv => {
+            writeln!(out, "{}", BACKEND_HEADER.join(","))?;
+            for r in rows {
+                writeln!(out, "{}", cells(r).iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","))?;
+            }
+        }
+        Format::Md => {
+            writeln!(
+                out,
+                "Costs per element and party, FSS backend (64-bit DCF comparisons) beside the Beaver backend; {} truncation \
+                 for every method; key bytes = dealer bytes (DCF keys, masks and Beaver material); AES calls = key \
+                 evaluation per party.\n",
+                trunc_name(args.truncation.into())
+            )?;
+            writeln!(out, "| {} |", BACKEND_HEADER.join(" | "))?;
+            writeln!(out, "|{}", "---|".repeat(BACKEND_HEADER.len()))?;
+            for r in rows {
+                writeln!(out, "| {} |", cells(r).join(" | "))?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn methods(args: &Args) -> anyhow::Result<Vec<Box<dyn secure_methods::SecureMethod>>> {
+    let activation = ActivationRegistry::builtin().get(&args.af)?;
+    let fx = FixedPoint::new(args.frac_bits)?;
+    let config: serde_json::Value = serde_json::from_str(&args.config)
+        .with_context(|| format!("--config '{}' is not valid JSON; expected an object keyed by method", args.config))?;
+    let Some(config) = config.as_object() else {
+        bail!("--config '{}' must be a JSON object keyed by method name", args.config);
+    };
+    let registry = MethodRegistry::builtin();
+    for key in config.keys() {
+        registry.spec(key)?;
+    }
+    let names: Vec<String> = if args.methods.is_empty() {
+        registry.names_for(activation.name()).into_iter().map(String::from).collect()
+    } else {
+        args.methods.clone()
+    };
+    if !(args.input_bound.is_finite() && args.input_bound > 0.0) {
+        bail!("--input-bound {}: give a positive finite bound on |x|, e.g. 8", args.input_bound);
+    }
+    let mut out = Vec::new();
+    for name in &names {
+        let spec = registry.spec(name)?;
+        let ctx = BuildContext {
+            activation: activation.clone(),
+            density: Some(args.density.clone()),
+            fx,
+            config: config.get(spec.name).cloned().unwrap_or(serde_json::Value::Null),
+        };
+        out.push(registry.build(name, &ctx)?);
+    }
+    Ok(out)
 }
 
 fn reports(args: &Args) -> anyhow::Result<Vec<MethodReport>> {
@@ -291,6 +423,7 @@ mod tests {
             frac_bits: 16,
             truncation: TruncArg::DealerPair,
             input_bound: 8.0,
+            backend: BackendArg::Beaver,
             nfgen_candidates: false,
         }
     }
@@ -303,6 +436,21 @@ mod tests {
         assert!(csv.lines().nth(1).unwrap().starts_with("puma,4,"), "{csv}");
         let json: serde_json::Value = serde_json::from_str(&render(&rows, Format::Json).unwrap()).unwrap();
         assert_eq!(json.as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn fss_backend_rows_meet_the_per_element_targets() {
+        let mut a = args("gelu", &["bolt", "puma", "relu-swap"], "{}");
+        a.backend = BackendArg::Fss;
+        a.truncation = TruncArg::Local;
+        let rows = backend_rows(&a).unwrap();
+        assert_eq!(rows.len(), 3);
+        for r in &rows {
+            assert!(r.fss.rounds < r.beaver.rounds, "{r:?}");
+            assert!(r.fss.aes_calls > 0 && r.beaver.aes_calls == 0, "{r:?}");
+        }
+        let csv = render_backends(&rows, &a).unwrap();
+        assert_eq!(csv.lines().count(), 4, "{csv}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use experiment_runner::constrained::{SearchCache, SearchParams, choose_method};
 use experiment_runner::models::{LoadParams, ModelCache, Paths, limited};
 use activation_approx::limits::num;
 use experiment_runner::names;
-use model_zoo::secure::{LayerKind, SecureOptions, SecureReport, default_batch, evaluate_secure};
+use model_zoo::secure::{Backend, InferenceCost, LayerKind, SecureOptions, SecureReport, default_batch, evaluate_secure, predict_cost_on};
 use model_zoo::{ActivationPlan, Task};
 
 /// Output format.
@@ -34,6 +34,24 @@ pub(crate) enum Trunc {
     Local,
     /// Dealer-pair truncation (1 round, 8 B per element).
     DealerPair,
+}
+
+/// Secure backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum BackendArg {
+    /// Additive sharing with Beaver triples; comparisons by the 8-round LTZ.
+    Beaver,
+    /// Function secret sharing: comparisons and piecewise activations are DCF gates (1 opening each).
+    Fss,
+}
+
+impl From<BackendArg> for Backend {
+    fn from(b: BackendArg) -> Backend {
+        match b {
+            BackendArg::Beaver => Backend::Beaver,
+            BackendArg::Fss => Backend::Fss,
+        }
+    }
 }
 
 /// Options of `compact secure`.
@@ -55,6 +73,9 @@ pub(crate) struct Args {
     /// Test samples to run securely (the first ones of the test split).
     #[arg(long, default_value_t = 500, allow_negative_numbers = true, value_parser = crate::args::count)]
     samples: usize,
+    /// Secure backend.
+    #[arg(long, value_enum, default_value = "beaver")]
+    backend: BackendArg,
     /// Samples per batch (one two-party session each, forked from the one set-up session; batches run in
     /// parallel). Default: 100 (MLP), 10 (CNN).
     #[arg(long, allow_negative_numbers = true, value_parser = crate::args::count)]
@@ -175,8 +196,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             Trunc::DealerPair => Truncation::DealerPair,
         },
         fx: method.fixed_point(),
+        backend: args.backend.into(),
     };
     let report = evaluate_secure(&exported, method.as_ref(), &data.test, args.samples, &opts)?;
+    // The same method and model on the other backend, predicted (what the comparison line prints).
+    let other_backend = if opts.backend == Backend::Fss { Backend::Beaver } else { Backend::Fss };
+    let other = predict_cost_on(&exported, method.as_ref(), opts.fx, opts.truncation, other_backend)?;
     let float_acc = model_zoo::evaluate(&loaded.net, &limited(&data.test, args.samples), &ActivationPlan::Exact, load.batch)?;
     let stem = args.model.as_ref().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| {
         model_zoo::default_spec(task, &args.af, args.depth).map(|s| s.stem).unwrap_or_default()
@@ -194,14 +219,25 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
                 "float_accuracy": float_acc,
                 "search_seconds": search_s,
                 "report": report,
+                "other_backend": { "backend": other_backend, "predicted": other },
             }))?
         ),
-        Format::Md => out!("{}", render(&stem, &args.method, &how, &opts, float_acc, search_s, &report)),
+        Format::Md => out!("{}", render(&stem, &args.method, &how, &opts, float_acc, search_s, &report, (other_backend, &other))),
     }
     Ok(())
 }
 
-fn render(stem: &str, method: &str, how: &str, opts: &SecureOptions, float_acc: f64, search_s: f64, r: &SecureReport) -> String {
+#[allow(clippy::too_many_arguments)]
+fn render(
+    stem: &str,
+    method: &str,
+    how: &str,
+    opts: &SecureOptions,
+    float_acc: f64,
+    search_s: f64,
+    r: &SecureReport,
+    other: (Backend, &InferenceCost),
+) -> String {
     let mut s = String::new();
     let c = &r.metered;
     let pct = |x: f64| 100.0 * x;
@@ -210,8 +246,8 @@ fn render(stem: &str, method: &str, how: &str, opts: &SecureOptions, float_acc: 
     let _ = writeln!(s, "- method: {how} (found in {search_s:.1} s)");
     let _ = writeln!(
         s,
-        "- {} test samples, batches of {}, seed {}, {:?} truncation, f = {} fractional bits",
-        r.samples, opts.batch, opts.seed, r.truncation, opts.fx.frac_bits
+        "- {} test samples, batches of {}, seed {}, {} backend, {:?} truncation, f = {} fractional bits",
+        r.samples, opts.batch, opts.seed, r.backend, r.truncation, opts.fx.frac_bits
     );
     let _ = writeln!(
         s,
@@ -232,6 +268,19 @@ fn render(stem: &str, method: &str, how: &str, opts: &SecureOptions, float_acc: 
         c.total.offline_bytes_per_party,
         mpc_sim::Network::LAN.latency_s(&c.total),
         mpc_sim::Network::WAN.latency_s(&c.total)
+    );
+    if r.backend == Backend::Fss {
+        let _ = writeln!(s, "- FSS key evaluation: {} AES calls per party per inference", c.aes_calls);
+    }
+    let _ = writeln!(
+        s,
+        "- the same method on the {} backend (predicted): {} rounds, {} bytes per party, {} dealer bytes per party; LAN {:.3} s, WAN {:.3} s",
+        other.0,
+        other.1.total.rounds,
+        other.1.total.bytes_per_party,
+        other.1.total.offline_bytes_per_party,
+        mpc_sim::Network::LAN.latency_s(&other.1.total),
+        mpc_sim::Network::WAN.latency_s(&other.1.total)
     );
     let _ = writeln!(
         s,

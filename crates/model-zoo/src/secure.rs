@@ -41,9 +41,12 @@ use std::time::Instant;
 
 use secure_methods::{MethodEvaluator, SecureMethod};
 use activation_approx::{FixedPoint, Truncation};
-use mpc_sim::{CommCost, CostEvaluator, Evaluator, Party, PlainEvaluator, Session, SessionConfig, Stats};
+use mpc_sim::{
+    Channel, CommCost, CostEvaluator, Evaluator, FssConfig, FssCostEvaluator, FssSession, Party, PlainEvaluator, Session,
+    SessionConfig, Stats,
+};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 use crate::error::{Result, ZooError};
@@ -342,6 +345,49 @@ impl<E: MethodEvaluator> SecureModel<E> {
     }
 }
 
+/// The secure backend a model runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// Additive sharing with Beaver triples ([`Session`]): comparisons are the 8-round bit-decomposition LTZ.
+    #[default]
+    Beaver,
+    /// Function secret sharing ([`FssSession`], 64-bit comparison domain): comparisons and every `piecewise`
+    /// activation are DCF gates (one opening of the masked input, keys from the dealer); products, truncations and
+    /// the linear layers are the Beaver session's.
+    Fss,
+}
+
+impl Backend {
+    /// The name used on the command line and in records (`beaver`, `fss`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Beaver => "beaver",
+            Backend::Fss => "fss",
+        }
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = ZooError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "beaver" => Ok(Backend::Beaver),
+            "fss" => Ok(Backend::Fss),
+            _ => Err(ZooError::Config(format!("backend `{s}`: choose beaver or fss"))),
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Comparison bit width of the FSS backend (the whole ring: exact for every input).
+pub const FSS_BITS: u32 = 64;
+
 /// Settings of a secure evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct SecureOptions {
@@ -353,11 +399,13 @@ pub struct SecureOptions {
     pub truncation: Truncation,
     /// Fixed-point setting.
     pub fx: FixedPoint,
+    /// The secure backend (default Beaver).
+    pub backend: Backend,
 }
 
 impl Default for SecureOptions {
     fn default() -> Self {
-        SecureOptions { batch: 100, seed: 0, truncation: Truncation::DealerPair, fx: FixedPoint::default() }
+        SecureOptions { batch: 100, seed: 0, truncation: Truncation::DealerPair, fx: FixedPoint::default(), backend: Backend::Beaver }
     }
 }
 
@@ -393,6 +441,8 @@ pub struct InferenceCost {
     /// One-time set-up per model, shared by every batch (the server's input sharing of the weights and biases,
     /// and masking and opening each weight matrix), not divided by the number of samples.
     pub setup: CommCost,
+    /// AES calls one party makes per inference to evaluate its FSS keys (0 on the Beaver backend).
+    pub aes_calls: u64,
 }
 
 impl InferenceCost {
@@ -426,17 +476,107 @@ impl InferenceCost {
             offline_bytes: [total.offline_bytes[0] - setup.offline_bytes[0], total.offline_bytes[1] - setup.offline_bytes[1]],
             messages: total.messages - setup.messages,
         };
-        Ok(InferenceCost { layers, total: per(online)?, setup: setup.cost() })
+        Ok(InferenceCost { layers, total: per(online)?, setup: setup.cost(), aes_calls: 0 })
     }
 }
 
-/// The predicted cost of one inference of `model` with `method` ([`CostEvaluator`], batch of one).
+/// The predicted cost of one inference of `model` with `method` on the Beaver backend ([`CostEvaluator`], batch of
+/// one).
 pub fn predict_cost(model: &ExportedModel, method: &dyn SecureMethod, fx: FixedPoint, truncation: Truncation) -> Result<InferenceCost> {
-    let mut ev = CostEvaluator::new(fx, truncation);
-    let sm = SecureModel::share(&mut ev, model)?;
+    predict_cost_on(model, method, fx, truncation, Backend::Beaver)
+}
+
+/// The predicted cost of one inference on `backend` ([`CostEvaluator`] or [`FssCostEvaluator`], batch of one).
+pub fn predict_cost_on(
+    model: &ExportedModel,
+    method: &dyn SecureMethod,
+    fx: FixedPoint,
+    truncation: Truncation,
+    backend: Backend,
+) -> Result<InferenceCost> {
     let d: usize = model.input_shape.iter().product();
-    sm.infer(&mut ev, method, &vec![0.0; d], 1)?;
-    InferenceCost::from_channel(&sm.labels(), &ev.channel().by_label(), ev.total(), 1)
+    match backend {
+        Backend::Beaver => {
+            let mut ev = CostEvaluator::new(fx, truncation);
+            let sm = SecureModel::share(&mut ev, model)?;
+            sm.infer(&mut ev, method, &vec![0.0; d], 1)?;
+            InferenceCost::from_channel(&sm.labels(), &ev.channel().by_label(), ev.total(), 1)
+        }
+        Backend::Fss => {
+            let mut ev = FssCostEvaluator::new(fx, truncation, FSS_BITS)?;
+            let sm = SecureModel::share(&mut ev, model)?;
+            let before = ev.aes_calls().online_per_party;
+            sm.infer(&mut ev, method, &vec![0.0; d], 1)?;
+            let mut c = InferenceCost::from_channel(&sm.labels(), &ev.channel().by_label(), ev.total(), 1)?;
+            c.aes_calls = ev.aes_calls().online_per_party - before;
+            Ok(c)
+        }
+    }
+}
+
+/// What [`evaluate_secure`] needs of a secure session: forks for the batches, its meter and its AES counter.
+trait SecureBackend: MethodEvaluator + Send + Sized {
+    fn fork_batch(&mut self) -> Self;
+    fn meter(&self) -> &Channel;
+    fn aes_online(&self) -> u64;
+}
+
+impl SecureBackend for Session {
+    fn fork_batch(&mut self) -> Self {
+        self.fork()
+    }
+    fn meter(&self) -> &Channel {
+        self.channel()
+    }
+    fn aes_online(&self) -> u64 {
+        0
+    }
+}
+
+impl SecureBackend for FssSession {
+    fn fork_batch(&mut self) -> Self {
+        self.fork()
+    }
+    fn meter(&self) -> &Channel {
+        self.channel()
+    }
+    fn aes_online(&self) -> u64 {
+        self.aes_calls().online_per_party
+    }
+}
+
+/// The set-up once, then every batch in a fork of it, in parallel; per batch its logits and per-inference cost.
+fn run_batches<E: SecureBackend>(
+    mut setup: E,
+    model: &ExportedModel,
+    method: &dyn SecureMethod,
+    data: &Dataset,
+    batches: &[(usize, usize)],
+) -> Result<Vec<(Vec<f64>, InferenceCost)>>
+where
+    E::Value: Send + Sync,
+    E::Fixed: Send + Sync,
+{
+    let d: usize = model.input_shape.iter().product();
+    let sm = SecureModel::share(&mut setup, model)?;
+    let setup_cost = setup.meter().total().cost();
+    let forks: Vec<E> = batches.iter().map(|_| setup.fork_batch()).collect();
+    batches
+        .par_iter()
+        .zip(forks)
+        .map(|(&(s, e), mut ev)| {
+            let logits = sm.infer(&mut ev, method, &data.features[s * d..e * d], e - s)?;
+            let samples = (e - s) as u64;
+            let mut cost = InferenceCost::from_channel(&sm.labels(), &ev.meter().by_label(), ev.meter().total(), samples)?;
+            cost.setup = setup_cost;
+            let aes = ev.aes_online();
+            if aes % samples != 0 {
+                return Err(ZooError::Config(format!("{aes} AES calls for {samples} samples is not a multiple of the batch")));
+            }
+            cost.aes_calls = aes / samples;
+            Ok((logits, cost))
+        })
+        .collect()
 }
 
 /// What a secure evaluation measured.
@@ -446,6 +586,8 @@ pub struct SecureReport {
     pub samples: usize,
     /// Truncation protocol used (the run's, the same for every method).
     pub truncation: Truncation,
+    /// The secure backend.
+    pub backend: Backend,
     /// Accuracy of the secure run.
     pub secure_accuracy: f64,
     /// Accuracy of the fixed-point plaintext run of the same computation ([`PlainEvaluator`]).
@@ -490,27 +632,18 @@ pub fn evaluate_secure(
     // The truncation is the run's, the same for every method (like for like); a method's hint
     // (`Method::needs`) does not override it.
     let truncation = opts.truncation;
-    let predicted = predict_cost(model, method, opts.fx, truncation)?;
+    let predicted = predict_cost_on(model, method, opts.fx, truncation, opts.backend)?;
     let d: usize = model.input_shape.iter().product();
     let batches: Vec<(usize, usize)> = (0..samples).step_by(opts.batch).map(|s| (s, (s + opts.batch).min(samples))).collect();
 
     let t0 = Instant::now();
     // The set-up, once: the server shares and masks the weights; every batch runs in a fork of this session
-    // (a child dealer: fresh A, C = A·B for the same masks, never a replayed triple).
-    let mut setup = Session::new(SessionConfig { fx: opts.fx, truncation, seed: opts.seed });
-    let sm = SecureModel::share(&mut setup, model)?;
-    let setup_cost = setup.total().cost();
-    let forks: Vec<Session> = batches.iter().map(|_| setup.fork()).collect();
-    let secure: Vec<(Vec<f64>, InferenceCost)> = batches
-        .par_iter()
-        .zip(forks)
-        .map(|(&(s, e), mut ev)| {
-            let logits = sm.infer(&mut ev, method, &data.features[s * d..e * d], e - s)?;
-            let mut cost = InferenceCost::from_channel(&sm.labels(), &ev.channel().by_label(), ev.total(), (e - s) as u64)?;
-            cost.setup = setup_cost;
-            Ok((logits, cost))
-        })
-        .collect::<Result<_>>()?;
+    // (a child dealer: fresh A, C = A·B for the same masks, never a replayed triple or FSS key).
+    let cfg = SessionConfig { fx: opts.fx, truncation, seed: opts.seed };
+    let secure: Vec<(Vec<f64>, InferenceCost)> = match opts.backend {
+        Backend::Beaver => run_batches(Session::new(cfg), model, method, data, &batches)?,
+        Backend::Fss => run_batches(FssSession::new(FssConfig { session: cfg, bits: FSS_BITS })?, model, method, data, &batches)?,
+    };
     let secure_seconds = t0.elapsed().as_secs_f64();
 
     let t1 = Instant::now();
@@ -554,6 +687,7 @@ pub fn evaluate_secure(
     Ok(SecureReport {
         samples,
         truncation,
+        backend: opts.backend,
         secure_accuracy: right_s as f64 / n,
         plain_accuracy: right_p as f64 / n,
         agreement: agree as f64 / n,

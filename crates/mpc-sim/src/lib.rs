@@ -16,6 +16,7 @@
 //!   reveal).
 //! - [`recipes`]: power tree, polynomial, piecewise polynomial, CrypTen exp and reciprocal — written once, generic.
 //! - [`nn`]: conv2d (im2col), pooling, batch-norm folding.
+//! - [`fss`]: the function-secret-sharing backend ([`FssSession`]: DCF-based comparison and spline gates).
 //! - [`predict`]: the cost evaluator (primitive closed forms, magnitude bounds, local-truncation failure bound);
 //!   [`bounds`]: error bounds of secure piecewise evaluation.
 //!
@@ -37,6 +38,7 @@ pub mod bounds;
 pub mod dealer;
 pub mod error;
 pub mod evaluator;
+pub mod fss;
 pub mod meter;
 pub mod nn;
 pub mod plain;
@@ -50,6 +52,7 @@ pub use activation_approx::{FixedPoint, Truncation};
 pub use dealer::Dealer;
 pub use error::{MpcError, Result};
 pub use evaluator::Evaluator;
+pub use fss::{FssConfig, FssCostEvaluator, FssSession};
 pub use meter::{Channel, CommCost, Network, Stats, ViewItem, ViewKind};
 pub use plain::{PlainEvaluator, PlainValue};
 pub use predict::{CostEvaluator, CostValue};

@@ -171,6 +171,16 @@ impl CostEvaluator {
         self.chan.offline([c.offline_bytes_per_party; 2]);
     }
 
+    /// Charges a closed-form cost (for evaluators that wrap this one, e.g. the FSS cost evaluator).
+    pub(crate) fn charge_external(&mut self, c: CommCost) {
+        self.charge(c);
+    }
+
+    /// The predicted channel, mutably (for wrapping evaluators' parallel branches and labels).
+    pub(crate) fn channel_mut(&mut self) -> &mut Channel {
+        &mut self.chan
+    }
+
     /// Input sharing of `n` elements by `owner`: one round in which the owner sends 8 B per element.
     fn charge_input(&mut self, owner: Party, n: usize) {
         let b = input(n).bytes_per_party;

@@ -1,9 +1,11 @@
 //! One method run three ways on the same inputs — secure [`Session`], [`PlainEvaluator`], [`CostEvaluator`] — for
 //! the tests that assert the accounting: metered rounds and bytes equal the cost evaluator's, and the secure output
-//! equals the plaintext fixed-point output up to the truncation errors.
+//! equals the plaintext fixed-point output up to the truncation errors. [`check_method_fss`] does the same on the
+//! FSS backend ([`FssSession`] vs [`FssCostEvaluator`]).
 
 use activation_approx::Truncation;
-use mpc_sim::{CommCost, CostEvaluator, Evaluator, Party, PlainEvaluator, Session, SessionConfig};
+use mpc_sim::fss::AesCalls;
+use mpc_sim::{CommCost, CostEvaluator, Evaluator, FssConfig, FssCostEvaluator, FssSession, Party, PlainEvaluator, Session, SessionConfig};
 
 use crate::method::SecureMethod;
 
@@ -41,4 +43,50 @@ pub fn check_method(method: &dyn SecureMethod, xs: &[f64], seed: u64, truncation
     let predicted = c.total().cost();
     let max_diff_lsb = secure_out.iter().zip(&plain_out).map(|(a, b)| a.wrapping_sub(*b).unsigned_abs()).max().unwrap_or(0);
     Ok(MethodCheck { max_diff_lsb, metered, predicted, plain: plain_out })
+}
+
+/// The outcome of [`check_method_fss`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FssMethodCheck {
+    /// Largest |FSS secure − plain| over the inputs, in units of 2^−f.
+    pub max_diff_lsb: u64,
+    /// Totals the [`FssSession`] metered for the batch (input sharing and the reveal excluded); the offline bytes
+    /// are the dealer's material per party: DCF keys, masks and the Beaver triples of the power tree.
+    pub metered: CommCost,
+    /// Totals the [`FssCostEvaluator`] predicted for the same batch.
+    pub predicted: CommCost,
+    /// AES calls the session counted.
+    pub aes_metered: AesCalls,
+    /// AES calls the cost evaluator predicted.
+    pub aes_predicted: AesCalls,
+}
+
+/// Runs `method` on `xs` on the FSS session (seeded, `bits`-bit comparison domain), on the plaintext evaluator and on
+/// the FSS cost evaluator, under `truncation`.
+pub fn check_method_fss(
+    method: &dyn SecureMethod,
+    xs: &[f64],
+    seed: u64,
+    truncation: Truncation,
+    bits: u32,
+) -> mpc_sim::Result<FssMethodCheck> {
+    let fx = method.fixed_point();
+    let shape = [xs.len()];
+    let mut plain = PlainEvaluator::new(fx);
+    let px = plain.input(Party::P0, xs, &shape)?;
+    let py = method.run_plain(&mut plain, &px)?;
+    let plain_out = plain.reveal_raw(&py)?;
+    let mut s = FssSession::new(FssConfig { session: SessionConfig { fx, seed, truncation }, bits })?;
+    let sx = s.input(Party::P0, xs, &shape)?;
+    s.reset_meter();
+    let sy = method.run_fss(&mut s, &sx)?;
+    let metered = s.total().cost();
+    let aes_metered = s.aes_calls();
+    let secure_out = s.reveal_raw(&sy)?;
+    let mut c = FssCostEvaluator::new(fx, truncation, bits)?;
+    let cx = c.input(Party::P0, xs, &shape)?;
+    c.reset_meter();
+    method.run_fss_cost(&mut c, &cx)?;
+    let max_diff_lsb = secure_out.iter().zip(&plain_out).map(|(a, b)| a.wrapping_sub(*b).unsigned_abs()).max().unwrap_or(0);
+    Ok(FssMethodCheck { max_diff_lsb, metered, predicted: c.total().cost(), aes_metered, aes_predicted: c.aes_calls() })
 }

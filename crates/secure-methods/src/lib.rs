@@ -33,8 +33,8 @@ pub mod registry;
 pub mod report;
 pub mod spline;
 
-pub use check::{MethodCheck, check_method};
-pub use method::{Method, MethodCost, MethodEvaluator, MethodInfo, Program, SecureMethod};
+pub use check::{FssMethodCheck, MethodCheck, check_method, check_method_fss};
+pub use method::{BackendCost, Method, MethodCost, MethodEvaluator, MethodInfo, Program, SecureMethod};
 pub use registry::{BuildContext, MethodError, MethodRegistry, MethodSpec, Options, Result};
 pub use report::{MethodReport, measure};
 pub use spline::SplineMethod;

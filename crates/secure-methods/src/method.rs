@@ -6,7 +6,7 @@
 use std::fmt;
 
 use activation_approx::{Cost, FixedPoint, Truncation};
-use mpc_sim::{CostEvaluator, CostValue, Evaluator, Party, PlainEvaluator, PlainValue, Session, Shared};
+use mpc_sim::{CostEvaluator, CostValue, Evaluator, FssCostEvaluator, FssSession, Party, PlainEvaluator, PlainValue, Session, Shared};
 use serde::Serialize;
 
 /// Structure of a method, for reports: how many pieces of which degree over which range, and by which protocol.
@@ -72,6 +72,10 @@ pub trait SecureMethod: Method {
     fn run_plain(&self, ev: &mut PlainEvaluator, x: &PlainValue) -> mpc_sim::Result<PlainValue>;
     /// The program on the cost evaluator.
     fn run_cost(&self, ev: &mut CostEvaluator, x: &CostValue) -> mpc_sim::Result<CostValue>;
+    /// The program on the function-secret-sharing session (its comparisons and `piecewise` calls are DCF gates).
+    fn run_fss(&self, ev: &mut FssSession, x: &Shared) -> mpc_sim::Result<Shared>;
+    /// The program on the FSS cost evaluator (exactly what [`SecureMethod::run_fss`] meters, plus AES calls).
+    fn run_fss_cost(&self, ev: &mut FssCostEvaluator, x: &CostValue) -> mpc_sim::Result<CostValue>;
 
     /// Fixed-point run on encoded inputs, returning ring elements (the exact twin of the secure run).
     fn eval_fixed_encoded(&self, xs: &[i64]) -> mpc_sim::Result<Vec<i64>> {
@@ -89,6 +93,34 @@ pub trait SecureMethod: Method {
         let x = ev.input(Party::P0, xs, &[xs.len()])?;
         let y = self.run_plain(&mut ev, &x)?;
         ev.reveal(&y)
+    }
+
+    /// Per-element cost on the Beaver backend ([`CostEvaluator`], `fss` false) or the FSS backend
+    /// ([`FssCostEvaluator`], 64-bit comparisons, `fss` true) under `truncation`: online rounds, online bytes and
+    /// dealer bytes (Beaver material, FSS keys and masks) per party, and AES calls per party (0 on Beaver).
+    fn backend_cost(&self, fss: bool, truncation: Truncation, input_bound: f64) -> mpc_sim::Result<BackendCost> {
+        let fx = self.fixed_point();
+        let (total, aes_calls, failure_bound) = if fss {
+            let mut ev = FssCostEvaluator::new(fx, truncation, 64)?;
+            let x = ev.input_raw(Party::P0, &[0], &[1], fx.frac_bits)?;
+            let x = CostValue { bound: input_bound * 2f64.powi(fx.frac_bits as i32), ..x };
+            ev.reset_meter();
+            self.run_fss_cost(&mut ev, &x)?;
+            (ev.total().cost(), ev.aes_calls().online_per_party, ev.failure_mass())
+        } else {
+            let mut ev = CostEvaluator::new(fx, truncation).with_input_bound(input_bound);
+            let x = ev.input(Party::P0, &[0.0], &[1])?;
+            ev.reset_meter();
+            self.run_cost(&mut ev, &x)?;
+            (ev.total().cost(), 0, ev.failure_mass())
+        };
+        Ok(BackendCost {
+            rounds: total.rounds,
+            online_bytes: total.bytes_per_party,
+            key_bytes: total.offline_bytes_per_party,
+            aes_calls,
+            failure_bound,
+        })
     }
 
     /// Per-element cost under `truncation`, from the [`CostEvaluator`], with the local-truncation failure bound for
@@ -125,6 +157,12 @@ impl<T: Program> SecureMethod for T {
     fn run_cost(&self, ev: &mut CostEvaluator, x: &CostValue) -> mpc_sim::Result<CostValue> {
         self.program(ev, x)
     }
+    fn run_fss(&self, ev: &mut FssSession, x: &Shared) -> mpc_sim::Result<Shared> {
+        self.program(ev, x)
+    }
+    fn run_fss_cost(&self, ev: &mut FssCostEvaluator, x: &CostValue) -> mpc_sim::Result<CostValue> {
+        self.program(ev, x)
+    }
 }
 
 /// An evaluator a [`SecureMethod`] can run on (the bridge from generic code, e.g. a model's forward pass, to the
@@ -150,6 +188,33 @@ impl MethodEvaluator for CostEvaluator {
     fn run_method(&mut self, method: &dyn SecureMethod, x: &CostValue) -> mpc_sim::Result<CostValue> {
         method.run_cost(self, x)
     }
+}
+
+impl MethodEvaluator for FssSession {
+    fn run_method(&mut self, method: &dyn SecureMethod, x: &Shared) -> mpc_sim::Result<Shared> {
+        method.run_fss(self, x)
+    }
+}
+
+impl MethodEvaluator for FssCostEvaluator {
+    fn run_method(&mut self, method: &dyn SecureMethod, x: &CostValue) -> mpc_sim::Result<CostValue> {
+        method.run_fss_cost(self, x)
+    }
+}
+
+/// A method's per-element cost on one backend ([`SecureMethod::backend_cost`]), per party.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BackendCost {
+    /// Online rounds.
+    pub rounds: u64,
+    /// Online bytes sent.
+    pub online_bytes: u64,
+    /// Dealer bytes received (Beaver material; on FSS also the DCF keys and masks).
+    pub key_bytes: u64,
+    /// AES calls to evaluate the FSS keys (0 on the Beaver backend).
+    pub aes_calls: u64,
+    /// Local-truncation failure bound per element (0 under dealer-pair truncation).
+    pub failure_bound: f64,
 }
 
 /// A method's per-element cost under one truncation protocol.

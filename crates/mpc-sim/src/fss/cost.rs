@@ -1,0 +1,321 @@
+//! Costs of the FSS backend: closed forms per gate and the [`FssCostEvaluator`], the cost-only twin of
+//! [`super::FssSession`] (the [`CostEvaluator`] with the FSS comparison and spline gates).
+//!
+//! Per element, n = comparison bits, k = spline payload words ([`super::spline_payload`]: max(d, 1) + 1),
+//! m = pieces, K(n, k) = [`dcf::key_bytes`]:
+//!
+//! | gate | rounds | online B / party | offline B / party | AES calls / party (online) |
+//! |---|---|---|---|---|
+//! | LTZ | 1 | 8 | 16 + K(n − 1, 1) | (n − 1)·2 + 1 |
+//! | spline, d ≤ 1 | 1 + t | 8 + trunc | 8 + 8k + m·K(n, k) + trunc | m·(n·(1 + ⌈k/2⌉) + ⌈k/2⌉) |
+//! | spline, d ≥ 2 | max(1, powers) + 1 + t | 8 + powers + 16(d − 1) + trunc | as above + powers + 24(d − 1) + trunc | as above |
+//!
+//! "powers" is the Beaver power tree x² … x^d of [`crate::recipes::powers`] ([`power_tree`]: ⌈log₂ d⌉ levels, each
+//! one round of products or squares of n elements plus a truncation) and t the truncation's rounds (0 local, 1
+//! dealer pair). The dealer's AES work is [`dcf::gen_aes_calls`] per key. The input sharing is the Beaver
+//! backend's ([`predict::input`]: 1 round, 8 B per element from the owner), and [`FssCostEvaluator`] meters it
+//! identically.
+
+use activation_approx::fixed::power_tree_depth;
+use activation_approx::{EncodedPiecewise, FixedPoint, Truncation};
+use serde::{Deserialize, Serialize};
+
+use super::dcf::{self, DcfShape};
+use super::session::{AesCalls, spline_payload};
+use crate::error::{MpcError, Result};
+use crate::evaluator::Evaluator;
+use crate::meter::{Channel, CommCost, Stats};
+use crate::predict::{self, CostEvaluator, CostValue};
+use crate::share::{Meta, Party};
+
+/// A gate's communication and AES work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FssCost {
+    /// Rounds, online bytes and offline (key) bytes per party.
+    pub comm: CommCost,
+    /// AES calls.
+    pub aes: AesCalls,
+}
+
+/// The FSS sign gate on `n` elements with an `bits`-bit comparison domain.
+pub fn ltz(n: usize, bits: u32) -> FssCost {
+    let shape = DcfShape { bits: bits - 1, payload: 1 };
+    let n = n as u64;
+    FssCost {
+        comm: CommCost::new(1, 8 * n, n * (16 + dcf::key_bytes(shape))),
+        aes: AesCalls { online_per_party: n * dcf::eval_aes_calls(shape), dealer: n * dcf::gen_aes_calls(shape) },
+    }
+}
+
+/// The Beaver power tree x² … x^d on n elements ([`crate::recipes::powers`]): for every tree level ℓ = 1 …
+/// ⌈log₂ d⌉ the powers k with depth(k) = ℓ run concurrently, each one square (k a power of two: 1 round, 8 B) or one
+/// Beaver product (1 round, 16 B) followed by a truncation; levels run one after the other. The FSS tests check it
+/// against the metered session and the [`FssCostEvaluator`].
+pub fn power_tree(n: usize, d: usize, t: Truncation) -> CommCost {
+    let mut total = CommCost::default();
+    for level in 1..=power_tree_depth(d) {
+        let mut lvl = CommCost::default();
+        for k in (2..=d).filter(|&k| power_tree_depth(k) == level) {
+            let p = if k.is_power_of_two() { predict::square(n) } else { predict::mul(n) };
+            lvl = lvl.par(p.then(predict::truncate(n, t)));
+        }
+        total = total.then(lvl);
+    }
+    total
+}
+
+/// Key bytes per element and party of a spline gate (the DCF keys, the mask share and the constant share).
+pub fn spline_key_bytes(pw: &EncodedPiecewise, bits: u32) -> u64 {
+    let k = spline_payload(pw.max_degree);
+    8 + 8 * k as u64 + (pw.thresholds.len() as u64 + 1) * dcf::key_bytes(DcfShape { bits, payload: k })
+}
+
+/// The FSS spline gate on `n` elements (module docs).
+pub fn spline(pw: &EncodedPiecewise, n: usize, bits: u32, t: Truncation) -> FssCost {
+    let d = pw.max_degree;
+    let k = spline_payload(d);
+    let keys = pw.thresholds.len() as u64 + 1;
+    let shape = DcfShape { bits, payload: k };
+    let nn = n as u64;
+    let open = CommCost::new(1, 8 * nn, nn * spline_key_bytes(pw, bits));
+    let comm = if d >= 2 {
+        open.par(power_tree(n, d, t)).then(predict::mul(n * (d - 1))).then(predict::truncate(n, t))
+    } else {
+        open.then(predict::truncate(n, t))
+    };
+    FssCost {
+        comm,
+        aes: AesCalls { online_per_party: nn * keys * dcf::eval_aes_calls(shape), dealer: nn * keys * dcf::gen_aes_calls(shape) },
+    }
+}
+
+/// The cost-only evaluator of the FSS backend: [`CostEvaluator`] with the FSS gates (same labels, parallel
+/// branches and clock as a [`super::FssSession`] run).
+#[derive(Debug, Clone)]
+pub struct FssCostEvaluator {
+    inner: CostEvaluator,
+    bits: u32,
+    truncation: Truncation,
+    aes: AesCalls,
+}
+
+impl FssCostEvaluator {
+    /// A cost evaluator for the given setting, truncation and comparison bit width (2 … 64).
+    pub fn new(fx: FixedPoint, truncation: Truncation, bits: u32) -> Result<Self> {
+        if !(2..=64).contains(&bits) {
+            return Err(MpcError::InvalidParameter {
+                name: "FSS comparison bit width",
+                value: bits.to_string(),
+                hint: "choose 2 ≤ bits ≤ 64 (64 compares the whole ring)",
+            });
+        }
+        Ok(FssCostEvaluator { inner: CostEvaluator::new(fx, truncation), bits, truncation, aes: AesCalls::default() })
+    }
+
+    /// The predicted totals.
+    pub fn total(&self) -> Stats {
+        self.inner.total()
+    }
+
+    /// The channel holding the predicted counters (with labels).
+    pub fn channel(&self) -> &Channel {
+        self.inner.channel()
+    }
+
+    /// Zeroes the predicted counters and AES calls (as [`super::FssSession::reset_meter`] does).
+    pub fn reset_meter(&mut self) {
+        self.inner.reset_meter();
+        self.aes = AesCalls::default();
+    }
+
+    /// Σ max|v|/2^63 over the local truncations so far ([`CostEvaluator::failure_mass`]).
+    pub fn failure_mass(&self) -> f64 {
+        self.inner.failure_mass()
+    }
+
+    /// Predicted AES calls.
+    pub fn aes_calls(&self) -> AesCalls {
+        self.aes
+    }
+
+    fn add_aes(&mut self, a: AesCalls) {
+        self.aes.online_per_party += a.online_per_party;
+        self.aes.dealer += a.dealer;
+    }
+}
+
+impl Evaluator for FssCostEvaluator {
+    type Value = CostValue;
+    type Fixed = CostValue;
+
+    fn fixed_point(&self) -> FixedPoint {
+        self.inner.fixed_point()
+    }
+    fn meta(v: &CostValue) -> &Meta {
+        &v.meta
+    }
+    /// Input sharing, metered as by the Beaver cost evaluator (1 round, 8 B per element from the owner).
+    fn input(&mut self, owner: Party, xs: &[f64], shape: &[usize]) -> Result<CostValue> {
+        self.inner.input(owner, xs, shape)
+    }
+    fn input_raw(&mut self, owner: Party, xs: &[i64], shape: &[usize], scale: u32) -> Result<CostValue> {
+        self.inner.input_raw(owner, xs, shape, scale)
+    }
+    fn reveal_raw(&mut self, v: &CostValue) -> Result<Vec<i64>> {
+        self.inner.reveal_raw(v)
+    }
+    fn reveal_to_raw(&mut self, v: &CostValue, to: Party) -> Result<Vec<i64>> {
+        self.inner.reveal_to_raw(v, to)
+    }
+    fn add(&mut self, a: &CostValue, b: &CostValue) -> Result<CostValue> {
+        self.inner.add(a, b)
+    }
+    fn sub(&mut self, a: &CostValue, b: &CostValue) -> Result<CostValue> {
+        self.inner.sub(a, b)
+    }
+    fn neg(&mut self, a: &CostValue) -> Result<CostValue> {
+        self.inner.neg(a)
+    }
+    fn add_const_raw(&mut self, a: &CostValue, c: i64) -> Result<CostValue> {
+        self.inner.add_const_raw(a, c)
+    }
+    fn mul_const_raw(&mut self, a: &CostValue, k: i64, k_scale: u32) -> Result<CostValue> {
+        self.inner.mul_const_raw(a, k, k_scale)
+    }
+    fn concat(&mut self, vs: &[&CostValue]) -> Result<CostValue> {
+        self.inner.concat(vs)
+    }
+    fn split(&mut self, v: &CostValue, sizes: &[usize]) -> Result<Vec<CostValue>> {
+        self.inner.split(v, sizes)
+    }
+    fn reshape(&mut self, v: &CostValue, shape: &[usize]) -> Result<CostValue> {
+        self.inner.reshape(v, shape)
+    }
+    fn gather(&mut self, v: &CostValue, idx: &[Option<usize>], shape: &[usize]) -> Result<CostValue> {
+        self.inner.gather(v, idx, shape)
+    }
+    fn sum_groups(&mut self, v: &CostValue, group: usize, shape: &[usize]) -> Result<CostValue> {
+        self.inner.sum_groups(v, group, shape)
+    }
+    fn matmul_public_raw(&mut self, a: &CostValue, w: &[i64], n: usize, w_scale: u32) -> Result<CostValue> {
+        self.inner.matmul_public_raw(a, w, n, w_scale)
+    }
+    fn mul_raw(&mut self, a: &CostValue, b: &CostValue) -> Result<CostValue> {
+        self.inner.mul_raw(a, b)
+    }
+    fn square_raw(&mut self, a: &CostValue) -> Result<CostValue> {
+        self.inner.square_raw(a)
+    }
+    /// The truncation of the wrapped cost evaluator (priced and failure-bounded as in the Beaver backend).
+    fn truncate_bits(&mut self, a: &CostValue, bits: u32) -> Result<CostValue> {
+        self.inner.truncate_bits(a, bits)
+    }
+    fn not(&mut self, bit: &CostValue) -> Result<CostValue> {
+        self.inner.not(bit)
+    }
+    fn ltz(&mut self, a: &CostValue) -> Result<CostValue> {
+        a.meta.check_fx("ltz", &self.fixed_point())?;
+        let c = ltz(a.meta.len(), self.bits);
+        self.inner.charge_external(c.comm);
+        self.add_aes(c.aes);
+        Ok(CostValue { meta: a.meta.with_scale(0), bound: 1.0 })
+    }
+    fn matmul_raw(&mut self, a: &CostValue, b: &CostValue) -> Result<CostValue> {
+        self.inner.matmul_raw(a, b)
+    }
+    fn fix_right(&mut self, w: &CostValue) -> Result<CostValue> {
+        self.inner.fix_right(w)
+    }
+    fn matmul_fixed_raw(&mut self, a: &CostValue, w: &CostValue) -> Result<CostValue> {
+        self.inner.matmul_fixed_raw(a, w)
+    }
+    fn parallel<T>(&mut self, n: usize, mut f: impl FnMut(&mut Self, usize) -> Result<T>) -> Result<Vec<T>> {
+        self.inner.channel_mut().fork();
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            if i > 0 {
+                self.inner.channel_mut().next_branch();
+            }
+            match f(self, i) {
+                Ok(v) => out.push(v),
+                Err(e) => {
+                    self.inner.channel_mut().join();
+                    return Err(e);
+                }
+            }
+        }
+        self.inner.channel_mut().join();
+        Ok(out)
+    }
+    fn scope<T>(&mut self, label: &str, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.inner.channel_mut().enter(label);
+        let r = f(self);
+        self.inner.channel_mut().exit();
+        r
+    }
+    /// The FSS spline gate's cost, composed like the session runs it (opening ∥ powers, products, truncation).
+    fn piecewise(&mut self, x: &CostValue, pw: &EncodedPiecewise) -> Result<CostValue> {
+        x.meta.check_fx("piecewise", &self.fixed_point())?;
+        if pw.thresholds.is_empty() {
+            return crate::recipes::piecewise(self, x, pw);
+        }
+        let n = x.meta.len();
+        let d = pw.max_degree;
+        let k = spline_payload(d);
+        let shape = DcfShape { bits: self.bits, payload: k };
+        let keys = pw.thresholds.len() as u64 + 1;
+        let nn = n as u64;
+        self.add_aes(AesCalls {
+            online_per_party: nn * keys * dcf::eval_aes_calls(shape),
+            dealer: nn * keys * dcf::gen_aes_calls(shape),
+        });
+        let open = CommCost::new(1, 8 * nn, nn * spline_key_bytes(pw, self.bits));
+        let y2 = CostValue { meta: x.meta.with_scale(2 * self.fixed_point().frac_bits), bound: spline_bound(pw, x.bound) };
+        if d >= 2 {
+            let mut out = self.parallel(2, |s, b| {
+                if b == 0 {
+                    s.inner.charge_external(open);
+                    Ok(Vec::new())
+                } else {
+                    crate::recipes::powers(s, x, d)
+                }
+            })?;
+            let pows = out.pop().unwrap_or_default();
+            let cmax = pw.segments.iter().flat_map(|s| s.iter().skip(2)).fold(0.0f64, |m, &c| m.max((c as f64).abs()));
+            let c = CostValue { meta: x.meta.with_shape(vec![n * (d - 1)]), bound: cmax };
+            let flat = pows[1..].iter().map(|p| self.reshape(p, &[n])).collect::<Result<Vec<_>>>()?;
+            let pcat = self.concat(&flat.iter().collect::<Vec<_>>())?;
+            self.mul_raw(&c, &pcat)?;
+        } else {
+            self.inner.charge_external(open);
+        }
+        let _ = self.truncation;
+        let y2 = self.reshape(&y2, &x.meta.shape)?;
+        self.truncate(&y2)
+    }
+}
+
+/// Bound (ring units at scale 2f) on the spline's untruncated value A + B·y + Σ_{j≥2} c_j·x^j = Σ_j enc(c_j)·x^j
+/// (scale 2f, the constant as enc(c_0)·2^f) for |x| ≤ `xb` ring units at scale f: the largest over the segments
+/// of |enc(c_0)|·2^f + |enc(c_1)|·xb + Σ_{j≥2} |enc(c_j)|·b_j, with b_j = xb^j/2^((j−1)f) + j the power tree's bound
+/// on x^j (each truncation divides by 2^f and may add 1).
+pub fn spline_bound(pw: &EncodedPiecewise, xb: f64) -> f64 {
+    let f = pw.fx.frac_bits as i32;
+    let sc = 2f64.powi(f);
+    pw.segments
+        .iter()
+        .map(|seg| {
+            seg.iter()
+                .enumerate()
+                .map(|(j, &c)| {
+                    let c = (c as f64).abs();
+                    match j {
+                        0 => c * sc,
+                        1 => c * xb,
+                        _ => c * (xb.powi(j as i32) / sc.powi(j as i32 - 1) + j as f64),
+                    }
+                })
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max)
+}

@@ -1,0 +1,400 @@
+//! Distributed comparison functions (DCF) on a fixed-key AES PRG.
+//!
+//! A DCF key pair (k_0, k_1) for α ∈ \[0, 2^n) and a payload β ∈ Z_{2^64}^k gives, for every public x,
+//! `Eval(0, k_0, x) + Eval(1, k_1, x) = β·[x < α]` (over the low n bits of x, unsigned), while each key alone
+//! reveals nothing about α or β. The construction is the tree DCF of Boyle, Chandran, Gilboa, Gupta, Ishai,
+//! Kumar, Rathee ("Function secret sharing for mixed-mode and fixed-point secure computation", EUROCRYPT 2021,
+//! Fig. 1 "DCF Gen/Eval"), written from the paper's pseudocode:
+//!
+//! - each party walks a binary tree along the bits of x, most significant first, holding a λ-bit seed s and a
+//!   control bit t (t_0 ⊕ t_1 = 1 exactly on the path to α);
+//! - the PRG expands a seed into (s^L, t^L, v^L) and (s^R, t^R, v^R); one correction word per level
+//!   (s_CW, V_CW ∈ Z^k, t_CW^L, t_CW^R) keeps the two parties' seeds equal off the path and makes the sum of the
+//!   value words v collected on the path equal β the first time x leaves the path to the left of α (x_i = 0,
+//!   α_i = 1), 0 otherwise;
+//! - a final correction word cancels the leaf values (x = α gives 0).
+//!
+//! **PRG.** G_i(s) = AES_K(s ⊕ i) ⊕ (s ⊕ i) with one fixed public key K (the fixed-key "MMO" hash used as a
+//! correlation-robust function, Guo, Katz, Wang, Yu, S&P 2020), on the `aes` crate (AES-NI when the CPU has it,
+//! detected at run time). Block 0 gives (s^L, t^L) (t = the low bit, then cleared: seeds are 127-bit), block 1
+//! (s^R, t^R), blocks 2 … 1 + h the k words of v^L, then h blocks for v^R, h = ⌈k/2⌉; the leaf conversion of a
+//! seed takes h more blocks with tweaks 2^64 + j. Evaluation expands only the side it follows:
+//! **1 + h AES calls per level, plus h at the leaf**; generation expands both sides for both parties:
+//! 2·(2 + 2h) per level plus 2h at the leaf ([`eval_aes_calls`], [`gen_aes_calls`]).
+//!
+//! **Key size** per party ([`key_bytes`]): seed 16 B + per level (s_CW 16 B + V_CW 8k B) + the 2n control bits
+//! packed (⌈2n/8⌉ B) + the leaf word 8k B, i.e. about n·(λ + 64k + 2) bits — the paper's n·(λ + ℓ + 2) + λ + ℓ.
+//!
+//! Keys are handled in batches ([`DcfBatch`]: many keys of one shape, flat arrays) and evaluated level by level
+//! across the batch, so the AES pipeline is fed with independent blocks.
+
+use aes::Aes128;
+use aes::cipher::{BlockEncrypt, KeyInit, generic_array::GenericArray};
+use rand::RngCore;
+
+use crate::share::Party;
+
+/// The fixed public AES key of the PRG (any constant works; the security argument treats AES_K as a random
+/// permutation).
+const FIXED_KEY: [u8; 16] = *b"compact-fss-prg!";
+/// Tweak offset of the leaf conversion blocks.
+const LEAF_TWEAK: u128 = 1 << 64;
+
+/// The fixed-key AES PRG.
+#[derive(Clone)]
+pub struct Prg {
+    aes: Aes128,
+}
+
+impl std::fmt::Debug for Prg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Prg(fixed-key AES-128)")
+    }
+}
+
+impl Default for Prg {
+    fn default() -> Self {
+        Prg::new()
+    }
+}
+
+impl Prg {
+    /// The PRG with the crate's fixed key.
+    pub fn new() -> Self {
+        Prg { aes: Aes128::new(&GenericArray::from(FIXED_KEY)) }
+    }
+
+    /// H(x_i) = AES_K(x_i) ⊕ x_i for every block, in place (one batched AES call sequence).
+    pub fn hash_in_place(&self, xs: &mut [u128]) {
+        let mut blocks: Vec<aes::Block> = xs.iter().map(|x| GenericArray::from(x.to_le_bytes())).collect();
+        self.aes.encrypt_blocks(&mut blocks);
+        for (x, b) in xs.iter_mut().zip(&blocks) {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(b);
+            *x ^= u128::from_le_bytes(a);
+        }
+    }
+}
+
+/// Shape of a DCF: input bits n (1 ≤ n ≤ 64) and payload words k ≥ 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DcfShape {
+    /// Input bit width n: the key compares the low n bits of x.
+    pub bits: u32,
+    /// Payload length k (words of Z_{2^64}).
+    pub payload: usize,
+}
+
+impl DcfShape {
+    /// h = ⌈k/2⌉, blocks per value word vector.
+    fn h(&self) -> usize {
+        self.payload.div_ceil(2)
+    }
+}
+
+/// Bytes of one party's key of this shape (see the module docs).
+pub fn key_bytes(shape: DcfShape) -> u64 {
+    let (n, k) = (u64::from(shape.bits), shape.payload as u64);
+    16 + n * (16 + 8 * k) + (2 * n).div_ceil(8) + 8 * k
+}
+
+/// AES calls of one party's evaluation of one key.
+pub fn eval_aes_calls(shape: DcfShape) -> u64 {
+    let h = shape.h() as u64;
+    u64::from(shape.bits) * (1 + h) + h
+}
+
+/// AES calls of the dealer's generation of one key pair.
+pub fn gen_aes_calls(shape: DcfShape) -> u64 {
+    let h = shape.h() as u64;
+    u64::from(shape.bits) * 2 * (2 + 2 * h) + 2 * h
+}
+
+/// One party's keys for a batch of DCFs of one shape (key i at index i of every array).
+#[derive(Debug, Clone)]
+pub struct DcfBatch {
+    shape: DcfShape,
+    party: Party,
+    seeds: Vec<u128>,
+    /// n per key.
+    s_cw: Vec<u128>,
+    /// n per key: bit 0 = t_CW^L, bit 1 = t_CW^R.
+    t_cw: Vec<u8>,
+    /// n·k per key.
+    v_cw: Vec<u64>,
+    /// k per key.
+    leaf: Vec<u64>,
+}
+
+impl DcfBatch {
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.seeds.len()
+    }
+
+    /// True when the batch holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.seeds.is_empty()
+    }
+
+    /// The keys' shape.
+    pub fn shape(&self) -> DcfShape {
+        self.shape
+    }
+
+    /// The party the keys belong to.
+    pub fn party(&self) -> Party {
+        self.party
+    }
+
+    /// Serialized size of the batch (keys · [`key_bytes`]).
+    pub fn byte_len(&self) -> u64 {
+        self.len() as u64 * key_bytes(self.shape)
+    }
+}
+
+/// The bit of x at tree level i (most significant of the n bits first).
+#[inline(always)]
+fn bit(x: u64, bits: u32, i: u32) -> u64 {
+    (x >> (bits - 1 - i)) & 1
+}
+
+/// Fills `out` with the PRG blocks of seed `s` for `side` (0 = L, 1 = R): the seed block then h value blocks.
+#[inline(always)]
+fn side_inputs(s: u128, side: usize, h: usize, out: &mut Vec<u128>) {
+    out.push(s ^ side as u128);
+    for j in 0..h {
+        out.push(s ^ (2 + (side * h + j) as u128));
+    }
+}
+
+/// Splits the value words of hashed value blocks into k words.
+#[inline(always)]
+fn words_of(blocks: &[u128], k: usize, out: &mut [u64]) {
+    for (j, o) in out.iter_mut().enumerate().take(k) {
+        let b = blocks[j / 2];
+        *o = if j % 2 == 0 { b as u64 } else { (b >> 64) as u64 };
+    }
+}
+
+/// Generates key pairs: key i compares against `alphas[i]` (low n bits) with payload `betas[i·k .. (i+1)·k]`.
+/// Returns (party 0's batch, party 1's batch) and the number of AES calls made. Panics never; mismatched lengths
+/// are the caller's invariant (checked by `debug_assert`).
+pub fn keygen(prg: &Prg, shape: DcfShape, alphas: &[u64], betas: &[u64], rng: &mut impl RngCore) -> (DcfBatch, DcfBatch, u64) {
+    let (n, k, h) = (shape.bits, shape.payload, shape.h());
+    debug_assert_eq!(betas.len(), alphas.len() * k);
+    let m = alphas.len();
+    let mk = |p| DcfBatch {
+        shape,
+        party: p,
+        seeds: Vec::with_capacity(m),
+        s_cw: Vec::with_capacity(m * n as usize),
+        t_cw: Vec::with_capacity(m * n as usize),
+        v_cw: Vec::with_capacity(m * n as usize * k),
+        leaf: Vec::with_capacity(m * k),
+    };
+    let (mut k0, mut k1) = (mk(Party::P0), mk(Party::P1));
+    let mut calls = 0u64;
+    let mut buf: Vec<u128> = Vec::with_capacity(2 * (2 + 2 * h));
+    let mut va = vec![0u64; k];
+    let (mut v0, mut v1) = (vec![0u64; 2 * k], vec![0u64; 2 * k]);
+    for (i, &alpha) in alphas.iter().enumerate() {
+        let beta = &betas[i * k..(i + 1) * k];
+        let mut s = [rng_u128(rng) & !1, rng_u128(rng) & !1];
+        k0.seeds.push(s[0]);
+        k1.seeds.push(s[1]);
+        let mut t = [0u64, 1u64];
+        va.iter_mut().for_each(|v| *v = 0);
+        for lvl in 0..n {
+            let a = bit(alpha, n, lvl) as usize;
+            // Expand both seeds on both sides: per party [sL, vL.., sR, vR..] (layout of side_inputs).
+            buf.clear();
+            for &sb in &s {
+                side_inputs(sb, 0, h, &mut buf);
+                side_inputs(sb, 1, h, &mut buf);
+            }
+            prg.hash_in_place(&mut buf);
+            calls += buf.len() as u64;
+            let per = 2 * (1 + h);
+            let side = |b: usize, sd: usize| &buf[b * per + sd * (1 + h)..b * per + (sd + 1) * (1 + h)];
+            let (s_keep, s_lose) = (a, 1 - a);
+            let seed_t = |blk: u128| (blk & !1, (blk & 1) as u64);
+            let (sl0, _) = seed_t(side(0, s_lose)[0]);
+            let (sl1, _) = seed_t(side(1, s_lose)[0]);
+            let s_cw = sl0 ^ sl1;
+            words_of(&side(0, s_lose)[1..], k, &mut v0[..k]);
+            words_of(&side(1, s_lose)[1..], k, &mut v1[..k]);
+            words_of(&side(0, s_keep)[1..], k, &mut v0[k..]);
+            words_of(&side(1, s_keep)[1..], k, &mut v1[k..]);
+            let neg = t[1] == 1; // (−1)^{t_1}
+            let sign = |x: u64| if neg { x.wrapping_neg() } else { x };
+            for j in 0..k {
+                let mut vcw = sign(v1[j].wrapping_sub(v0[j]).wrapping_sub(va[j]));
+                if s_lose == 0 {
+                    vcw = vcw.wrapping_add(sign(beta[j]));
+                }
+                va[j] = va[j].wrapping_sub(v1[k + j]).wrapping_add(v0[k + j]).wrapping_add(sign(vcw));
+                k0.v_cw.push(vcw);
+                k1.v_cw.push(vcw);
+            }
+            let (_, tl0) = seed_t(side(0, 0)[0]);
+            let (_, tl1) = seed_t(side(1, 0)[0]);
+            let (_, tr0) = seed_t(side(0, 1)[0]);
+            let (_, tr1) = seed_t(side(1, 1)[0]);
+            let tcw_l = tl0 ^ tl1 ^ a as u64 ^ 1;
+            let tcw_r = tr0 ^ tr1 ^ a as u64;
+            let tcw = (tcw_l | (tcw_r << 1)) as u8;
+            k0.s_cw.push(s_cw);
+            k1.s_cw.push(s_cw);
+            k0.t_cw.push(tcw);
+            k1.t_cw.push(tcw);
+            let tcw_keep = if s_keep == 0 { tcw_l } else { tcw_r };
+            for b in 0..2 {
+                let (sk, tk) = seed_t(side(b, s_keep)[0]);
+                let corr = t[b] == 1;
+                s[b] = if corr { sk ^ s_cw } else { sk };
+                t[b] = if corr { tk ^ tcw_keep } else { tk };
+            }
+        }
+        // Leaf: CW = (−1)^{t_1}·(Convert(s_1) − Convert(s_0) − V_α).
+        buf.clear();
+        for &sb in &s {
+            for j in 0..h {
+                buf.push(sb ^ (LEAF_TWEAK + j as u128));
+            }
+        }
+        prg.hash_in_place(&mut buf);
+        calls += buf.len() as u64;
+        words_of(&buf[..h], k, &mut v0[..k]);
+        words_of(&buf[h..], k, &mut v1[..k]);
+        let neg = t[1] == 1;
+        for j in 0..k {
+            let c = v1[j].wrapping_sub(v0[j]).wrapping_sub(va[j]);
+            let c = if neg { c.wrapping_neg() } else { c };
+            k0.leaf.push(c);
+            k1.leaf.push(c);
+        }
+    }
+    (k0, k1, calls)
+}
+
+fn rng_u128(rng: &mut impl RngCore) -> u128 {
+    (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64())
+}
+
+/// Evaluates key i of `keys` at `xs[i]` for every i, writing this party's k-word share to `out[i·k ..]`.
+/// Returns the number of AES calls. The batch is walked level by level so that the AES blocks of all keys are
+/// encrypted together.
+pub fn eval(prg: &Prg, keys: &DcfBatch, xs: &[u64], out: &mut [u64]) -> u64 {
+    let (n, k, h) = (keys.shape.bits, keys.shape.payload, keys.shape.h());
+    let m = keys.len();
+    debug_assert!(xs.len() == m && out.len() == m * k);
+    let mut s = keys.seeds.clone();
+    let mut t = vec![u64::from(keys.party == Party::P1); m];
+    out.iter_mut().for_each(|o| *o = 0);
+    let mut buf: Vec<u128> = Vec::with_capacity(m * (1 + h));
+    let mut words = vec![0u64; k];
+    let mut calls = 0u64;
+    for lvl in 0..n {
+        buf.clear();
+        for (i, &x) in xs.iter().enumerate() {
+            side_inputs(s[i], bit(x, n, lvl) as usize, h, &mut buf);
+        }
+        prg.hash_in_place(&mut buf);
+        calls += buf.len() as u64;
+        for (i, &x) in xs.iter().enumerate() {
+            let side = bit(x, n, lvl);
+            let blk = &buf[i * (1 + h)..(i + 1) * (1 + h)];
+            let cw = i * n as usize + lvl as usize;
+            let (mut sn, mut tn) = (blk[0] & !1, (blk[0] & 1) as u64);
+            words_of(&blk[1..], k, &mut words);
+            let acc = &mut out[i * k..(i + 1) * k];
+            if t[i] == 1 {
+                sn ^= keys.s_cw[cw];
+                tn ^= u64::from(keys.t_cw[cw] >> side) & 1;
+                let v = &keys.v_cw[cw * k..(cw + 1) * k];
+                for j in 0..k {
+                    acc[j] = acc[j].wrapping_add(words[j]).wrapping_add(v[j]);
+                }
+            } else {
+                for j in 0..k {
+                    acc[j] = acc[j].wrapping_add(words[j]);
+                }
+            }
+            s[i] = sn;
+            t[i] = tn;
+        }
+    }
+    buf.clear();
+    for &si in &s {
+        for j in 0..h {
+            buf.push(si ^ (LEAF_TWEAK + j as u128));
+        }
+    }
+    prg.hash_in_place(&mut buf);
+    calls += buf.len() as u64;
+    let neg = keys.party == Party::P1;
+    for i in 0..m {
+        words_of(&buf[i * h..(i + 1) * h], k, &mut words);
+        let acc = &mut out[i * k..(i + 1) * k];
+        let leaf = &keys.leaf[i * k..(i + 1) * k];
+        for j in 0..k {
+            let mut v = acc[j].wrapping_add(words[j]);
+            if t[i] == 1 {
+                v = v.wrapping_add(leaf[j]);
+            }
+            acc[j] = if neg { v.wrapping_neg() } else { v };
+        }
+    }
+    calls
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn check(bits: u32, k: usize, seed: u64) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let prg = Prg::new();
+        let mask = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+        for _ in 0..8 {
+            let alpha = rng.random::<u64>() & mask;
+            let beta: Vec<u64> = (0..k).map(|_| rng.random()).collect();
+            let mut xs = vec![alpha.wrapping_sub(1), alpha, alpha.wrapping_add(1), 0, 1 << 63, u64::MAX, mask, 1];
+            xs.extend((0..24).map(|_| rng.random::<u64>()));
+            let shape = DcfShape { bits, payload: k };
+            let alphas = vec![alpha; xs.len()];
+            let betas: Vec<u64> = (0..xs.len()).flat_map(|_| beta.iter().copied()).collect();
+            let (k0, k1, gc) = keygen(&prg, shape, &alphas, &betas, &mut rng);
+            assert_eq!(gc, gen_aes_calls(shape) * xs.len() as u64);
+            let (mut o0, mut o1) = (vec![0; xs.len() * k], vec![0; xs.len() * k]);
+            let c0 = eval(&prg, &k0, &xs, &mut o0);
+            let c1 = eval(&prg, &k1, &xs, &mut o1);
+            assert_eq!(c0, eval_aes_calls(shape) * xs.len() as u64);
+            assert_eq!(c1, c0);
+            for (i, &x) in xs.iter().enumerate() {
+                let lt = (x & mask) < alpha;
+                for j in 0..k {
+                    let got = o0[i * k + j].wrapping_add(o1[i * k + j]);
+                    let want = if lt { beta[j] } else { 0 };
+                    assert_eq!(got, want, "bits {bits} k {k} alpha {alpha:#x} x {x:#x} word {j}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn eval_shares_sum_to_beta_times_less_than() {
+        for (bits, k, seed) in [(64, 1, 1), (64, 2, 2), (64, 3, 3), (63, 1, 4), (32, 4, 5), (1, 1, 6), (16, 7, 7)] {
+            check(bits, k, seed);
+        }
+    }
+
+    #[test]
+    fn key_bytes_formula() {
+        // n·(λ + ℓ + 2) bits + λ + ℓ for one 64-bit payload word, n = 64: 16 + 64·24 + 16 + 8.
+        assert_eq!(key_bytes(DcfShape { bits: 64, payload: 1 }), 16 + 64 * 24 + 16 + 8);
+    }
+}
