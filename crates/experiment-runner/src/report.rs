@@ -58,7 +58,7 @@ pub struct Report {
 }
 
 /// Experiments with a dedicated section; records of any other name get a generic table.
-const KNOWN: &[&str] = &["approximations", "accuracy", "ablations", "depth", "secure"];
+const KNOWN: &[&str] = &["approximations", "accuracy", "ablations", "depth", "frontier", "secure"];
 
 /// Builds every table and figure whose records exist under `results`.
 pub fn build(results: &Path) -> anyhow::Result<Report> {
