@@ -254,7 +254,7 @@ mod tests {
 
     fn spec(seed: u64) -> Spec {
         Spec::parse(&format!(
-            "name = \"cu\"\nkind = \"cube\"\nseed = {seed}\n[grid]\nmethod = [\"a\", \"b\", \"c\"]\ndepth = [1, 2, 3, 4, 5, 6, 7]\n"
+            "name = \"cu\"\nkind = \"cube\"\nseed = {seed}\n[grid]\nmethod = [\"puma\", \"nfgen\", \"bolt\"]\ndepth = [1, 2, 3, 4, 5, 6, 7]\n"
         ))
         .unwrap()
     }
