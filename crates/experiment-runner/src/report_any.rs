@@ -39,6 +39,9 @@ pub fn other_experiments(raw: &Path, known: &[&str]) -> anyhow::Result<Vec<(Stri
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .filter(|n| !known.contains(&n.as_str()))
+        // A Slurm shard's own file (`<experiment>.shard-K-of-N.jsonl`) is part of its experiment, merged by
+        // `compact merge`; it is not an experiment of its own.
+        .filter(|n| !n.contains(".shard-"))
         .collect();
     names.sort();
     let mut out = Vec::new();
