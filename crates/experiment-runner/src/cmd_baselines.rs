@@ -146,7 +146,6 @@ const BACKEND_HEADER: [&str; 11] = [
 ];
 
 fn render_backends(rows: &[BackendRow], args: &Args) -> anyhow::Result<String> {
-    let mut out = String::new();
     let wan = |c: &BackendCost| {
         1e3 * mpc_sim::Network::WAN.latency_s(&mpc_sim::CommCost::new(c.rounds, c.online_bytes * 1_000_000, 0))
     };
@@ -165,33 +164,13 @@ fn render_backends(rows: &[BackendRow], args: &Args) -> anyhow::Result<String> {
             format!("{:.1}", wan(&r.beaver)),
         ]
     };
-    match args.format {
-        Format::Json => {
-            out = serde_json::to_string_pretty(rows)?;
-            out.push('\n');
-        }
-        Format::Csv => {
-            writeln!(out, "{}", BACKEND_HEADER.join(","))?;
-            for r in rows {
-                writeln!(out, "{}", cells(r).iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","))?;
-            }
-        }
-        Format::Md => {
-            writeln!(
-                out,
-                "Costs per element and party, FSS backend (64-bit DCF comparisons) beside the Beaver backend; {} truncation \
-                 for every method; key bytes = dealer bytes (DCF keys, masks and Beaver material); AES calls = key \
-                 evaluation per party.\n",
-                trunc_name(args.truncation.into())
-            )?;
-            writeln!(out, "| {} |", BACKEND_HEADER.join(" | "))?;
-            writeln!(out, "|{}", "---|".repeat(BACKEND_HEADER.len()))?;
-            for r in rows {
-                writeln!(out, "| {} |", cells(r).join(" | "))?;
-            }
-        }
-    }
-    Ok(out)
+    let preamble = format!(
+        "Costs per element and party, FSS backend (64-bit DCF comparisons) beside the Beaver backend; {} truncation \
+         for every method; key bytes = dealer bytes (DCF keys, masks and Beaver material); AES calls = key \
+         evaluation per party.\n",
+        trunc_name(args.truncation.into())
+    );
+    render_table(rows, &BACKEND_HEADER, cells, args.format, Some(&preamble))
 }
 
 fn methods(args: &Args) -> anyhow::Result<Vec<Box<dyn secure_methods::SecureMethod>>> {
@@ -384,6 +363,18 @@ fn csv_field(s: &str) -> String {
 }
 
 fn render(rows: &[MethodReport], format: Format) -> anyhow::Result<String> {
+    render_table(rows, &HEADER, |r| cells(r).to_vec(), format, None)
+}
+
+/// One table in the chosen format: JSON of the rows themselves, or CSV / Markdown of `header` and `cells` (Markdown
+/// after an optional preamble, with `|` escaped in cells).
+fn render_table<T: serde::Serialize>(
+    rows: &[T],
+    header: &[&str],
+    cells: impl Fn(&T) -> Vec<String>,
+    format: Format,
+    md_preamble: Option<&str>,
+) -> anyhow::Result<String> {
     let mut out = String::new();
     match format {
         Format::Json => {
@@ -391,14 +382,17 @@ fn render(rows: &[MethodReport], format: Format) -> anyhow::Result<String> {
             out.push('\n');
         }
         Format::Csv => {
-            writeln!(out, "{}", HEADER.join(","))?;
+            writeln!(out, "{}", header.join(","))?;
             for r in rows {
                 writeln!(out, "{}", cells(r).iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","))?;
             }
         }
         Format::Md => {
-            writeln!(out, "| {} |", HEADER.join(" | "))?;
-            writeln!(out, "|{}", "---|".repeat(HEADER.len()))?;
+            if let Some(p) = md_preamble {
+                writeln!(out, "{p}")?;
+            }
+            writeln!(out, "| {} |", header.join(" | "))?;
+            writeln!(out, "|{}", "---|".repeat(header.len()))?;
             for r in rows {
                 let escaped: Vec<String> = cells(r).iter().map(|c| c.replace('|', "\\|")).collect();
                 writeln!(out, "| {} |", escaped.join(" | "))?;
