@@ -188,32 +188,12 @@ impl Executor for Accuracy {
     }
 
     fn run(&self, spec: &Spec, point: &Point, seed: u64) -> anyhow::Result<serde_json::Value> {
-        let task: Task = need(point, "task", &point.task)?.parse()?;
-        let act_name = need(point, "activation", &point.activation)?;
-        let method_name = need(point, "method", &point.method)?;
-        let load = LoadParams::from_spec(spec)?;
-        let loaded = self.cache.load_cached(spec, task, act_name, point.depth)?;
+        let PointSetup { task, act_name, method_name, load, loaded, search, chosen } = self.set_up(spec, point)?;
         let (val, test) = (&loaded.val, &loaded.test);
-        let search = SearchParams::for_point(spec, Some(point))?;
         // The failure bound of local truncation assumes the largest |activation input| seen in calibration.
         let input_bound =
             loaded.stats.iter().map(|s| s.histogram.lo.abs().max(s.histogram.hi.abs())).fold(1.0f64, f64::max);
         let rel = |acc: f64| (loaded.exact_val - acc) / loaded.exact_val;
-
-        let config = method_config(spec, method_name)?;
-        let (model_key, search_seed) = search_identity(spec, point, &load);
-        let chosen = choose_method(
-            &self.methods,
-            &loaded,
-            act_name,
-            method_name,
-            config,
-            &search,
-            load.batch,
-            search_seed,
-            &self.searches,
-            &model_key,
-        )?;
         let ChosenMethod { method, search: outcome } = chosen;
         let priced = method.cost(SECURE_TRUNCATION, input_bound)?;
         let local = method.cost(Truncation::Local, input_bound)?;
@@ -310,27 +290,7 @@ impl Executor for Secure {
 
     fn run(&self, spec: &Spec, point: &Point, seed: u64) -> anyhow::Result<serde_json::Value> {
         use model_zoo::secure::{LayerKind, SecureOptions, evaluate_secure};
-        let task: Task = need(point, "task", &point.task)?.parse()?;
-        let act_name = need(point, "activation", &point.activation)?;
-        let method_name = need(point, "method", &point.method)?;
-        let load = LoadParams::from_spec(spec)?;
-        let loaded = self.accuracy.cache.load_cached(spec, task, act_name, point.depth)?;
-        let search = SearchParams::for_point(spec, Some(point))?;
-        let config = method_config(spec, method_name)?;
-        let (model_key, search_seed) = search_identity(spec, point, &load);
-        let a = &self.accuracy;
-        let chosen = choose_method(
-            &a.methods,
-            &loaded,
-            act_name,
-            method_name,
-            config,
-            &search,
-            load.batch,
-            search_seed,
-            &a.searches,
-            &model_key,
-        )?;
+        let PointSetup { task, act_name, method_name, loaded, chosen, .. } = self.accuracy.set_up(spec, point)?;
         let exported = loaded.net.export_folded()?;
         let cnn = exported.input_shape.len() == 3;
         let samples = if cnn { spec.param_usize("cnn_samples", 200)? } else { spec.param_usize("samples", 500)? };
@@ -500,6 +460,45 @@ method = ["nfgn"]"#, "", "unknown method 'nfgn'"),
             density: None,
             nu: None,
         }));
+    }
+}
+
+/// What the model executors (accuracy and secure) need for a point: its names, its cached model, the load and
+/// search parameters, and the method chosen for it (Compact's accuracy-constrained search, or the registry's).
+struct PointSetup<'p> {
+    task: Task,
+    act_name: &'p str,
+    method_name: &'p str,
+    load: LoadParams,
+    loaded: std::sync::Arc<crate::models::Loaded>,
+    search: SearchParams,
+    chosen: ChosenMethod,
+}
+
+impl Accuracy {
+    /// Loads the point's model (cached) and chooses its method.
+    fn set_up<'p>(&self, spec: &Spec, point: &'p Point) -> anyhow::Result<PointSetup<'p>> {
+        let task: Task = need(point, "task", &point.task)?.parse()?;
+        let act_name = need(point, "activation", &point.activation)?;
+        let method_name = need(point, "method", &point.method)?;
+        let load = LoadParams::from_spec(spec)?;
+        let loaded = self.cache.load_cached(spec, task, act_name, point.depth)?;
+        let search = SearchParams::for_point(spec, Some(point))?;
+        let config = method_config(spec, method_name)?;
+        let (model_key, search_seed) = search_identity(spec, point, &load);
+        let chosen = choose_method(
+            &self.methods,
+            &loaded,
+            act_name,
+            method_name,
+            config,
+            &search,
+            load.batch,
+            search_seed,
+            &self.searches,
+            &model_key,
+        )?;
+        Ok(PointSetup { task, act_name, method_name, load, loaded, search, chosen })
     }
 }
 
