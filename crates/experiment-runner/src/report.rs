@@ -2,7 +2,9 @@
 //!
 //! Every number the README quotes comes from here: `compact report` reads `results/raw/*.jsonl`, writes
 //! `results/tables/*.{csv,md}` and `results/figures/*.{png,svg}`, and rewrites the README between
-//! `<!-- results:begin -->` and `<!-- results:end -->`.
+//! `<!-- results:begin -->` and `<!-- results:end -->`. Tables that other commands write to files (the Slurm
+//! overhead and plan, for instance) appear in the README between `<!-- include: FILE -->` and `<!-- include:end -->`,
+//! and `compact report --readme` copies each FILE's current text there, so no README figure is pasted by hand.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -21,6 +23,10 @@ use crate::table::{Table, Values};
 pub const BEGIN: &str = "<!-- results:begin -->";
 /// End marker.
 pub const END: &str = "<!-- results:end -->";
+/// Opening of an include block: `<!-- include: FILE -->`, FILE relative to the README's folder.
+pub const INCLUDE: &str = "<!-- include: ";
+/// End of an include block.
+pub const INCLUDE_END: &str = "<!-- include:end -->";
 
 fn f(v: &Value, key: &str) -> f64 {
     v.get(key).and_then(Value::as_f64).unwrap_or(f64::NAN)
@@ -542,6 +548,55 @@ pub fn rewrite_readme(readme: &Path, report: &Report) -> anyhow::Result<()> {
         body.push_str(&format!("\n### {heading}\n\n{md}\n"));
     }
     let new = format!("{}{BEGIN}{body}\n{}", &text[..b], &text[e..]);
+    let base = readme.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let new = refresh_includes(&new, base).with_context(|| format!("in '{}'", readme.display()))?;
     crate::output::write_atomic(readme, new.as_bytes())?;
     Ok(())
+}
+
+/// Replaces the body of every `<!-- include: FILE -->` … `<!-- include:end -->` block of `text` with FILE's current
+/// content (FILE relative to `base`).
+pub fn refresh_includes(text: &str, base: &Path) -> anyhow::Result<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(INCLUDE) {
+        let open_end = rest[start..].find("-->").map(|i| start + i + 3).with_context(|| {
+            format!("an '{INCLUDE}' marker is not closed by '-->'; write it as '{INCLUDE}FILE -->'")
+        })?;
+        let file = rest[start + INCLUDE.len()..open_end - 3].trim();
+        let Some(close) = rest[open_end..].find(INCLUDE_END).map(|i| open_end + i) else {
+            bail!("the include block of '{file}' has no '{INCLUDE_END}' line; add one after the block");
+        };
+        let path = base.join(file);
+        let body = fs::read_to_string(&path)
+            .with_context(|| format!("cannot read '{}' for its include block; run the command that writes it", path.display()))?;
+        out.push_str(&rest[..open_end]);
+        out.push_str("\n\n");
+        out.push_str(body.trim_end());
+        out.push_str("\n\n");
+        out.push_str(INCLUDE_END);
+        rest = &rest[close + INCLUDE_END.len()..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn include_blocks_take_the_current_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::write(dir.path().join("t.md"), "| a |\n|---|\n| 2 |\n").expect("write");
+        let text = "intro\n<!-- include: t.md -->\n| a |\n|---|\n| 1 |\n<!-- include:end -->\ntail\n";
+        let out = refresh_includes(text, dir.path()).expect("refresh");
+        assert_eq!(out, "intro\n<!-- include: t.md -->\n\n| a |\n|---|\n| 2 |\n\n<!-- include:end -->\ntail\n");
+        // Idempotent.
+        assert_eq!(refresh_includes(&out, dir.path()).expect("again"), out);
+        let missing = refresh_includes("<!-- include: nope.md -->\n<!-- include:end -->", dir.path());
+        assert!(format!("{:#}", missing.expect_err("missing file")).contains("nope.md"));
+        let open = refresh_includes("<!-- include: t.md -->\nno end", dir.path());
+        assert!(format!("{:#}", open.expect_err("no end")).contains("include:end"));
+    }
 }

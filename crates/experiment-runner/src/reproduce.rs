@@ -122,6 +122,18 @@ pub fn compare_experiment(old: &[Record], new: &[Record]) -> ExperimentDiff {
     out
 }
 
+/// At most this many point keys are listed per kind of difference; the rest are counted.
+pub const MAX_LISTED: usize = 12;
+
+/// `keys` joined by "; ", cut after [`MAX_LISTED`] with the number left out.
+fn listed(keys: &[String]) -> String {
+    let shown = keys.iter().take(MAX_LISTED).cloned().collect::<Vec<_>>().join("; ");
+    match keys.len().saturating_sub(MAX_LISTED) {
+        0 => shown,
+        more => format!("{shown}; … and {more} more"),
+    }
+}
+
 fn num(x: f64) -> String {
     if x.is_nan() { "-".into() } else { format!("{x:.3e}") }
 }
@@ -179,13 +191,13 @@ pub fn compare_dirs(old_raw: &Path, new_raw: &Path) -> anyhow::Result<String> {
             for (f, x) in &d.fields {
                 writeln!(details, "| `{f}` | {} | {} | {} |", x.points, num(x.max_abs), num(x.max_rel))?;
             }
-            writeln!(details, "\nDiffering points: {}.", d.differing.join("; "))?;
+            writeln!(details, "\nDiffering points: {}.", listed(&d.differing))?;
         }
         if !d.only_old.is_empty() {
-            writeln!(details, "\nOnly in the committed records: {}.", d.only_old.join("; "))?;
+            writeln!(details, "\nOnly in the committed records: {}.", listed(&d.only_old))?;
         }
         if !d.only_new.is_empty() {
-            writeln!(details, "\nOnly in the regenerated records: {}.", d.only_new.join("; "))?;
+            writeln!(details, "\nOnly in the regenerated records: {}.", listed(&d.only_new))?;
         }
     }
     md.push_str(&details);
@@ -209,6 +221,15 @@ mod tests {
             code_digest: "c".into(),
             result,
         }
+    }
+
+    #[test]
+    fn long_key_lists_are_capped() {
+        let keys: Vec<String> = (0..MAX_LISTED + 5).map(|i| format!("k={i}")).collect();
+        let text = listed(&keys);
+        assert!(text.ends_with("; … and 5 more"), "{text}");
+        assert_eq!(text.matches("k=").count(), MAX_LISTED);
+        assert_eq!(listed(&keys[..2]), "k=0; k=1");
     }
 
     #[test]
