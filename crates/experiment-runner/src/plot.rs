@@ -58,7 +58,11 @@ pub struct LineChart {
     pub shade: Option<Vec<(f64, f64)>>,
     /// Horizontal reference lines (label, y), drawn dashed in grey.
     pub hlines: Vec<(String, f64)>,
+    /// Style (colour, marker, dash) index of each series; empty = the series' position. Small multiples that show
+    /// the same names in several panels give each name one index, so a method keeps its look across panels.
+    pub styles: Vec<usize>,
 }
+
 
 /// Tick label: integers as integers, very small or large magnitudes as `1e-5`, others with ≤ 3 decimals.
 pub fn tick(v: f64) -> String {
@@ -172,6 +176,11 @@ fn dash_path(pts: &[(i32, i32)], on: u32, off: u32) -> Vec<Vec<(i32, i32)>> {
 }
 
 impl LineChart {
+    /// Style index of series `i`.
+    fn style(&self, i: usize) -> usize {
+        self.styles.get(i).copied().unwrap_or(i)
+    }
+
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
     where
         DB::ErrorType: 'static,
@@ -246,7 +255,8 @@ impl LineChart {
                         plot.draw(&PathElement::new(seg, RGBColor(110, 110, 110).stroke_width(2))).map_err(err)?;
                     }
                 }
-                for (i, p) in curves.iter().enumerate() {
+                for (k, p) in curves.iter().enumerate() {
+                    let i = self.style(k);
                     let c = PALETTE[i % PALETTE.len()];
                     let px: Vec<(i32, i32)> = p.iter().map(|q| rel($chart.backend_coord(q))).collect();
                     match dashes(i) {
@@ -290,7 +300,8 @@ impl LineChart {
             legend.draw(&Text::new(label.as_str(), (44, y - 8), font.clone())).map_err(err)?;
             y += 26;
         }
-        for (i, s) in self.series.iter().enumerate() {
+        for (k, s) in self.series.iter().enumerate() {
+            let i = self.style(k);
             let c = PALETTE[i % PALETTE.len()];
             let line = [(4, y), (38, y)];
             match dashes(i) {

@@ -318,6 +318,16 @@ fn frontier_outputs(frontier: &[Record], accuracy: &[Record], results: &Path) ->
         let mine: Vec<&Value> = rows.iter().filter(|r| &s(r, "task") == task).collect();
         let acts: BTreeSet<String> = mine.iter().map(|r| s(r, "activation")).collect();
         let point = |r: &Value| (100.0 * f(r, "test_rel_loss"), u(r, "bytes_per_inference") as f64 / 1e6);
+        // One style per method over the task's panels: the swept methods first, then the baselines.
+        let mut names: Vec<String> = mine.iter().map(|r| s(r, "method")).collect::<BTreeSet<_>>().into_iter().collect();
+        let base_names: BTreeSet<String> = base
+            .iter()
+            .filter(|b| &s(b, "task") == task && s(b, "method") != "compact")
+            .map(|b| s(b, "method"))
+            .collect();
+        let extra: Vec<String> = base_names.into_iter().filter(|m| !names.contains(m)).collect();
+        names.extend(extra);
+        let style_of = |m: &str| names.iter().position(|n| n == m).unwrap_or(names.len());
         let mut panels = Vec::new();
         for act in &acts {
             let here: Vec<&&Value> = mine.iter().filter(|r| &s(r, "activation") == act).collect();
@@ -334,7 +344,9 @@ fn frontier_outputs(frontier: &[Record], accuracy: &[Record], results: &Path) ->
             for b in base.iter().filter(|b| &s(b, "task") == task && &s(b, "activation") == act && s(b, "method") != "compact") {
                 series.push(Series { name: s(b, "method"), points: vec![point(b)] });
             }
+            let styles = series.iter().map(|x| style_of(&x.name)).collect();
             panels.push(LineChart {
+                styles,
                 title: format!("{task}, {act}"),
                 x_label: "test relative accuracy loss (%)".into(),
                 y_label: "MB sent per inference by one party (log)".into(),
