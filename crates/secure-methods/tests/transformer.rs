@@ -7,7 +7,7 @@
 use activation_approx::{FixedPoint, Truncation};
 use mpc_sim::{CostEvaluator, Evaluator, Party, PlainEvaluator, Session, SessionConfig};
 use secure_methods::transformer::{
-    self, InvSqrtInit, LayerNormRecipe, SOFTMAX_ERROR_BOUND, SoftmaxRecipe, layer_norm_rows, softmax_rows,
+    self, InvSqrtInit, LayerNormRecipe, SoftmaxRecipe, layer_norm_rows, softmax_rows,
 };
 
 /// SplitMix64: seeded, explicit randomness.
@@ -108,15 +108,15 @@ fn three_ways(xs: &[f64], cols: usize, l: &Layer, t: Truncation, seed: u64) -> u
 }
 
 fn recipes() -> Vec<(&'static str, Layer, u64)> {
-    // Tolerances (LSB): every truncation floors ±1 LSB; CrypTen's 8 squarings amplify an error in the exp's input by
-    // up to 2^8 and its Newton reciprocal passes it on; PUMA's 5 squarings by 2^5; a ladder bit may flip when the
-    // secure value sits within a few LSB of 2^j, which changes the normalisation but not the result beyond the
-    // iteration's error (≤ 5e-5 relative, a few LSB). Newton's inverse square root amplifies its input error by
-    // |∂r/∂v|·|c| ≤ 0.5·v^(−3/2)·|c|.
+    // Tolerances (LSB; measured maxima 118, 117, 28, 95, 87): every truncation errs by ±1 LSB; the exp's n squarings
+    // amplify an error of its input by up to 2^n (n = 8: 256, n = 5: 32), twice that with the reciprocal's share; a
+    // ladder bit may flip when the secure value sits within a few LSB of 2^j, which changes the normalisation but not
+    // the result beyond the iteration's error (≤ 5e-5 relative). LayerNorm's output c·r multiplies the few-LSB error
+    // of r by |c| (up to ≈ 25 for the variance-50 rows).
     vec![
-        ("softmax/crypten", Layer::Softmax(SoftmaxRecipe::crypten(), None), 2048),
-        ("softmax/puma", Layer::Softmax(SoftmaxRecipe::puma(), None), 2048),
-        ("softmax/puma-fast", Layer::Softmax(SoftmaxRecipe::puma_fast(), None), 256),
+        ("softmax/crypten", Layer::Softmax(SoftmaxRecipe::crypten(), None), 512),
+        ("softmax/puma", Layer::Softmax(SoftmaxRecipe::puma(), None), 512),
+        ("softmax/puma-fast", Layer::Softmax(SoftmaxRecipe::puma_fast(), None), 64),
         ("layernorm/crypten", Layer::LayerNorm(LayerNormRecipe::crypten(), 1e-5), 256),
         ("layernorm/ladder", Layer::LayerNorm(LayerNormRecipe::default(), 1e-5), 256),
     ]
@@ -141,6 +141,7 @@ fn secure_equals_plain_and_metered_equals_predicted() {
             };
             for t in [Truncation::Local, Truncation::DealerPair] {
                 let d = three_ways(&xs, cols, &l, t, 7 + seed);
+                println!("{name} cols {cols} {t:?}: secure − plain ≤ {d} LSB");
                 assert!(d <= tol, "{name} cols {cols} {t:?}: secure differs from plain by {d} LSB > {tol}");
             }
         }
@@ -199,7 +200,7 @@ fn padding_columns_get_exactly_zero() {
         }
         assert_eq!(plain(&ys, cols, &l), got, "{}: padding logits leaked into the result", r.name());
         let d = three_ways(&xs, cols, &l, Truncation::DealerPair, 3);
-        assert!(d <= 2048, "{}: {d}", r.name());
+        assert!(d <= 512, "{}: {d}", r.name());
     }
 }
 
@@ -215,14 +216,6 @@ fn inv_sqrt_relative_error_within_1e3_on_the_valid_range() {
         let got = p.reveal(&y).unwrap();
         let worst = vs.iter().zip(&got).map(|(v, g)| (g * v.sqrt() - 1.0).abs()).fold(0.0, f64::max);
         println!("inv_sqrt/{} on [{lo}, {hi}]: max relative error {worst:.3e}", r.name());
-        if std::env::var("TFOPS_MEASURE").is_ok() {
-            for k in 0..20 {
-                let part = &vs[k * n / 20..(k + 1) * n / 20];
-                let g = &got[k * n / 20..(k + 1) * n / 20];
-                let w = part.iter().zip(g).map(|(v, g)| (g * v.sqrt() - 1.0).abs()).fold(0.0, f64::max);
-                println!("  [{:.3e}, {:.3e}]: {w:.2e}", part[0], part[part.len() - 1]);
-            }
-        }
         let bound = r.max_relative_error().unwrap();
         assert!(worst <= bound, "inv_sqrt/{}: relative error {worst} > {bound} on [{lo}, {hi}]", r.name());
     }
