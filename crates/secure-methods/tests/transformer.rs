@@ -4,7 +4,7 @@
 //! exact zeros; bad shapes are errors.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use activation_approx::{FixedPoint, Truncation};
+use activation_approx::{DensitySpec, Empirical, FixedPoint, Truncation};
 use mpc_sim::{CostEvaluator, Evaluator, Party, PlainEvaluator, Session, SessionConfig};
 use secure_methods::transformer::{
     self, InvSqrtInit, LayerNormRecipe, SoftmaxRecipe, layer_norm_rows, softmax_rows,
@@ -302,5 +302,39 @@ fn single_column_and_odd_widths() {
     let enc: Vec<f64> = xs.iter().map(|&v| fx().decode(fx().encode(v).unwrap())).collect();
     for (row, g) in enc.chunks(17).zip(got) {
         assert_eq!(g, row.iter().cloned().fold(f64::NEG_INFINITY, f64::max));
+    }
+}
+
+/// x − max of rows of N(0, 3²) logits: the softmax exponential's input density.
+fn shifted_logits(rows: usize, cols: usize, seed: u64) -> Vec<f64> {
+    logits(rows, cols, 3.0, seed)
+        .chunks(cols)
+        .flat_map(|r| {
+            let m = r.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            r.iter().map(move |v| v - m).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn compact_exp_fitted_to_the_softmax_input_density() {
+    let cols = 17;
+    let density = DensitySpec::Empirical(Empirical::from_samples(&shifted_logits(2000, cols, 41), 64).unwrap());
+    let pp = transformer::fit_exp(&density, 3e-4, Some(3e-3), 1, fx()).unwrap();
+    let r = SoftmaxRecipe::compact(&pp, fx()).unwrap();
+    assert_eq!(r.name(), "compact");
+    println!("compact exp: {} pieces on [{:.3}, {:.3}], degrees {:?}", pp.segments().len(), pp.range().0, pp.range().1, pp.segments().iter().map(|s| s.effective_degree()).collect::<Vec<_>>());
+    // held-out rows of the same distribution
+    let xs = logits(10_000, cols, 3.0, 4242);
+    let got = plain(&xs, cols, &Layer::Softmax(r.clone(), None));
+    let want = softmax_f64(&xs, cols, None);
+    let err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let mean = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).sum::<f64>() / got.len() as f64;
+    println!("softmax/compact cols {cols}: max abs error {err:.3e}, mean {mean:.3e}");
+    assert!(err <= transformer::SOFTMAX_ERROR_BOUND.compact, "softmax/compact: {err}");
+    for t in [Truncation::Local, Truncation::DealerPair] {
+        let d = three_ways(&xs[..60 * cols], cols, &Layer::Softmax(r.clone(), None), t, 5);
+        println!("softmax/compact {t:?}: secure − plain ≤ {d} LSB");
+        assert!(d <= 64, "softmax/compact {t:?}: {d} LSB");
     }
 }
