@@ -36,6 +36,9 @@
 //!   it with the same-output comparison ladder \[s ≥ 2^j\], j = 1..⌊log₂ cols⌋ (one LTZ batch, 8 rounds), and
 //!   2^(−k) = 1/2 − Σ_j \[s ≥ 2^j\]·2^(−j−1) (a local linear combination of bits). The exponential and the clipping
 //!   comparison run concurrently; r·(1 + e) and e² of one Goldschmidt step run concurrently.
+//! - [`SoftmaxRecipe::compact`] (issue 15, item 4) — Compact's density-aware piecewise polynomial for exp on x ≤ 0
+//!   ([`fit_exp`]: the annealing search of `activation_approx::search` on [`ExpNonPositive`] under the measured
+//!   density of x − max), evaluated by [`Evaluator::piecewise`], with PUMA's reciprocal.
 //!
 //! ## Range analysis (f = 16 in Z_2^64)
 //! Inputs must be encodable (|x| < 2^47) and their row spread max − min < 2^46 so d = x − m is. The exponential's
