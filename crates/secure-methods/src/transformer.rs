@@ -48,9 +48,11 @@
 //! softmax is valid for row spreads below 256 (2^n), which attention logits (|x| ≲ 30) satisfy. PUMA's exponential
 //! is multiplied by \[d > −14\]: below −14 the result is exactly 0 whatever the (possibly wrapped) power is, since the
 //! product with a zero bit is 0 in the ring. The row sum is s ∈ [1, cols] (≤ 128·2^16 = 2^23 in ring units), the
-//! reciprocal in [1/cols, 1]; the Newton iterates stay in (0, 1/s] from r₀ ≤ 3e + 0.003 < 2/s for s ≥ 1... (r₀ < 2/s
-//! holds for every s ≥ 1: 3e^(1−2s) + 0.003 < 2/s), Goldschmidt's in [1, 2]. Every product therefore stays below 2^40
-//! in ring units: no overflow for any row width up to 2^16 columns, in particular 17 and 128 tokens.
+//! reciprocal in [1/cols, 1]. Newton's r ← r(2 − s·r) converges iff 0 < s·r₀ < 2; CrypTen's r₀ = 3e^(1−2s) + 0.003
+//! satisfies it for 1 ≤ s < 2/0.003 ≈ 666 (s·r₀ = 1.107 at s = 1, → 0.003·s for large s), and its iterates stay in
+//! (0, max(r₀, 1/s)] ⊂ (0, 1.11]; rows of more than [`NEWTON_MAX_COLUMNS`] real columns are refused for that
+//! recipe. Goldschmidt's c lies in [0.5, 1), w in (0.9, 1.92], r in [1, 2]. Every product therefore stays below 2^40
+//! in ring units: no overflow for any row width up to 2^16 columns (CrypTen's: 640), in particular 17 and 128 tokens.
 //!
 //! ## Error (vs the f64 softmax)
 //! Three sources: the approximation of exp, the reciprocal's iteration error, and fixed-point rounding (each
@@ -480,12 +482,23 @@ fn ladder_value<E: Evaluator>(ev: &mut E, like: &E::Value, bits: &[E::Value], ex
     ev.lincomb_raw(&terms, fx.frac_bits, fx.encode(g(base))?)
 }
 
+/// Widest row (real columns) for CrypTen's Newton reciprocal of the row sum: its initial guess 3e^(1−2s) + 0.003
+/// exceeds 2/s, and the iteration diverges, from s ≈ 666 (module docs, range analysis).
+pub const NEWTON_MAX_COLUMNS: usize = 640;
+
 /// 1/s for s ∈ [1, max_sum] by the recipe `r`.
 pub fn reciprocal_sum<E: Evaluator>(ev: &mut E, s: &E::Value, max_sum: usize, r: &ReciprocalRecipe) -> R<E::Value> {
     match *r {
         ReciprocalRecipe::Newton { iters, exp_iters } => {
             check_iters("reciprocal iterations", iters, 1, 50)?;
             check_iters("exp iterations", exp_iters, 1, 20)?;
+            if max_sum > NEWTON_MAX_COLUMNS {
+                return Err(bad(
+                    "row width for the Newton reciprocal",
+                    max_sum.to_string(),
+                    "CrypTen's initial guess diverges for row sums above 666; use at most 640 columns or the Goldschmidt reciprocal",
+                ));
+            }
             crypten::reciprocal_pos(ev, s, iters, None, exp_iters)
         }
         ReciprocalRecipe::Goldschmidt { iters } => {

@@ -269,6 +269,11 @@ fn bad_shapes_are_errors() {
         assert!(msg.starts_with("invalid "), "{msg}");
         assert!(!msg.contains('\n'), "{msg}");
     }
+    // CrypTen's Newton reciprocal diverges for rows wider than 640
+    let wide = p.input(Party::P0, &vec![0.0; 700], &[1, 700]).unwrap();
+    let e = softmax_rows(&mut p, &wide, 700, None, &SoftmaxRecipe::crypten()).unwrap_err();
+    assert!(e.to_string().contains("640"), "{e}");
+    assert!(softmax_rows(&mut p, &wide, 700, None, &SoftmaxRecipe::puma()).is_ok());
     // a product (scale 2f) is not a valid input
     let sq = p.square_raw(&x).unwrap();
     assert!(softmax_rows(&mut p, &sq, 4, None, &sm).is_err());
