@@ -16,7 +16,8 @@
 //! Modules: [`method`] (the traits: [`Method`], the generic [`Program`], the dyn-compatible [`SecureMethod`] with
 //! one entry point per evaluator, [`MethodEvaluator`]), [`registry`] (names, options, errors), the methods
 //! ([`spline`] for every spline with public constants, through `Evaluator::piecewise`; [`compact`], [`published`],
-//! [`nfgen`], [`crypten`]), [`report`] (one table row per method) and [`check`] (secure vs plain vs cost).
+//! [`nfgen`], [`crypten`]), [`transformer`] (row softmax and LayerNorm for transformers, with CrypTen's and
+//! PUMA's recipes), [`report`] (one table row per method) and [`check`] (secure vs plain vs cost).
 //!
 //! The plain maths the methods need (NFGen's FAC fitting, the published splines, the annealing search) is
 //! `activation-approx`; the protocols and evaluators are `mpc-sim`; this crate sits between them and the models.
@@ -32,9 +33,11 @@ pub mod published;
 pub mod registry;
 pub mod report;
 pub mod spline;
+pub mod transformer;
 
 pub use check::{FssMethodCheck, MethodCheck, check_method, check_method_fss};
 pub use method::{BackendCost, Method, MethodCost, MethodEvaluator, MethodInfo, Program, SecureMethod};
 pub use registry::{BuildContext, MethodError, MethodRegistry, MethodSpec, Options, Result};
 pub use report::{MethodReport, measure};
 pub use spline::SplineMethod;
+pub use transformer::{LayerNormRecipe, SoftmaxRecipe, layer_norm_rows, softmax_rows};
