@@ -322,6 +322,15 @@ fn narrow_comparison_domain_is_exact_for_bounded_inputs() {
     ce.piecewise(&xc, &enc).unwrap();
     assert_eq!(s.total().cost(), ce.total().cost());
     assert_eq!(s.aes_calls(), ce.aes_calls());
+    // The cost evaluator knows the gate inputs' bound (|x| ≤ 2^23 here): the symmetric domain |x| < 2^(n−1) holds
+    // at n = 25, not at n = 24 (which also takes −2^23, but not +2^23) or 20.
+    assert_eq!(ce.gate_input_bound(), lim as f64 + 1.0);
+    for (bits, holds) in [(25, true), (24, false), (20, false)] {
+        let mut c = FssCostEvaluator::new(fx, Truncation::DealerPair, bits).unwrap();
+        let xb = c.input_raw(Party::P0, &xs, &[n], fx.frac_bits).unwrap();
+        c.ltz(&xb).unwrap();
+        assert_eq!(c.domain_holds(), holds, "{bits} bits");
+    }
     let (lg, yg) = (s.reveal_raw(&l).unwrap(), s.reveal_raw(&y).unwrap());
     for i in 0..n {
         assert_eq!(lg[i], i64::from(xs[i] < 0), "ltz x = {}", xs[i]);

@@ -102,6 +102,7 @@ pub struct FssCostEvaluator {
     bits: u32,
     truncation: Truncation,
     aes: AesCalls,
+    gate_input: f64,
 }
 
 impl FssCostEvaluator {
@@ -114,7 +115,7 @@ impl FssCostEvaluator {
                 hint: "choose 2 ≤ bits ≤ 64 (64 compares the whole ring)",
             });
         }
-        Ok(FssCostEvaluator { inner: CostEvaluator::new(fx, truncation), bits, truncation, aes: AesCalls::default() })
+        Ok(FssCostEvaluator { inner: CostEvaluator::new(fx, truncation), bits, truncation, aes: AesCalls::default(), gate_input: 0.0 })
     }
 
     /// The predicted totals.
@@ -141,6 +142,22 @@ impl FssCostEvaluator {
     /// Predicted AES calls.
     pub fn aes_calls(&self) -> AesCalls {
         self.aes
+    }
+
+    /// The largest bound (ring units, [`CostValue::bound`]) on any input of an FSS gate (sign or spline) so far.
+    pub fn gate_input_bound(&self) -> f64 {
+        self.gate_input
+    }
+
+    /// True when every FSS gate input so far is within the comparison domain, |x| < 2^(n−1) ring units, where the
+    /// gates are exact (outside it a value is compared modulo 2^n). Sound as far as the bounds are: use it to choose
+    /// the narrowest n ([`super::FssConfig::bits`]) for a program.
+    pub fn domain_holds(&self) -> bool {
+        self.gate_input < 2f64.powi(self.bits as i32 - 1)
+    }
+
+    fn note_gate_input(&mut self, v: &CostValue) {
+        self.gate_input = self.gate_input.max(v.bound);
     }
 
     fn add_aes(&mut self, a: AesCalls) {
@@ -220,6 +237,7 @@ impl Evaluator for FssCostEvaluator {
     }
     fn ltz(&mut self, a: &CostValue) -> Result<CostValue> {
         a.meta.check_fx("ltz", &self.fixed_point())?;
+        self.note_gate_input(a);
         let c = ltz(a.meta.len(), self.bits);
         self.inner.charge_external(c.comm);
         self.add_aes(c.aes);
@@ -264,6 +282,7 @@ impl Evaluator for FssCostEvaluator {
         if pw.thresholds.is_empty() {
             return crate::recipes::piecewise(self, x, pw);
         }
+        self.note_gate_input(x);
         let n = x.meta.len();
         let lay = SplineLayout::of(pw);
         let k = lay.payload();
