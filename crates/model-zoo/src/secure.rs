@@ -353,8 +353,9 @@ pub enum Backend {
     #[default]
     Beaver,
     /// Function secret sharing ([`FssSession`], 64-bit comparison domain): comparisons and every `piecewise`
-    /// activation are DCF gates (one opening of the masked input, keys from the dealer); products, truncations and
-    /// the linear layers are the Beaver session's.
+    /// activation are DCF gates (one opening of the masked input, keys from the dealer; a spline without used
+    /// powers x^j, j ≥ 2, truncates inside its gate: 1 round in all); products, the linear layers and their
+    /// truncations are the Beaver session's.
     Fss,
 }
 

@@ -6,6 +6,7 @@
 use activation_approx::{FixedPoint, PiecewisePoly, Polynomial, Tail};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use mpc_sim::fss::dcf::{self, DcfShape, Prg};
+use mpc_sim::fss::spline_payload;
 use mpc_sim::{Evaluator, FssConfig, FssSession, Party, SessionConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -62,14 +63,16 @@ fn bench_gate(c: &mut Criterion) {
         )
     });
     g.finish();
-    // Key generation alone (the dealer's share of the gate's work): 3 DCF key pairs per element, payload 2 words.
+    // Key generation alone (the dealer's share of the gate's work): 3 DCF key pairs per element, with the gate's
+    // payload (the fused gate: 3 words).
     let mut g = c.benchmark_group("fss_spline_3piece_deg1_keygen");
     g.sample_size(10);
     g.throughput(Throughput::Elements(GATE as u64));
     let prg = Prg::new();
-    let shape = DcfShape { bits: 64, payload: 2 };
+    let k = spline_payload(&pw);
+    let shape = DcfShape { bits: 64, payload: k };
     let alphas: Vec<u64> = (0..KEYS).map(|i| i as u64 * 7919).collect();
-    let betas = vec![1u64; KEYS * 2];
+    let betas = vec![1u64; KEYS * k];
     g.bench_function("keygen_2^20", |b| {
         b.iter(|| {
             use rayon::prelude::*;
@@ -95,7 +98,7 @@ fn bench_gate(c: &mut Criterion) {
         b.iter(|| {
             use rayon::prelude::*;
             (0..GATE / KEYS).into_par_iter().for_each(|_| {
-                let mut out = vec![0u64; KEYS * 2];
+                let mut out = vec![0u64; KEYS * k];
                 for k in keys0.iter().chain(&keys1) {
                     dcf::eval(&prg, k, &zs, &mut out);
                 }

@@ -8,7 +8,7 @@ mod common;
 use activation_approx::{EncodedPiecewise, FixedPoint, PiecewisePoly, Polynomial, Tail, Truncation};
 use common::{TRUNCS, normal, puma_gelu};
 use mpc_sim::bounds::piecewise_bound_lsb;
-use mpc_sim::fss::{FssCostEvaluator, cost};
+use mpc_sim::fss::{FssCostEvaluator, SplineLayout, cost};
 use mpc_sim::{Evaluator, FssConfig, FssSession, Party, PlainEvaluator, SessionConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -74,6 +74,40 @@ fn run(name: &str, pp: &PiecewisePoly, n: usize, truncs: &[Truncation]) {
         assert_eq!(ce.aes_calls(), predicted.aes, "{name} {t:?}: cost evaluator AES calls");
         let got = s.reveal_raw(&y).unwrap();
         let (mut exact, mut worst, mut outliers) = (0usize, 0u128, 0usize);
+        if SplineLayout::of(&enc).fused() {
+            // The fused gate: ⌊L/2^f⌋ − e, e ∈ {0, 1}, L = c_0·2^f + c_1·x computed exactly (i128), for every input,
+            // whatever the truncation setting; equal to the emulation within [−1, 0] wherever L fits the ring.
+            let f = fx.frac_bits;
+            let mut wrapped = 0;
+            for i in 0..n {
+                let seg = &enc.segments[enc.thresholds.iter().filter(|&&t| xe[i] >= t).count()];
+                let l = (i128::from(seg[0]) << f) + i128::from(seg.get(1).copied().unwrap_or(0)) * i128::from(xe[i]);
+                let exact_floor = (l >> f) as i64;
+                let e = exact_floor.wrapping_sub(got[i]);
+                assert!(e == 0 || e == 1, "{name} {t:?}: x = {}: secure {} vs exact floor {exact_floor}", xe[i], got[i]);
+                if i64::try_from(l).is_ok() {
+                    let d = want[i].wrapping_sub(got[i]);
+                    assert!(d == 0 || d == 1, "{name} {t:?}: x = {}: secure {} vs emulation {}", xe[i], got[i], want[i]);
+                    exact += usize::from(d == 0);
+                    worst = worst.max(d as u128);
+                } else {
+                    wrapped += 1;
+                }
+            }
+            // Only the four ring extremes overflow L (identity and zero tails: c_1 ∈ {0, 2^f}).
+            assert!(wrapped <= 4, "{name}: {wrapped} inputs overflow L");
+            let differ = (4..n).filter(|&i| plain[i] != want[i]).count();
+            assert_eq!(differ, 0, "{name}: plaintext evaluator vs emulation away from the ring extremes");
+            eprintln!(
+                "{name} {t:?} (fused): n = {n}, exact {:.2}%, max |secure − emulation| = {worst} LSB ({wrapped} ring-extreme inputs held to the exact floor), per element: {} rounds, {} B online, {} B keys, {} AES/party",
+                100.0 * exact as f64 / n as f64,
+                metered.rounds,
+                metered.bytes_per_party / n as u64,
+                metered.offline_bytes_per_party / n as u64,
+                predicted.aes.online_per_party / n as u64
+            );
+            continue;
+        }
         for i in 0..n {
             let d = got[i].wrapping_sub(want[i]).unsigned_abs() as u128;
             let bound = piecewise_bound_lsb(&enc, xe[i]);
@@ -117,18 +151,114 @@ fn cubic_spline_equals_emulation_on_1e5_inputs() {
 }
 
 #[test]
-fn degree_1_spline_is_exact_before_truncation() {
-    // With d ≤ 1 nothing is truncated before the final truncation: the dealer-pair result is floor or floor + 1.
+fn degree_1_spline_truncates_inside_the_gate() {
+    // The fused gate: 1 round and 8 B whatever the truncation setting, the result floor or floor − 1 of the exact
+    // value (emulation minus 0 or 1 LSB away from the ring extremes), both truncation settings giving the same
+    // values for the same seed (no truncation protocol runs).
     let fx = FixedPoint::default();
     let enc = compact_like().encode(&fx).unwrap();
+    assert!(SplineLayout::of(&enc).fused());
     let xe = inputs(&enc, 2000, 3);
-    let mut s = session(Truncation::DealerPair, 64, 9);
-    let x = s.input_raw(Party::P0, &xe, &[xe.len()], fx.frac_bits).unwrap();
-    let y = s.piecewise(&x, &enc).unwrap();
-    for (g, x) in s.reveal_raw(&y).unwrap().iter().zip(&xe) {
-        let d = g.wrapping_sub(enc.eval(*x));
-        assert!(d == 0 || d == 1, "x = {x}: off by {d}");
+    let mut outs = Vec::new();
+    for t in TRUNCS {
+        let mut s = session(t, 64, 9);
+        let x = s.input_raw(Party::P0, &xe, &[xe.len()], fx.frac_bits).unwrap();
+        s.reset_meter();
+        let y = s.piecewise(&x, &enc).unwrap();
+        let c = s.total().cost();
+        assert_eq!((c.rounds, c.bytes_per_party), (1, 8 * xe.len() as u64), "{t:?}");
+        let got = s.reveal_raw(&y).unwrap();
+        for (g, x) in got.iter().zip(&xe).skip(4) {
+            let d = enc.eval(*x).wrapping_sub(*g);
+            assert!(d == 0 || d == 1, "x = {x}: off by {d}");
+        }
+        outs.push(got);
     }
+    assert_eq!(outs[0], outs[1]);
+}
+
+#[test]
+fn fused_gate_is_exact_at_every_breakpoint_for_many_masks() {
+    // Many pieces with slopes of both signs and a narrow domain: every threshold ±1 LSB under 200 different masks
+    // (seeds), so both wrap cases of every breakpoint (carry or not) are exercised.
+    let fx = FixedPoint::default();
+    let pp = PiecewisePoly::new(
+        Tail::Zero,
+        vec![-3.0, -1.0, 0.0, 0.5, 2.0],
+        vec![
+            Polynomial::new(vec![-0.3, -0.1]),
+            Polynomial::new(vec![0.2, 0.7]),
+            Polynomial::new(vec![0.0, 0.0]),
+            Polynomial::new(vec![0.1, -1.25]),
+        ],
+        Tail::Identity,
+    )
+    .unwrap();
+    let enc = pp.encode(&fx).unwrap();
+    assert!(SplineLayout::of(&enc).fused());
+    let mut xe: Vec<i64> = vec![0, 1, -1, (1 << 23) - 1, -(1 << 23)];
+    for &t in &enc.thresholds {
+        xe.extend([t - 1, t, t + 1]);
+    }
+    for seed in 0..200 {
+        let mut s = session(Truncation::DealerPair, 24, seed);
+        let x = s.input_raw(Party::P0, &xe, &[xe.len()], fx.frac_bits).unwrap();
+        let y = s.piecewise(&x, &enc).unwrap();
+        for (g, x) in s.reveal_raw(&y).unwrap().iter().zip(&xe) {
+            let d = enc.eval(*x).wrapping_sub(*g);
+            assert!(d == 0 || d == 1, "seed {seed}, x = {x}: off by {d}");
+        }
+    }
+}
+
+#[test]
+fn powers_with_zero_coefficients_are_not_built() {
+    // A degree-4 spline whose x³ coefficients are 0 builds x² and x⁴ only (one power-tree level fewer products);
+    // a degree-2 spline whose x² coefficients encode to 0 is the fused degree-1 gate. Metered == predicted.
+    let fx = FixedPoint::default();
+    let quartic = |c3: f64| {
+        PiecewisePoly::new(
+            Tail::Zero,
+            vec![-2.0, 2.0],
+            vec![Polynomial::new(vec![0.1, 0.5, 0.2, c3, -0.01])],
+            Tail::Identity,
+        )
+        .unwrap()
+        .encode(&fx)
+        .unwrap()
+    };
+    let (sparse, dense) = (quartic(0.0), quartic(0.003));
+    assert_eq!(SplineLayout::of(&sparse).powers, vec![2, 4]);
+    assert_eq!(SplineLayout::of(&dense).powers, vec![2, 3, 4]);
+    let tiny = PiecewisePoly::new(Tail::Zero, vec![-1.0, 1.0], vec![Polynomial::new(vec![0.5, 0.5, 1e-9])], Tail::Identity)
+        .unwrap()
+        .encode(&fx)
+        .unwrap();
+    assert!(SplineLayout::of(&tiny).fused());
+    let n = 64;
+    let xs: Vec<i64> = (0..n as i64).map(|i| (i - 32) * 7000).collect();
+    let mut costs = Vec::new();
+    for enc in [&sparse, &dense, &tiny] {
+        let mut s = session(Truncation::DealerPair, 64, 1);
+        let x = s.input_raw(Party::P0, &xs, &[n], fx.frac_bits).unwrap();
+        s.reset_meter();
+        let y = s.piecewise(&x, enc).unwrap();
+        let predicted = cost::spline(enc, n, 64, Truncation::DealerPair);
+        assert_eq!(s.total().cost(), predicted.comm);
+        assert_eq!(s.aes_calls(), predicted.aes);
+        let mut ce = FssCostEvaluator::new(fx, Truncation::DealerPair, 64).unwrap();
+        let xc = ce.input_raw(Party::P0, &xs, &[n], fx.frac_bits).unwrap();
+        ce.reset_meter();
+        ce.piecewise(&xc, enc).unwrap();
+        assert_eq!(ce.total().cost(), predicted.comm);
+        for (g, x) in s.reveal_raw(&y).unwrap().iter().zip(&xs) {
+            let d = g.wrapping_sub(enc.eval(*x)).unsigned_abs() as u128;
+            assert!(d <= piecewise_bound_lsb(enc, *x), "x = {x}: off by {d}");
+        }
+        costs.push(predicted.comm);
+    }
+    assert!(costs[0].bytes_per_party < costs[1].bytes_per_party, "{costs:?}");
+    assert_eq!(costs[2].rounds, 1);
 }
 
 #[test]
@@ -192,10 +322,19 @@ fn narrow_comparison_domain_is_exact_for_bounded_inputs() {
     ce.piecewise(&xc, &enc).unwrap();
     assert_eq!(s.total().cost(), ce.total().cost());
     assert_eq!(s.aes_calls(), ce.aes_calls());
+    // The cost evaluator knows the gate inputs' bound (|x| ≤ 2^23 here): the symmetric domain |x| < 2^(n−1) holds
+    // at n = 25, not at n = 24 (which also takes −2^23, but not +2^23) or 20.
+    assert_eq!(ce.gate_input_bound(), lim as f64 + 1.0);
+    for (bits, holds) in [(25, true), (24, false), (20, false)] {
+        let mut c = FssCostEvaluator::new(fx, Truncation::DealerPair, bits).unwrap();
+        let xb = c.input_raw(Party::P0, &xs, &[n], fx.frac_bits).unwrap();
+        c.ltz(&xb).unwrap();
+        assert_eq!(c.domain_holds(), holds, "{bits} bits");
+    }
     let (lg, yg) = (s.reveal_raw(&l).unwrap(), s.reveal_raw(&y).unwrap());
     for i in 0..n {
         assert_eq!(lg[i], i64::from(xs[i] < 0), "ltz x = {}", xs[i]);
-        let d = yg[i].wrapping_sub(enc.eval(xs[i]));
+        let d = enc.eval(xs[i]).wrapping_sub(yg[i]);
         assert!(d == 0 || d == 1, "spline x = {}: off by {d}", xs[i]);
     }
 }
@@ -343,17 +482,27 @@ fn depth_8_mnist_mlp_shape_costs_per_inference_under_both_backends() {
             messages: after.messages - before.messages,
         }
     }
-    let mut beaver = CostEvaluator::new(fx, Truncation::Local);
-    let b = mlp(&mut beaver, &enc).cost();
-    let mut fss = FssCostEvaluator::new(fx, Truncation::Local, 64).unwrap();
-    let f = mlp(&mut fss, &enc).cost();
-    let (bw, fw) = (Network::WAN.latency_s(&b), Network::WAN.latency_s(&f));
-    let (bl, fl) = (Network::LAN.latency_s(&b), Network::LAN.latency_s(&f));
-    eprintln!("depth-8 MLP, Beaver: {b:?}, LAN {bl:.4} s, WAN {bw:.3} s");
-    eprintln!("depth-8 MLP, FSS:    {f:?}, LAN {fl:.4} s, WAN {fw:.3} s, AES/party {}", fss.aes_calls().online_per_party);
-    assert_eq!(b.rounds, 83);
-    assert!(f.rounds <= 30, "FSS: {} rounds", f.rounds);
-    assert!(bw >= 3.0 * fw, "WAN: Beaver {bw} s vs FSS {fw} s");
+    for t in TRUNCS {
+        let mut beaver = CostEvaluator::new(fx, t);
+        let b = mlp(&mut beaver, &enc).cost();
+        let mut fss = FssCostEvaluator::new(fx, t, 64).unwrap();
+        let f = mlp(&mut fss, &enc).cost();
+        let (bw, fw) = (Network::WAN.latency_s(&b), Network::WAN.latency_s(&f));
+        let (bl, fl) = (Network::LAN.latency_s(&b), Network::LAN.latency_s(&f));
+        eprintln!("depth-8 MLP {t:?}, Beaver: {b:?}, LAN {bl:.4} s, WAN {bw:.3} s");
+        eprintln!(
+            "depth-8 MLP {t:?}, FSS:    {f:?}, LAN {fl:.4} s, WAN {fw:.3} s ({:.2}× below Beaver), AES/party {}",
+            bw / fw,
+            fss.aes_calls().online_per_party
+        );
+        if t == Truncation::Local {
+            assert_eq!(b.rounds, 83);
+        }
+        // Dealer pair (failure-free): input 1 + 8 × (product 1 + truncation 1 + fused spline 1) + output layer 2 +
+        // reveal 1.
+        assert!(f.rounds <= 30, "FSS {t:?}: {} rounds", f.rounds);
+        assert!(bw >= 3.0 * fw, "WAN {t:?}: Beaver {bw} s vs FSS {fw} s");
+    }
 }
 
 /// Totals of an evaluator's meter (the two cost evaluators).

@@ -1,27 +1,29 @@
 //! Costs of the FSS backend: closed forms per gate and the [`FssCostEvaluator`], the cost-only twin of
 //! [`super::FssSession`] (the [`CostEvaluator`] with the FSS comparison and spline gates).
 //!
-//! Per element, n = comparison bits, k = spline payload words ([`super::spline_payload`]: max(d, 1) + 1),
-//! m = pieces, K(n, k) = [`dcf::key_bytes`]:
+//! Per element, n = comparison bits, m = pieces, K(n, k) = [`dcf::key_bytes`], k = spline payload words
+//! ([`super::SplineLayout::payload`]: fused, 1 + the number of segments with a nonzero slope; otherwise 2 + p, p the
+//! number of used powers x^j, j ≥ 2):
 //!
 //! | gate | rounds | online B / party | offline B / party | AES calls / party (online) |
 //! |---|---|---|---|---|
 //! | LTZ | 1 | 8 | 16 + K(n − 1, 1) | (n − 1)·2 + 1 |
-//! | spline, d ≤ 1 | 1 + t | 8 + trunc | 8 + 8k + m·K(n, k) + trunc | m·(n·(1 + ⌈k/2⌉) + ⌈k/2⌉) |
-//! | spline, d ≥ 2 | max(1, powers) + 1 + t | 8 + powers + 16(d − 1) + trunc | as above + powers + 24(d − 1) + trunc | as above |
+//! | spline, fused (no used x^j, j ≥ 2) | 1 | 8 | 8 + 8k + m·K(n, k) | m·(n·(1 + ⌈k/2⌉) + ⌈k/2⌉) |
+//! | spline, p ≥ 1 used powers | max(1, powers) + 1 + t | 8 + powers + 16p + trunc | 8 + 8k + m·K(n, k) + powers + 24p + trunc | as above |
 //!
-//! "powers" is the Beaver power tree x² … x^d of [`crate::recipes::powers`] ([`power_tree`]: ⌈log₂ d⌉ levels, each
-//! one round of products or squares of n elements plus a truncation) and t the truncation's rounds (0 local, 1
-//! dealer pair). The dealer's AES work is [`dcf::gen_aes_calls`] per key. The input sharing is the Beaver
+//! "powers" is the Beaver power tree of the used powers and those needed to build them
+//! ([`crate::recipes::powers_where`], [`power_tree`]: one level per tree depth that has a needed power, each one
+//! round of products or squares of n elements plus a truncation) and t the truncation's rounds (0 local, 1
+//! dealer pair). The fused gate truncates inside (module docs of [`super::session`]): no truncation round. The dealer's AES work is [`dcf::gen_aes_calls`] per key. The input sharing is the Beaver
 //! backend's ([`predict::input`]: 1 round, 8 B per element from the owner), and [`FssCostEvaluator`] meters it
 //! identically.
 
-use activation_approx::fixed::power_tree_depth;
+use activation_approx::fixed::{power_closure, power_tree_depth};
 use activation_approx::{EncodedPiecewise, FixedPoint, Truncation};
 use serde::{Deserialize, Serialize};
 
 use super::dcf::{self, DcfShape};
-use super::session::{AesCalls, spline_payload};
+use super::session::{AesCalls, SplineLayout};
 use crate::error::{MpcError, Result};
 use crate::evaluator::Evaluator;
 use crate::meter::{Channel, CommCost, Stats};
@@ -47,15 +49,18 @@ pub fn ltz(n: usize, bits: u32) -> FssCost {
     }
 }
 
-/// The Beaver power tree x² … x^d on n elements ([`crate::recipes::powers`]): for every tree level ℓ = 1 …
-/// ⌈log₂ d⌉ the powers k with depth(k) = ℓ run concurrently, each one square (k a power of two: 1 round, 8 B) or one
-/// Beaver product (1 round, 16 B) followed by a truncation; levels run one after the other. The FSS tests check it
-/// against the metered session and the [`FssCostEvaluator`].
-pub fn power_tree(n: usize, d: usize, t: Truncation) -> CommCost {
+/// The Beaver power tree of the powers with `need[k]` on n elements ([`crate::recipes::powers_where`]: the needed
+/// powers and those the tree needs to build them): for every tree level ℓ the built powers k with depth(k) = ℓ run
+/// concurrently, each one square (k a power of two: 1 round, 8 B) or one Beaver product (1 round, 16 B) followed
+/// by a truncation; levels run one after the other. The FSS tests check it against the metered session and the
+/// [`FssCostEvaluator`].
+pub fn power_tree(n: usize, need: &[bool], t: Truncation) -> CommCost {
+    let need = power_closure(need);
+    let d = need.len().saturating_sub(1);
     let mut total = CommCost::default();
     for level in 1..=power_tree_depth(d) {
         let mut lvl = CommCost::default();
-        for k in (2..=d).filter(|&k| power_tree_depth(k) == level) {
+        for k in (2..=d).filter(|&k| need[k] && power_tree_depth(k) == level) {
             let p = if k.is_power_of_two() { predict::square(n) } else { predict::mul(n) };
             lvl = lvl.par(p.then(predict::truncate(n, t)));
         }
@@ -66,22 +71,22 @@ pub fn power_tree(n: usize, d: usize, t: Truncation) -> CommCost {
 
 /// Key bytes per element and party of a spline gate (the DCF keys, the mask share and the constant share).
 pub fn spline_key_bytes(pw: &EncodedPiecewise, bits: u32) -> u64 {
-    let k = spline_payload(pw.max_degree);
+    let k = SplineLayout::of(pw).payload();
     8 + 8 * k as u64 + (pw.thresholds.len() as u64 + 1) * dcf::key_bytes(DcfShape { bits, payload: k })
 }
 
 /// The FSS spline gate on `n` elements (module docs).
 pub fn spline(pw: &EncodedPiecewise, n: usize, bits: u32, t: Truncation) -> FssCost {
-    let d = pw.max_degree;
-    let k = spline_payload(d);
+    let lay = SplineLayout::of(pw);
+    let k = lay.payload();
     let keys = pw.thresholds.len() as u64 + 1;
     let shape = DcfShape { bits, payload: k };
     let nn = n as u64;
     let open = CommCost::new(1, 8 * nn, nn * spline_key_bytes(pw, bits));
-    let comm = if d >= 2 {
-        open.par(power_tree(n, d, t)).then(predict::mul(n * (d - 1))).then(predict::truncate(n, t))
+    let comm = if lay.fused() {
+        open
     } else {
-        open.then(predict::truncate(n, t))
+        open.par(power_tree(n, &pw.used_powers(), t)).then(predict::mul(n * lay.powers.len())).then(predict::truncate(n, t))
     };
     FssCost {
         comm,
@@ -97,6 +102,7 @@ pub struct FssCostEvaluator {
     bits: u32,
     truncation: Truncation,
     aes: AesCalls,
+    gate_input: f64,
 }
 
 impl FssCostEvaluator {
@@ -109,7 +115,7 @@ impl FssCostEvaluator {
                 hint: "choose 2 ≤ bits ≤ 64 (64 compares the whole ring)",
             });
         }
-        Ok(FssCostEvaluator { inner: CostEvaluator::new(fx, truncation), bits, truncation, aes: AesCalls::default() })
+        Ok(FssCostEvaluator { inner: CostEvaluator::new(fx, truncation), bits, truncation, aes: AesCalls::default(), gate_input: 0.0 })
     }
 
     /// The predicted totals.
@@ -136,6 +142,22 @@ impl FssCostEvaluator {
     /// Predicted AES calls.
     pub fn aes_calls(&self) -> AesCalls {
         self.aes
+    }
+
+    /// The largest bound (ring units, [`CostValue::bound`]) on any input of an FSS gate (sign or spline) so far.
+    pub fn gate_input_bound(&self) -> f64 {
+        self.gate_input
+    }
+
+    /// True when every FSS gate input so far is within the comparison domain, |x| < 2^(n−1) ring units, where the
+    /// gates are exact (outside it a value is compared modulo 2^n). Sound as far as the bounds are: use it to choose
+    /// the narrowest n ([`super::FssConfig::bits`]) for a program.
+    pub fn domain_holds(&self) -> bool {
+        self.gate_input < 2f64.powi(self.bits as i32 - 1)
+    }
+
+    fn note_gate_input(&mut self, v: &CostValue) {
+        self.gate_input = self.gate_input.max(v.bound);
     }
 
     fn add_aes(&mut self, a: AesCalls) {
@@ -215,6 +237,7 @@ impl Evaluator for FssCostEvaluator {
     }
     fn ltz(&mut self, a: &CostValue) -> Result<CostValue> {
         a.meta.check_fx("ltz", &self.fixed_point())?;
+        self.note_gate_input(a);
         let c = ltz(a.meta.len(), self.bits);
         self.inner.charge_external(c.comm);
         self.add_aes(c.aes);
@@ -259,9 +282,10 @@ impl Evaluator for FssCostEvaluator {
         if pw.thresholds.is_empty() {
             return crate::recipes::piecewise(self, x, pw);
         }
+        self.note_gate_input(x);
         let n = x.meta.len();
-        let d = pw.max_degree;
-        let k = spline_payload(d);
+        let lay = SplineLayout::of(pw);
+        let k = lay.payload();
         let shape = DcfShape { bits: self.bits, payload: k };
         let keys = pw.thresholds.len() as u64 + 1;
         let nn = n as u64;
@@ -270,25 +294,41 @@ impl Evaluator for FssCostEvaluator {
             dealer: nn * keys * dcf::gen_aes_calls(shape),
         });
         let open = CommCost::new(1, 8 * nn, nn * spline_key_bytes(pw, self.bits));
-        let y2 = CostValue { meta: x.meta.with_scale(2 * self.fixed_point().frac_bits), bound: spline_bound(pw, x.bound) };
-        if d >= 2 {
-            let mut out = self.parallel(2, |s, b| {
-                if b == 0 {
-                    s.inner.charge_external(open);
-                    Ok(Vec::new())
-                } else {
-                    crate::recipes::powers(s, x, d)
-                }
-            })?;
-            let pows = out.pop().unwrap_or_default();
-            let cmax = pw.segments.iter().flat_map(|s| s.iter().skip(2)).fold(0.0f64, |m, &c| m.max((c as f64).abs()));
-            let c = CostValue { meta: x.meta.with_shape(vec![n * (d - 1)]), bound: cmax };
-            let flat = pows[1..].iter().map(|p| self.reshape(p, &[n])).collect::<Result<Vec<_>>>()?;
-            let pcat = self.concat(&flat.iter().collect::<Vec<_>>())?;
-            self.mul_raw(&c, &pcat)?;
-        } else {
+        let bound2 = spline_bound(pw, x.bound);
+        if lay.fused() {
+            // Truncated inside the gate: ⌊L/2^f⌋ − e, e ∈ {0, 1}, no failure event.
             self.inner.charge_external(open);
+            let sc = 2f64.powi(self.fixed_point().frac_bits as i32);
+            return Ok(CostValue { meta: x.meta.clone(), bound: bound2 / sc + 1.0 });
         }
+        let y2 = CostValue { meta: x.meta.with_scale(2 * self.fixed_point().frac_bits), bound: bound2 };
+        let need = pw.used_powers();
+        let mut out = self.parallel(2, |s, b| {
+            if b == 0 {
+                s.inner.charge_external(open);
+                Ok(Vec::new())
+            } else {
+                crate::recipes::powers_where(s, x, &need)
+            }
+        })?;
+        let pows = out.pop().unwrap_or_default();
+        let cmax = pw.segments.iter().flat_map(|s| s.iter().skip(2)).fold(0.0f64, |m, &c| m.max((c as f64).abs()));
+        let np = lay.powers.len();
+        let c = CostValue { meta: x.meta.with_shape(vec![n * np]), bound: cmax };
+        let flat = lay
+            .powers
+            .iter()
+            .map(|&j| match pows.get(j) {
+                Some(Some(p)) => self.reshape(p, &[n]),
+                _ => Err(MpcError::InvalidParameter {
+                    name: "power",
+                    value: j.to_string(),
+                    hint: "the power tree did not build a used power (internal error)",
+                }),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let pcat = self.concat(&flat.iter().collect::<Vec<_>>())?;
+        self.mul_raw(&c, &pcat)?;
         let _ = self.truncation;
         let y2 = self.reshape(&y2, &x.meta.shape)?;
         self.truncate(&y2)

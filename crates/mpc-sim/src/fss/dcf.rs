@@ -40,6 +40,9 @@ const FIXED_KEY: [u8; 16] = *b"compact-fss-prg!";
 /// Tweak offset of the leaf conversion blocks.
 const LEAF_TWEAK: u128 = 1 << 64;
 
+/// Blocks encrypted per `encrypt_blocks` call of [`Prg::hash_in_place`].
+const HASH_BATCH: usize = 128;
+
 /// The fixed-key AES PRG.
 #[derive(Clone)]
 pub struct Prg {
@@ -65,13 +68,21 @@ impl Prg {
     }
 
     /// H(x_i) = AES_K(x_i) ⊕ x_i for every block, in place (one batched AES call sequence).
+    ///
+    /// The blocks go through a stack buffer of [`HASH_BATCH`] blocks (no allocation per call); `encrypt_blocks`
+    /// pipelines them (8 at a time with AES-NI).
     pub fn hash_in_place(&self, xs: &mut [u128]) {
-        let mut blocks: Vec<aes::Block> = xs.iter().map(|x| GenericArray::from(x.to_le_bytes())).collect();
-        self.aes.encrypt_blocks(&mut blocks);
-        for (x, b) in xs.iter_mut().zip(&blocks) {
-            let mut a = [0u8; 16];
-            a.copy_from_slice(b);
-            *x ^= u128::from_le_bytes(a);
+        let mut blocks = [aes::Block::default(); HASH_BATCH];
+        for chunk in xs.chunks_mut(HASH_BATCH) {
+            let bl = &mut blocks[..chunk.len()];
+            for (b, x) in bl.iter_mut().zip(chunk.iter()) {
+                *b = GenericArray::from(x.to_le_bytes());
+            }
+            self.aes.encrypt_blocks(bl);
+            for (x, b) in chunk.iter_mut().zip(bl.iter()) {
+                let a: [u8; 16] = (*b).into();
+                *x ^= u128::from_le_bytes(a);
+            }
         }
     }
 }
@@ -111,7 +122,7 @@ pub fn gen_aes_calls(shape: DcfShape) -> u64 {
 }
 
 /// One party's keys for a batch of DCFs of one shape (key i at index i of every array).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DcfBatch {
     shape: DcfShape,
     party: Party,
@@ -177,102 +188,128 @@ fn words_of(blocks: &[u128], k: usize, out: &mut [u64]) {
     }
 }
 
+/// Keys walked through the tree together: a group's seeds, control bits and AES blocks stay in the L1 cache, and
+/// the AES pipeline still gets many independent blocks per call.
+const GROUP: usize = 64;
+
 /// Generates key pairs: key i compares against `alphas[i]` (low n bits) with payload `betas[i·k .. (i+1)·k]`.
 /// Returns (party 0's batch, party 1's batch) and the number of AES calls made. Panics never; mismatched lengths
 /// are the caller's invariant (checked by `debug_assert`).
+///
+/// Keys are generated [`GROUP`] at a time, level by level across the group (one batched AES call per level); the
+/// random seeds are drawn key by key in order, so the keys are the same as generating them one by one.
 pub fn keygen(prg: &Prg, shape: DcfShape, alphas: &[u64], betas: &[u64], rng: &mut impl RngCore) -> (DcfBatch, DcfBatch, u64) {
     let (n, k, h) = (shape.bits, shape.payload, shape.h());
+    let nu = n as usize;
     debug_assert_eq!(betas.len(), alphas.len() * k);
     let m = alphas.len();
     let mk = |p| DcfBatch {
         shape,
         party: p,
         seeds: Vec::with_capacity(m),
-        s_cw: Vec::with_capacity(m * n as usize),
-        t_cw: Vec::with_capacity(m * n as usize),
-        v_cw: Vec::with_capacity(m * n as usize * k),
-        leaf: Vec::with_capacity(m * k),
+        s_cw: vec![0; m * nu],
+        t_cw: vec![0; m * nu],
+        v_cw: vec![0; m * nu * k],
+        leaf: vec![0; m * k],
     };
     let (mut k0, mut k1) = (mk(Party::P0), mk(Party::P1));
     let mut calls = 0u64;
-    let mut buf: Vec<u128> = Vec::with_capacity(2 * (2 + 2 * h));
-    let mut va = vec![0u64; k];
+    // Per key of the group: [party 0: sL, vL.., sR, vR.. | party 1: same] (layout of side_inputs).
+    let per = 2 * (1 + h);
+    let mut buf: Vec<u128> = Vec::with_capacity(GROUP * 2 * per);
+    let mut va = vec![0u64; GROUP * k];
     let (mut v0, mut v1) = (vec![0u64; 2 * k], vec![0u64; 2 * k]);
-    for (i, &alpha) in alphas.iter().enumerate() {
-        let beta = &betas[i * k..(i + 1) * k];
-        let mut s = [rng_u128(rng) & !1, rng_u128(rng) & !1];
-        k0.seeds.push(s[0]);
-        k1.seeds.push(s[1]);
-        let mut t = [0u64, 1u64];
-        va.iter_mut().for_each(|v| *v = 0);
+    let mut s = [[0u128; 2]; GROUP];
+    let mut t = [[0u64; 2]; GROUP];
+    for g0 in (0..m).step_by(GROUP) {
+        let g = GROUP.min(m - g0);
+        for e in 0..g {
+            s[e] = [rng_u128(rng) & !1, rng_u128(rng) & !1];
+            k0.seeds.push(s[e][0]);
+            k1.seeds.push(s[e][1]);
+            t[e] = [0, 1];
+        }
+        va[..g * k].iter_mut().for_each(|v| *v = 0);
         for lvl in 0..n {
-            let a = bit(alpha, n, lvl) as usize;
-            // Expand both seeds on both sides: per party [sL, vL.., sR, vR..] (layout of side_inputs).
             buf.clear();
-            for &sb in &s {
-                side_inputs(sb, 0, h, &mut buf);
-                side_inputs(sb, 1, h, &mut buf);
+            for se in &s[..g] {
+                for &sb in se {
+                    side_inputs(sb, 0, h, &mut buf);
+                    side_inputs(sb, 1, h, &mut buf);
+                }
             }
             prg.hash_in_place(&mut buf);
             calls += buf.len() as u64;
-            let per = 2 * (1 + h);
-            let side = |b: usize, sd: usize| &buf[b * per + sd * (1 + h)..b * per + (sd + 1) * (1 + h)];
-            let (s_keep, s_lose) = (a, 1 - a);
-            let seed_t = |blk: u128| (blk & !1, (blk & 1) as u64);
-            let (sl0, _) = seed_t(side(0, s_lose)[0]);
-            let (sl1, _) = seed_t(side(1, s_lose)[0]);
-            let s_cw = sl0 ^ sl1;
-            words_of(&side(0, s_lose)[1..], k, &mut v0[..k]);
-            words_of(&side(1, s_lose)[1..], k, &mut v1[..k]);
-            words_of(&side(0, s_keep)[1..], k, &mut v0[k..]);
-            words_of(&side(1, s_keep)[1..], k, &mut v1[k..]);
-            let neg = t[1] == 1; // (−1)^{t_1}
-            let sign = |x: u64| if neg { x.wrapping_neg() } else { x };
-            for j in 0..k {
-                let mut vcw = sign(v1[j].wrapping_sub(v0[j]).wrapping_sub(va[j]));
-                if s_lose == 0 {
-                    vcw = vcw.wrapping_add(sign(beta[j]));
+            for e in 0..g {
+                let i = g0 + e;
+                let a = bit(alphas[i], n, lvl) as usize;
+                let beta = &betas[i * k..(i + 1) * k];
+                let kb = &buf[e * 2 * per..(e + 1) * 2 * per];
+                let side = |b: usize, sd: usize| &kb[b * per + sd * (1 + h)..b * per + (sd + 1) * (1 + h)];
+                let (s_keep, s_lose) = (a, 1 - a);
+                let seed_t = |blk: u128| (blk & !1, (blk & 1) as u64);
+                let (sl0, _) = seed_t(side(0, s_lose)[0]);
+                let (sl1, _) = seed_t(side(1, s_lose)[0]);
+                let s_cw = sl0 ^ sl1;
+                words_of(&side(0, s_lose)[1..], k, &mut v0[..k]);
+                words_of(&side(1, s_lose)[1..], k, &mut v1[..k]);
+                words_of(&side(0, s_keep)[1..], k, &mut v0[k..]);
+                words_of(&side(1, s_keep)[1..], k, &mut v1[k..]);
+                let neg = t[e][1] == 1; // (−1)^{t_1}
+                let sign = |x: u64| if neg { x.wrapping_neg() } else { x };
+                let cw = i * nu + lvl as usize;
+                let vae = &mut va[e * k..(e + 1) * k];
+                for j in 0..k {
+                    let mut vcw = sign(v1[j].wrapping_sub(v0[j]).wrapping_sub(vae[j]));
+                    if s_lose == 0 {
+                        vcw = vcw.wrapping_add(sign(beta[j]));
+                    }
+                    vae[j] = vae[j].wrapping_sub(v1[k + j]).wrapping_add(v0[k + j]).wrapping_add(sign(vcw));
+                    k0.v_cw[cw * k + j] = vcw;
+                    k1.v_cw[cw * k + j] = vcw;
                 }
-                va[j] = va[j].wrapping_sub(v1[k + j]).wrapping_add(v0[k + j]).wrapping_add(sign(vcw));
-                k0.v_cw.push(vcw);
-                k1.v_cw.push(vcw);
-            }
-            let (_, tl0) = seed_t(side(0, 0)[0]);
-            let (_, tl1) = seed_t(side(1, 0)[0]);
-            let (_, tr0) = seed_t(side(0, 1)[0]);
-            let (_, tr1) = seed_t(side(1, 1)[0]);
-            let tcw_l = tl0 ^ tl1 ^ a as u64 ^ 1;
-            let tcw_r = tr0 ^ tr1 ^ a as u64;
-            let tcw = (tcw_l | (tcw_r << 1)) as u8;
-            k0.s_cw.push(s_cw);
-            k1.s_cw.push(s_cw);
-            k0.t_cw.push(tcw);
-            k1.t_cw.push(tcw);
-            let tcw_keep = if s_keep == 0 { tcw_l } else { tcw_r };
-            for b in 0..2 {
-                let (sk, tk) = seed_t(side(b, s_keep)[0]);
-                let corr = t[b] == 1;
-                s[b] = if corr { sk ^ s_cw } else { sk };
-                t[b] = if corr { tk ^ tcw_keep } else { tk };
+                let (_, tl0) = seed_t(side(0, 0)[0]);
+                let (_, tl1) = seed_t(side(1, 0)[0]);
+                let (_, tr0) = seed_t(side(0, 1)[0]);
+                let (_, tr1) = seed_t(side(1, 1)[0]);
+                let tcw_l = tl0 ^ tl1 ^ a as u64 ^ 1;
+                let tcw_r = tr0 ^ tr1 ^ a as u64;
+                let tcw = (tcw_l | (tcw_r << 1)) as u8;
+                k0.s_cw[cw] = s_cw;
+                k1.s_cw[cw] = s_cw;
+                k0.t_cw[cw] = tcw;
+                k1.t_cw[cw] = tcw;
+                let tcw_keep = if s_keep == 0 { tcw_l } else { tcw_r };
+                for b in 0..2 {
+                    let (sk, tk) = seed_t(side(b, s_keep)[0]);
+                    let corr = t[e][b] == 1;
+                    s[e][b] = if corr { sk ^ s_cw } else { sk };
+                    t[e][b] = if corr { tk ^ tcw_keep } else { tk };
+                }
             }
         }
         // Leaf: CW = (−1)^{t_1}·(Convert(s_1) − Convert(s_0) − V_α).
         buf.clear();
-        for &sb in &s {
-            for j in 0..h {
-                buf.push(sb ^ (LEAF_TWEAK + j as u128));
+        for se in &s[..g] {
+            for &sb in se {
+                for j in 0..h {
+                    buf.push(sb ^ (LEAF_TWEAK + j as u128));
+                }
             }
         }
         prg.hash_in_place(&mut buf);
         calls += buf.len() as u64;
-        words_of(&buf[..h], k, &mut v0[..k]);
-        words_of(&buf[h..], k, &mut v1[..k]);
-        let neg = t[1] == 1;
-        for j in 0..k {
-            let c = v1[j].wrapping_sub(v0[j]).wrapping_sub(va[j]);
-            let c = if neg { c.wrapping_neg() } else { c };
-            k0.leaf.push(c);
-            k1.leaf.push(c);
+        for e in 0..g {
+            let i = g0 + e;
+            words_of(&buf[2 * e * h..(2 * e + 1) * h], k, &mut v0[..k]);
+            words_of(&buf[(2 * e + 1) * h..(2 * e + 2) * h], k, &mut v1[..k]);
+            let neg = t[e][1] == 1;
+            for j in 0..k {
+                let c = v1[j].wrapping_sub(v0[j]).wrapping_sub(va[e * k + j]);
+                let c = if neg { c.wrapping_neg() } else { c };
+                k0.leaf[i * k + j] = c;
+                k1.leaf[i * k + j] = c;
+            }
         }
     }
     (k0, k1, calls)
@@ -283,70 +320,256 @@ fn rng_u128(rng: &mut impl RngCore) -> u128 {
 }
 
 /// Evaluates key i of `keys` at `xs[i]` for every i, writing this party's k-word share to `out[i·k ..]`.
-/// Returns the number of AES calls. The batch is walked level by level so that the AES blocks of all keys are
-/// encrypted together.
+/// Returns the number of AES calls. The keys are walked [`GROUP`] at a time, level by level across the group, so
+/// that each level's AES blocks of the group are encrypted in one pipelined call and the state stays in L1.
 pub fn eval(prg: &Prg, keys: &DcfBatch, xs: &[u64], out: &mut [u64]) -> u64 {
     let (n, k, h) = (keys.shape.bits, keys.shape.payload, keys.shape.h());
+    let nu = n as usize;
     let m = keys.len();
     debug_assert!(xs.len() == m && out.len() == m * k);
-    let mut s = keys.seeds.clone();
-    let mut t = vec![u64::from(keys.party == Party::P1); m];
     out.iter_mut().for_each(|o| *o = 0);
-    let mut buf: Vec<u128> = Vec::with_capacity(m * (1 + h));
+    let mut buf: Vec<u128> = Vec::with_capacity(GROUP * (1 + h));
     let mut words = vec![0u64; k];
     let mut calls = 0u64;
-    for lvl in 0..n {
+    let t0 = u64::from(keys.party == Party::P1);
+    let neg = keys.party == Party::P1;
+    let mut s = [0u128; GROUP];
+    let mut t = [0u64; GROUP];
+    for g0 in (0..m).step_by(GROUP) {
+        let g = GROUP.min(m - g0);
+        s[..g].copy_from_slice(&keys.seeds[g0..g0 + g]);
+        t[..g].iter_mut().for_each(|v| *v = t0);
+        let xg = &xs[g0..g0 + g];
+        for lvl in 0..n {
+            buf.clear();
+            for (e, &x) in xg.iter().enumerate() {
+                side_inputs(s[e], bit(x, n, lvl) as usize, h, &mut buf);
+            }
+            prg.hash_in_place(&mut buf);
+            calls += buf.len() as u64;
+            for (e, &x) in xg.iter().enumerate() {
+                let i = g0 + e;
+                let side = bit(x, n, lvl);
+                let blk = &buf[e * (1 + h)..(e + 1) * (1 + h)];
+                let cw = i * nu + lvl as usize;
+                let (mut sn, mut tn) = (blk[0] & !1, (blk[0] & 1) as u64);
+                words_of(&blk[1..], k, &mut words);
+                let acc = &mut out[i * k..(i + 1) * k];
+                if t[e] == 1 {
+                    sn ^= keys.s_cw[cw];
+                    tn ^= u64::from(keys.t_cw[cw] >> side) & 1;
+                    let v = &keys.v_cw[cw * k..(cw + 1) * k];
+                    for j in 0..k {
+                        acc[j] = acc[j].wrapping_add(words[j]).wrapping_add(v[j]);
+                    }
+                } else {
+                    for j in 0..k {
+                        acc[j] = acc[j].wrapping_add(words[j]);
+                    }
+                }
+                s[e] = sn;
+                t[e] = tn;
+            }
+        }
         buf.clear();
-        for (i, &x) in xs.iter().enumerate() {
-            side_inputs(s[i], bit(x, n, lvl) as usize, h, &mut buf);
+        for &se in &s[..g] {
+            for j in 0..h {
+                buf.push(se ^ (LEAF_TWEAK + j as u128));
+            }
         }
         prg.hash_in_place(&mut buf);
         calls += buf.len() as u64;
-        for (i, &x) in xs.iter().enumerate() {
-            let side = bit(x, n, lvl);
-            let blk = &buf[i * (1 + h)..(i + 1) * (1 + h)];
-            let cw = i * n as usize + lvl as usize;
-            let (mut sn, mut tn) = (blk[0] & !1, (blk[0] & 1) as u64);
-            words_of(&blk[1..], k, &mut words);
+        for e in 0..g {
+            let i = g0 + e;
+            words_of(&buf[e * h..(e + 1) * h], k, &mut words);
             let acc = &mut out[i * k..(i + 1) * k];
-            if t[i] == 1 {
-                sn ^= keys.s_cw[cw];
-                tn ^= u64::from(keys.t_cw[cw] >> side) & 1;
-                let v = &keys.v_cw[cw * k..(cw + 1) * k];
-                for j in 0..k {
-                    acc[j] = acc[j].wrapping_add(words[j]).wrapping_add(v[j]);
+            let leaf = &keys.leaf[i * k..(i + 1) * k];
+            for j in 0..k {
+                let mut v = acc[j].wrapping_add(words[j]);
+                if t[e] == 1 {
+                    v = v.wrapping_add(leaf[j]);
                 }
-            } else {
-                for j in 0..k {
-                    acc[j] = acc[j].wrapping_add(words[j]);
-                }
+                acc[j] = if neg { v.wrapping_neg() } else { v };
             }
-            s[i] = sn;
-            t[i] = tn;
-        }
-    }
-    buf.clear();
-    for &si in &s {
-        for j in 0..h {
-            buf.push(si ^ (LEAF_TWEAK + j as u128));
-        }
-    }
-    prg.hash_in_place(&mut buf);
-    calls += buf.len() as u64;
-    let neg = keys.party == Party::P1;
-    for i in 0..m {
-        words_of(&buf[i * h..(i + 1) * h], k, &mut words);
-        let acc = &mut out[i * k..(i + 1) * k];
-        let leaf = &keys.leaf[i * k..(i + 1) * k];
-        for j in 0..k {
-            let mut v = acc[j].wrapping_add(words[j]);
-            if t[i] == 1 {
-                v = v.wrapping_add(leaf[j]);
-            }
-            acc[j] = if neg { v.wrapping_neg() } else { v };
         }
     }
     calls
+}
+
+/// The key generation and evaluation as first written (one key at a time in generation, the whole batch per level
+/// in evaluation): the reference that the grouped versions must reproduce bit for bit.
+#[cfg(test)]
+mod reference {
+    use super::*;
+
+    /// Generates key pairs: key i compares against `alphas[i]` (low n bits) with payload `betas[i·k .. (i+1)·k]`.
+    /// Returns (party 0's batch, party 1's batch) and the number of AES calls made. Panics never; mismatched lengths
+    /// are the caller's invariant (checked by `debug_assert`).
+    pub(super) fn keygen(prg: &Prg, shape: DcfShape, alphas: &[u64], betas: &[u64], rng: &mut impl RngCore) -> (DcfBatch, DcfBatch, u64) {
+        let (n, k, h) = (shape.bits, shape.payload, shape.h());
+        debug_assert_eq!(betas.len(), alphas.len() * k);
+        let m = alphas.len();
+        let mk = |p| DcfBatch {
+            shape,
+            party: p,
+            seeds: Vec::with_capacity(m),
+            s_cw: Vec::with_capacity(m * n as usize),
+            t_cw: Vec::with_capacity(m * n as usize),
+            v_cw: Vec::with_capacity(m * n as usize * k),
+            leaf: Vec::with_capacity(m * k),
+        };
+        let (mut k0, mut k1) = (mk(Party::P0), mk(Party::P1));
+        let mut calls = 0u64;
+        let mut buf: Vec<u128> = Vec::with_capacity(2 * (2 + 2 * h));
+        let mut va = vec![0u64; k];
+        let (mut v0, mut v1) = (vec![0u64; 2 * k], vec![0u64; 2 * k]);
+        for (i, &alpha) in alphas.iter().enumerate() {
+            let beta = &betas[i * k..(i + 1) * k];
+            let mut s = [rng_u128(rng) & !1, rng_u128(rng) & !1];
+            k0.seeds.push(s[0]);
+            k1.seeds.push(s[1]);
+            let mut t = [0u64, 1u64];
+            va.iter_mut().for_each(|v| *v = 0);
+            for lvl in 0..n {
+                let a = bit(alpha, n, lvl) as usize;
+                // Expand both seeds on both sides: per party [sL, vL.., sR, vR..] (layout of side_inputs).
+                buf.clear();
+                for &sb in &s {
+                    side_inputs(sb, 0, h, &mut buf);
+                    side_inputs(sb, 1, h, &mut buf);
+                }
+                prg.hash_in_place(&mut buf);
+                calls += buf.len() as u64;
+                let per = 2 * (1 + h);
+                let side = |b: usize, sd: usize| &buf[b * per + sd * (1 + h)..b * per + (sd + 1) * (1 + h)];
+                let (s_keep, s_lose) = (a, 1 - a);
+                let seed_t = |blk: u128| (blk & !1, (blk & 1) as u64);
+                let (sl0, _) = seed_t(side(0, s_lose)[0]);
+                let (sl1, _) = seed_t(side(1, s_lose)[0]);
+                let s_cw = sl0 ^ sl1;
+                words_of(&side(0, s_lose)[1..], k, &mut v0[..k]);
+                words_of(&side(1, s_lose)[1..], k, &mut v1[..k]);
+                words_of(&side(0, s_keep)[1..], k, &mut v0[k..]);
+                words_of(&side(1, s_keep)[1..], k, &mut v1[k..]);
+                let neg = t[1] == 1; // (−1)^{t_1}
+                let sign = |x: u64| if neg { x.wrapping_neg() } else { x };
+                for j in 0..k {
+                    let mut vcw = sign(v1[j].wrapping_sub(v0[j]).wrapping_sub(va[j]));
+                    if s_lose == 0 {
+                        vcw = vcw.wrapping_add(sign(beta[j]));
+                    }
+                    va[j] = va[j].wrapping_sub(v1[k + j]).wrapping_add(v0[k + j]).wrapping_add(sign(vcw));
+                    k0.v_cw.push(vcw);
+                    k1.v_cw.push(vcw);
+                }
+                let (_, tl0) = seed_t(side(0, 0)[0]);
+                let (_, tl1) = seed_t(side(1, 0)[0]);
+                let (_, tr0) = seed_t(side(0, 1)[0]);
+                let (_, tr1) = seed_t(side(1, 1)[0]);
+                let tcw_l = tl0 ^ tl1 ^ a as u64 ^ 1;
+                let tcw_r = tr0 ^ tr1 ^ a as u64;
+                let tcw = (tcw_l | (tcw_r << 1)) as u8;
+                k0.s_cw.push(s_cw);
+                k1.s_cw.push(s_cw);
+                k0.t_cw.push(tcw);
+                k1.t_cw.push(tcw);
+                let tcw_keep = if s_keep == 0 { tcw_l } else { tcw_r };
+                for b in 0..2 {
+                    let (sk, tk) = seed_t(side(b, s_keep)[0]);
+                    let corr = t[b] == 1;
+                    s[b] = if corr { sk ^ s_cw } else { sk };
+                    t[b] = if corr { tk ^ tcw_keep } else { tk };
+                }
+            }
+            // Leaf: CW = (−1)^{t_1}·(Convert(s_1) − Convert(s_0) − V_α).
+            buf.clear();
+            for &sb in &s {
+                for j in 0..h {
+                    buf.push(sb ^ (LEAF_TWEAK + j as u128));
+                }
+            }
+            prg.hash_in_place(&mut buf);
+            calls += buf.len() as u64;
+            words_of(&buf[..h], k, &mut v0[..k]);
+            words_of(&buf[h..], k, &mut v1[..k]);
+            let neg = t[1] == 1;
+            for j in 0..k {
+                let c = v1[j].wrapping_sub(v0[j]).wrapping_sub(va[j]);
+                let c = if neg { c.wrapping_neg() } else { c };
+                k0.leaf.push(c);
+                k1.leaf.push(c);
+            }
+        }
+        (k0, k1, calls)
+    }
+
+
+    /// Evaluates key i of `keys` at `xs[i]` for every i, writing this party's k-word share to `out[i·k ..]`.
+    /// Returns the number of AES calls. The batch is walked level by level so that the AES blocks of all keys are
+    /// encrypted together.
+    pub(super) fn eval(prg: &Prg, keys: &DcfBatch, xs: &[u64], out: &mut [u64]) -> u64 {
+        let (n, k, h) = (keys.shape.bits, keys.shape.payload, keys.shape.h());
+        let m = keys.len();
+        debug_assert!(xs.len() == m && out.len() == m * k);
+        let mut s = keys.seeds.clone();
+        let mut t = vec![u64::from(keys.party == Party::P1); m];
+        out.iter_mut().for_each(|o| *o = 0);
+        let mut buf: Vec<u128> = Vec::with_capacity(m * (1 + h));
+        let mut words = vec![0u64; k];
+        let mut calls = 0u64;
+        for lvl in 0..n {
+            buf.clear();
+            for (i, &x) in xs.iter().enumerate() {
+                side_inputs(s[i], bit(x, n, lvl) as usize, h, &mut buf);
+            }
+            prg.hash_in_place(&mut buf);
+            calls += buf.len() as u64;
+            for (i, &x) in xs.iter().enumerate() {
+                let side = bit(x, n, lvl);
+                let blk = &buf[i * (1 + h)..(i + 1) * (1 + h)];
+                let cw = i * n as usize + lvl as usize;
+                let (mut sn, mut tn) = (blk[0] & !1, (blk[0] & 1) as u64);
+                words_of(&blk[1..], k, &mut words);
+                let acc = &mut out[i * k..(i + 1) * k];
+                if t[i] == 1 {
+                    sn ^= keys.s_cw[cw];
+                    tn ^= u64::from(keys.t_cw[cw] >> side) & 1;
+                    let v = &keys.v_cw[cw * k..(cw + 1) * k];
+                    for j in 0..k {
+                        acc[j] = acc[j].wrapping_add(words[j]).wrapping_add(v[j]);
+                    }
+                } else {
+                    for j in 0..k {
+                        acc[j] = acc[j].wrapping_add(words[j]);
+                    }
+                }
+                s[i] = sn;
+                t[i] = tn;
+            }
+        }
+        buf.clear();
+        for &si in &s {
+            for j in 0..h {
+                buf.push(si ^ (LEAF_TWEAK + j as u128));
+            }
+        }
+        prg.hash_in_place(&mut buf);
+        calls += buf.len() as u64;
+        let neg = keys.party == Party::P1;
+        for i in 0..m {
+            words_of(&buf[i * h..(i + 1) * h], k, &mut words);
+            let acc = &mut out[i * k..(i + 1) * k];
+            let leaf = &keys.leaf[i * k..(i + 1) * k];
+            for j in 0..k {
+                let mut v = acc[j].wrapping_add(words[j]);
+                if t[i] == 1 {
+                    v = v.wrapping_add(leaf[j]);
+                }
+                acc[j] = if neg { v.wrapping_neg() } else { v };
+            }
+        }
+        calls
+    }
 }
 
 #[cfg(test)]
@@ -389,6 +612,29 @@ mod tests {
     fn eval_shares_sum_to_beta_times_less_than() {
         for (bits, k, seed) in [(64, 1, 1), (64, 2, 2), (64, 3, 3), (63, 1, 4), (32, 4, 5), (1, 1, 6), (16, 7, 7)] {
             check(bits, k, seed);
+        }
+    }
+
+    #[test]
+    fn grouped_keygen_and_eval_are_bit_identical_to_the_reference() {
+        let prg = Prg::new();
+        // Lengths around the group size, shapes with odd and even payloads.
+        for (bits, k, m, seed) in [(64, 2, 200, 1u64), (64, 3, 64, 2), (24, 1, 65, 3), (7, 5, 1, 4), (64, 1, 130, 5)] {
+            let shape = DcfShape { bits, payload: k };
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let alphas: Vec<u64> = (0..m).map(|_| rng.random()).collect();
+            let betas: Vec<u64> = (0..m * k).map(|_| rng.random()).collect();
+            let xs: Vec<u64> = (0..m).map(|i| if i % 3 == 0 { alphas[i] } else { rng.random() }).collect();
+            let (mut ra, mut rb) = (ChaCha8Rng::seed_from_u64(seed + 100), ChaCha8Rng::seed_from_u64(seed + 100));
+            let (a0, a1, ac) = keygen(&prg, shape, &alphas, &betas, &mut ra);
+            let (b0, b1, bc) = reference::keygen(&prg, shape, &alphas, &betas, &mut rb);
+            assert_eq!((&a0, &a1, ac), (&b0, &b1, bc), "keys, bits {bits} k {k} m {m}");
+            for key in [&a0, &a1] {
+                let (mut o, mut r) = (vec![0; m * k], vec![0; m * k]);
+                let c = eval(&prg, key, &xs, &mut o);
+                let rc = reference::eval(&prg, key, &xs, &mut r);
+                assert_eq!((o, c), (r, rc), "eval, bits {bits} k {k} m {m}");
+            }
         }
     }
 

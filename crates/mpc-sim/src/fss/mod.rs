@@ -12,4 +12,4 @@ pub mod dcf;
 pub mod session;
 
 pub use cost::{FssCost, FssCostEvaluator};
-pub use session::{AesCalls, FssConfig, FssSession, GateKeys, spline_payload};
+pub use session::{AesCalls, FssConfig, FssSession, GateKeys, SplineLayout, spline_payload};

@@ -21,20 +21,42 @@
 //!   one DCF with α = r_n, β = P_last − P_0, and a dealer-shared constant — m keys for m pieces.
 //!   The payload of segment s is `[enc(c_0)·2^f − enc(c_1)·r, enc(c_1), enc(c_2), …, enc(c_d)]`: the linear part
 //!   re-expressed in the public y (c_0·2^f + c_1·x = (c_0·2^f − c_1·r) + c_1·y, exact in Z_{2^64}), so after the
-//!   DCFs each party forms A + B·y locally at scale 2f.
+//!   DCFs each party forms A + B·y locally at scale 2f. When no coefficient of x², x³, … is used, the payload is the
+//!   fused one below instead and the gate's output is already truncated.
 //!
-//! # The bit-width decision (degree ≥ 2)
+//! # Fused truncation (every spline whose encoded coefficients of x², x³, … are all 0)
+//! The value wanted is trunc(L) = ⌊L/2^f⌋ with L = c_0·2^f + c_1·x (scale 2f) of the active segment. A separate
+//! truncation would cost a round (dealer pair) or carry a failure probability (local). Instead the gate outputs
+//! it directly, from the same opening and the same m DCFs, with an error e ∈ {0, 1} and **no failure event**.
+//! Over the integers (not mod anything), with w = \[z < r_n\] the wrap bit of z = u + r_n mod N,
+//! x = z − r_n − 2^(n−1) + N·w, so L = P + Q with P = c_1·z (c_1 public per segment, z public) and
+//! Q(s, w) = c_0·2^f − c_1·(r_n + 2^(n−1)) + w·c_1·N (known to the dealer for each segment s and each w). Then
+//! ⌊P/2^f⌋ + ⌊Q/2^f⌋ = ⌊L/2^f⌋ − e with e ∈ {0, 1} (two floors lose less than 2 and the sum is an integer).
+//! The DCFs deliver shares of any payload that depends on (segment, w) only: in z-space the segment changes only at
+//! the s_i and w only at r_n, and w·\[u < a_i\] = c_i·\[z < s_i\] (if a_i + r_n does not carry, w = 1 forces
+//! u ≥ a_i; if it does, z < s_i is exactly "wrapped and below a_i"). The payload of (s, w) is
+//! `[⌊Q(s, w)/2^f⌋, [s = j] for every segment j with c_1 ≠ 0]` and each party outputs
+//! `G + Σ_j sel_j·⌊c_1,j·z/2^f⌋` — local, since ⌊c_1,j·z/2^f⌋ is public. All arithmetic is exact in 128 bits
+//! (⌊·/2^f⌋ mod 2^64 only needs the value mod 2^(64+f)).
+//!
+//! Result: secure = ⌊L/2^f⌋ − e, e ∈ {0, 1}, for every |x| < 2^(n−1): the fixed-point emulation
+//! (`EncodedPiecewise::eval`, which truncates L mod 2^64) minus 0 or 1 LSB whenever L fits the ring (|L| < 2^63);
+//! where it does not (only near the ring extremes, |x| ≳ 2^63/|c_1|) the emulation wraps and the gate returns the
+//! exact ⌊L/2^f⌋ mod 2^64. 1 round, 8 B per element, whatever the truncation setting of the session.
+//!
+//! # The bit-width decision (some coefficient of x^j, j ≥ 2, is nonzero)
 //! Re-expressing all of Σ_j c_j·x^j in y needs x^j at scale j·f: at f = 16 a degree-6 term carries 112 fractional
 //! bits, far beyond the 64-bit ring. We re-express **only the degree ≤ 1 part** (which fits at scale 2f, exactly)
-//! and keep the higher coefficients c_2 … c_d as shared payload words; the powers x² … x^d come from the Beaver
-//! power tree (run concurrently with the opening) with one truncation each, exactly as in the reference encoding
-//! (`EncodedPiecewise::eval`), and one batched Beaver round multiplies them by the selected coefficients. Then one
-//! truncation. Rounds: 1 for d ≤ 1, max(1, ⌈log₂ d⌉·(1 + t)) + 1 for d ≥ 2, plus t (the truncation's rounds),
-//! i.e. ≤ 2 + ⌈log₂ d⌉ with local truncation. The result differs from the reference only by the truncation errors
-//! that the Beaver backend also has ([`crate::bounds::piecewise_bound_lsb`] holds unchanged).
+//! and keep the used higher coefficients c_j as shared payload words; the powers x^j come from the Beaver power
+//! tree (run concurrently with the opening; only the powers some nonzero encoded coefficient uses and those the
+//! tree needs to build them, [`crate::recipes::powers_where`]) with one truncation each, exactly as in the reference
+//! encoding (`EncodedPiecewise::eval`), and one batched Beaver round multiplies them by the selected coefficients.
+//! Then one truncation. Rounds: max(1, ⌈log₂ d⌉·(1 + t)) + 1 + t (t the truncation's rounds), i.e.
+//! ≤ 2 + ⌈log₂ d⌉ with local truncation. The result differs from the reference only by the truncation errors that
+//! the Beaver backend also has ([`crate::bounds::piecewise_bound_lsb`] holds unchanged).
 //!
-//! Truncation is the wrapped session's (local SecureML truncation by default, or the dealer pair): no FSS
-//! truncation gate.
+//! Truncations outside the gates (products, dense layers) are the wrapped session's (local SecureML, or the dealer
+//! pair, failure-free for |v| < 2^62).
 //!
 //! # Keys
 //! Keys are dealt per gate call ([`FssSession::deal_spline`], [`FssSession::deal_ltz`]) with an id; evaluating a
@@ -111,9 +133,40 @@ impl GateKeys {
     }
 }
 
-/// Words of the spline payload for a maximum degree d: A, B and c_2 … c_d.
-pub fn spline_payload(max_degree: usize) -> usize {
-    max_degree.max(1) + 1
+/// How the spline gate evaluates an encoded spline: which powers it builds and what its DCF payloads hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplineLayout {
+    /// The powers j ≥ 2 with a nonzero encoded coefficient in some segment, ascending
+    /// ([`EncodedPiecewise::used_powers`]); a power whose coefficients all encode to 0 is never built or paid. Empty:
+    /// the fused gate (degree ≤ 1 after encoding).
+    pub powers: Vec<usize>,
+    /// The segments with a nonzero encoded slope c_1 (the fused gate's selection words).
+    pub sloped: Vec<usize>,
+}
+
+impl SplineLayout {
+    /// The layout of `pw`.
+    pub fn of(pw: &EncodedPiecewise) -> Self {
+        let powers = pw.used_powers().iter().enumerate().filter(|&(j, &u)| j >= 2 && u).map(|(j, _)| j).collect();
+        let sloped = pw.segments.iter().enumerate().filter(|(_, s)| s.get(1).is_some_and(|&c| c != 0)).map(|(i, _)| i).collect();
+        SplineLayout { powers, sloped }
+    }
+
+    /// True for the fused gate: no power x^j, j ≥ 2, is used, and the truncation happens inside the gate.
+    pub fn fused(&self) -> bool {
+        self.powers.is_empty()
+    }
+
+    /// Payload words per DCF: fused, G and one selection word per sloped segment; otherwise A, B and one
+    /// coefficient word per used power.
+    pub fn payload(&self) -> usize {
+        if self.fused() { 1 + self.sloped.len() } else { 2 + self.powers.len() }
+    }
+}
+
+/// Words of the spline gate's DCF payload for `pw` ([`SplineLayout::payload`]).
+pub fn spline_payload(pw: &EncodedPiecewise) -> usize {
+    SplineLayout::of(pw).payload()
 }
 
 /// A secure two-party session whose comparisons and piecewise polynomials are FSS gates (module docs). Not `Clone`
@@ -341,8 +394,7 @@ impl FssSession {
     /// Deals the keys of a spline gate for `pw` on `len` elements (offline bytes counted now).
     pub fn deal_spline(&mut self, pw: &EncodedPiecewise, len: usize) -> Result<GateKeys> {
         check_spline(pw, self.inner.config().fx, self.bits)?;
-        let k = spline_payload(pw.max_degree);
-        let per = 8 + 8 * k as u64 + (pw.thresholds.len() as u64 + 1) * dcf::key_bytes(DcfShape { bits: self.bits, payload: k });
+        let per = super::cost::spline_key_bytes(pw, self.bits);
         Ok(self.new_keys(len, per))
     }
 
@@ -355,48 +407,169 @@ impl FssSession {
             return Err(MpcError::ScaleMismatch { op: "piecewise", left: fx.frac_bits, right: x.meta.scale });
         }
         self.consume(keys, x.len())?;
-        let d = pw.max_degree;
+        let lay = SplineLayout::of(pw);
         let n = x.len();
-        // The opening, concurrently with the powers x² … x^d (Beaver power tree) when d ≥ 2.
-        let mut y = Vec::new();
-        let mut pows = Vec::new();
-        if d >= 2 {
-            let mut out = self.parallel(2, |s, b| {
-                if b == 0 {
-                    y = s.open_masked(x, keys);
-                    Ok(Vec::new())
-                } else {
-                    crate::recipes::powers(s, x, d)
-                }
-            })?;
-            pows = out.pop().unwrap_or_default();
-        } else {
-            y = self.open_masked(x, keys);
+        if lay.fused() {
+            let y = self.open_masked(x, keys);
+            let shares = self.spline_eval_fused(pw, &lay, keys, &y);
+            return Ok(Shared { meta: x.meta.clone(), shares });
         }
-        let (lin, coefs) = self.spline_eval(pw, keys, &y);
+        // The opening, concurrently with the used powers (Beaver power tree, only the levels they need).
+        let mut y = Vec::new();
+        let need = pw.used_powers();
+        let mut out = self.parallel(2, |s, b| {
+            if b == 0 {
+                y = s.open_masked(x, keys);
+                Ok(Vec::new())
+            } else {
+                crate::recipes::powers_where(s, x, &need)
+            }
+        })?;
+        let pows = out.pop().unwrap_or_default();
+        let (lin, coefs) = self.spline_eval(pw, &lay, keys, &y);
         let meta2 = x.meta.with_scale(2 * fx.frac_bits);
         let mut yv = Shared { meta: meta2.with_shape(vec![n]), shares: lin };
-        if d >= 2 {
-            let c = Shared { meta: x.meta.with_shape(vec![n * (d - 1)]), shares: coefs };
-            let flat = pows[1..].iter().map(|p| self.reshape(p, &[n])).collect::<Result<Vec<_>>>()?;
-            let pcat = self.concat(&flat.iter().collect::<Vec<_>>())?;
-            let prod = self.mul_raw(&c, &pcat)?;
-            let parts = self.split(&prod, &vec![n; d - 1])?;
-            for p in &parts {
-                yv = self.add(&yv, p)?;
-            }
+        let np = lay.powers.len();
+        let c = Shared { meta: x.meta.with_shape(vec![n * np]), shares: coefs };
+        let flat = lay
+            .powers
+            .iter()
+            .map(|&j| match pows.get(j) {
+                Some(Some(p)) => self.reshape(p, &[n]),
+                _ => Err(MpcError::InvalidParameter {
+                    name: "power",
+                    value: j.to_string(),
+                    hint: "the power tree did not build a used power (internal error)",
+                }),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let pcat = self.concat(&flat.iter().collect::<Vec<_>>())?;
+        let prod = self.mul_raw(&c, &pcat)?;
+        let parts = self.split(&prod, &vec![n; np])?;
+        for p in &parts {
+            yv = self.add(&yv, p)?;
         }
         let yv = self.reshape(&yv, &x.meta.shape)?;
         self.truncate(&yv)
     }
 
-    /// The local part of the spline gate: regenerates the chunk's keys, each party evaluates its own; returns the
-    /// shares of A + B·y (scale 2f) and of the selected c_2 … c_d (laid out coefficient by coefficient).
-    fn spline_eval(&mut self, pw: &EncodedPiecewise, keys: &GateKeys, y: &[u64]) -> (Pair<Vec<u64>>, Pair<Vec<u64>>) {
+    /// The fused gate's local part (module docs, "fused truncation"): regenerates the chunk's keys, each party
+    /// evaluates its own; returns the shares of the truncated spline value (scale f).
+    fn spline_eval_fused(&mut self, pw: &EncodedPiecewise, lay: &SplineLayout, keys: &GateKeys, y: &[u64]) -> Pair<Vec<u64>> {
         let (nbits, mask, seed) = (self.bits, self.modulus_mask(), keys.seed);
         let f = pw.fx.frac_bits;
-        let d = pw.max_degree;
-        let k = spline_payload(d);
+        let k = lay.payload();
+        let shape = DcfShape { bits: nbits, payload: k };
+        let half = 1u64 << (nbits - 1);
+        let big_n: u128 = 1u128 << nbits;
+        let prg = &self.prg;
+        let nt = pw.thresholds.len();
+        let a_i: Vec<u64> = pw.thresholds.iter().map(|&t| (t as u64).wrapping_add(half) & mask).collect();
+        // Sign-extended coefficients (two's complement in u128: products and sums below are exact mod 2^128).
+        let coef = |s: usize, j: usize| pw.segments[s].get(j).copied().unwrap_or(0) as i128 as u128;
+        let slopes: Vec<u128> = lay.sloped.iter().map(|&s| coef(s, 1)).collect();
+        let parts: Vec<(Vec<u64>, Vec<u64>, u64, u64)> = y
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map(|(ci, ys)| {
+                let len = ys.len();
+                let mut rng = chunk_rng(seed, ci);
+                let rs: Vec<u64> = (0..len).map(|_| rng.next_u64().wrapping_add(rng.next_u64())).collect();
+                let mut alphas = vec![vec![0u64; len]; nt + 1];
+                let mut betas = vec![vec![0u64; len * k]; nt + 1];
+                let mut konst = vec![0u64; len * k];
+                // g(s, w) = g0[s] + w·g1[s] (only word 0 depends on the wrap bit w).
+                let mut g0 = vec![vec![0u64; k]; nt + 1];
+                let mut g1 = vec![0u64; nt + 1];
+                for (s, row) in g0.iter_mut().enumerate() {
+                    for (j, &sj) in lay.sloped.iter().enumerate() {
+                        row[1 + j] = u64::from(sj == s);
+                    }
+                }
+                for (e, &r) in rs.iter().enumerate() {
+                    let rn = r & mask;
+                    let off = u128::from(rn) + u128::from(half);
+                    for s in 0..=nt {
+                        let (c0, c1) = (coef(s, 0), coef(s, 1));
+                        let q0 = (c0 << f).wrapping_sub(c1.wrapping_mul(off));
+                        let q1 = q0.wrapping_add(c1.wrapping_mul(big_n));
+                        let (f0, f1) = ((q0 >> f) as u64, (q1 >> f) as u64);
+                        g0[s][0] = f0;
+                        g1[s] = f1.wrapping_sub(f0);
+                    }
+                    let kk = &mut konst[e * k..(e + 1) * k];
+                    kk.copy_from_slice(&g0[nt]);
+                    alphas[nt][e] = rn;
+                    for j in 0..k {
+                        betas[nt][e * k + j] = g0[nt][j].wrapping_sub(g0[0][j]);
+                    }
+                    betas[nt][e * k] = betas[nt][e * k].wrapping_add(g1[nt]);
+                    for i in 0..nt {
+                        let sum = u128::from(a_i[i]) + u128::from(rn);
+                        let s_i = (sum as u64) & mask;
+                        let carry = sum > u128::from(mask);
+                        alphas[i][e] = s_i;
+                        for j in 0..k {
+                            let d0 = g0[i + 1][j].wrapping_sub(g0[i][j]);
+                            let mut b = d0.wrapping_neg();
+                            if carry {
+                                if j == 0 {
+                                    b = b.wrapping_sub(g1[i + 1].wrapping_sub(g1[i]));
+                                }
+                                kk[j] = kk[j].wrapping_sub(d0);
+                            }
+                            betas[i][e * k + j] = b;
+                        }
+                    }
+                }
+                let k0: Vec<u64> = (0..len * k).map(|_| rng.next_u64()).collect();
+                let k1: Vec<u64> = konst.iter().zip(&k0).map(|(a, b)| a.wrapping_sub(*b)).collect();
+                let ksh = Pair::from_halves(k0, k1);
+                let mut gc = 0;
+                let mut b0 = Vec::with_capacity(nt + 1);
+                let mut b1 = Vec::with_capacity(nt + 1);
+                for i in 0..=nt {
+                    let (x0, x1, c) = dcf::keygen(prg, shape, &alphas[i], &betas[i], &mut rng);
+                    b0.push(x0);
+                    b1.push(x1);
+                    gc += c;
+                }
+                let dkeys: Pair<Vec<DcfBatch>> = Pair::from_halves(b0, b1);
+                let zs: Vec<u64> = ys.iter().map(|&y| y.wrapping_add(half) & mask).collect();
+                // The public floor(c_1·z / 2^f) of every sloped segment, per element.
+                let pubs: Vec<u64> =
+                    zs.iter().flat_map(|&z| slopes.iter().map(move |&c1| (c1.wrapping_mul(u128::from(z)) >> f) as u64)).collect();
+                let ns = slopes.len();
+                let res = Pair::build(|v| {
+                    let mut sel = v.own(&ksh).clone();
+                    let mut tmp = vec![0u64; len * k];
+                    let mut ec = 0;
+                    for kb in v.own(&dkeys) {
+                        ec += dcf::eval(prg, kb, &zs, &mut tmp);
+                        sel.iter_mut().zip(&tmp).for_each(|(s, t)| *s = s.wrapping_add(*t));
+                    }
+                    let out: Vec<u64> = (0..len)
+                        .map(|e| {
+                            let w = &sel[e * k..(e + 1) * k];
+                            let p = &pubs[e * ns..(e + 1) * ns];
+                            w[1..].iter().zip(p).fold(w[0], |acc, (s, p)| acc.wrapping_add(s.wrapping_mul(*p)))
+                        })
+                        .collect();
+                    (out, ec)
+                });
+                let [(o0, ec), (o1, _)] = res.into_halves();
+                (o0, o1, ec, gc)
+            })
+            .collect();
+        self.collect_parts(parts)
+    }
+
+    /// The local part of the spline gate: regenerates the chunk's keys, each party evaluates its own; returns the
+    /// shares of A + B·y (scale 2f) and of the selected c_2 … c_d (laid out coefficient by coefficient).
+    fn spline_eval(&mut self, pw: &EncodedPiecewise, lay: &SplineLayout, keys: &GateKeys, y: &[u64]) -> (Pair<Vec<u64>>, Pair<Vec<u64>>) {
+        let (nbits, mask, seed) = (self.bits, self.modulus_mask(), keys.seed);
+        let f = pw.fx.frac_bits;
+        let k = lay.payload();
         let shape = DcfShape { bits: nbits, payload: k };
         let half = 1u64 << (nbits - 1);
         let prg = &self.prg;
@@ -420,7 +593,7 @@ impl FssSession {
                         let c = |j: usize| seg.get(j).copied().unwrap_or(0) as u64;
                         p[s][0] = c(0).wrapping_shl(f).wrapping_sub(c(1).wrapping_mul(r));
                         p[s][1] = c(1);
-                        for (j, pj) in p[s].iter_mut().enumerate().skip(2) {
+                        for (pj, &j) in p[s].iter_mut().skip(2).zip(&lay.powers) {
                             *pj = c(j);
                         }
                     }
