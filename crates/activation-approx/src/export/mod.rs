@@ -327,6 +327,29 @@ mod tests {
     }
 
     #[test]
+    fn spu_program_computes_with_our_fraction_bits_and_spus_own_operations() {
+        let f = sample();
+        let p = generate(&f, "abc", Target::Spu).unwrap();
+        for needle in [
+            "REF_FRAC_BITS = 16",
+            "config.fxp_fraction_bits = REF_FRAC_BITS",
+            "libspu.ProtocolKind.SEMI2K, field=libspu.FieldType.FM64",
+            "config.enable_pphlo_profile = True",
+            "b = [x >= ti for ti in t]",
+            "y = y + jnp.where(bi, ys[i + 1] - ys[i], 0.0)",
+            "y = y - pows[j] * (-coeffs[j] / 2 ** REF_FRAC_BITS)",
+            "# Source JSON sha256: abc",
+        ] {
+            assert!(p.contains(needle), "missing {needle:?}");
+        }
+        assert_eq!(Target::Spu.frac_bits(16), 16);
+        // Exact selects and floor-or-floor+1 truncation: tighter than CrypTen's (truncated bit products, 2 LSB).
+        let spu = agreement_bound(&f, Target::Spu).unwrap();
+        assert!(spu < agreement_bound(&f, Target::Crypten).unwrap(), "{spu}");
+        assert!(spu >= agreement_bound(&f, Target::Mpyc).unwrap(), "{spu}");
+    }
+
+    #[test]
     fn inputs_cover_breakpoints_and_tails_on_the_grid() {
         let f = sample();
         let xs = verification_inputs(&f, 100, 7, 1000.0).unwrap();
