@@ -9,9 +9,9 @@ case "$name" in
   mpyc)    pkgs=(mpyc==0.10 numpy==1.26.4 gmpy2==2.1.5) ;;
   # CrypTen 0.4.1 needs a torch from before 2.1 (its ONNX import); its setup asks for the deprecated 'sklearn' name.
   crypten) pkgs=(crypten==0.4.1 torch==2.0.1 torchvision==0.15.2 "numpy<2") ;;
-  # spu 0.9.5 (with jax 0.4.34) installs here, but its frontend passes libspu.CompilationSource bytes where that
-  # binding takes str, so compiling any JAX function fails; make check-export reports that row as failed.
-  spu)     pkgs=(spu==0.9.5 numpy==1.26.4) ;;
+  # spu 0.9.5: a CPython 3.11 wheel (Requires-Python >=3.10,<3.12) asking for jax[cpu] >=0.4.16,<=0.4.34, numpy<2
+  # (its pyproject.toml); pinned at the top of that range, with the matching jaxlib.
+  spu)     pkgs=(spu==0.9.5 jax==0.4.34 jaxlib==0.4.34 numpy==1.26.4) ;;
   *) echo "unknown framework '$name'; use mpyc, crypten or spu" >&2; exit 2 ;;
 esac
 dir="target/export-venv/$name"

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use activation_approx::export::table::{TableJson, import_table};
 use activation_approx::export::{self, Target};
-use activation_approx::{ActivationRegistry, ApproximationFile, DensitySpec, FixedPoint};
+use activation_approx::{ActivationRegistry, ApproximationFile, DensitySpec, FixedPoint, Truncation};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use sha2::{Digest, Sha256};
@@ -153,6 +153,9 @@ pub(crate) fn run(args: &ExportArgs) -> Result<()> {
         println!("{}", VerifyRow::HEADER);
     }
     println!("{}", row.markdown());
+    if let Some(k) = &row.kernels {
+        eprintln!("{target} {} kernels: {k}", file.activation);
+    }
     if row.max_diff > row.bound {
         bail!(
             "{target}: max |Δ| = {:.3e} exceeds the derived bound {:.3e} for {}; files kept in '{}' with --keep",
@@ -195,10 +198,14 @@ struct VerifyRow {
     /// (bytes per element per party, rounds of the whole batch) as the framework counted them.
     measured: Option<(f64, u64)>,
     predicted: (u64, u32),
+    /// The truncation protocol the predicted cost assumes (the file's cost model).
+    predicted_truncation: &'static str,
+    /// The framework's per-kernel counters, one line (SPU's MPC-layer profile), if it reports them.
+    kernels: Option<String>,
 }
 
 impl VerifyRow {
-    const HEADER: &'static str = "| target | activation | inputs | max abs diff | mean abs diff | derived bound | measured bytes/elem | measured rounds | predicted bytes/elem | predicted rounds |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|";
+    const HEADER: &'static str = "| target | activation | inputs | max abs diff | mean abs diff | derived bound | measured bytes/elem | measured rounds | predicted bytes/elem | predicted rounds | predicted truncation |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|";
 
     fn markdown(&self) -> String {
         let (mb, mr) = match self.measured {
@@ -206,8 +213,16 @@ impl VerifyRow {
             None => ("n/a".into(), "n/a".into()),
         };
         format!(
-            "| {} | {} | {} | {:.3e} | {:.3e} | {:.3e} | {mb} | {mr} | {} | {} |",
-            self.target, self.activation, self.n, self.max_diff, self.mean_diff, self.bound, self.predicted.0, self.predicted.1
+            "| {} | {} | {} | {:.3e} | {:.3e} | {:.3e} | {mb} | {mr} | {} | {} | {} |",
+            self.target,
+            self.activation,
+            self.n,
+            self.max_diff,
+            self.mean_diff,
+            self.bound,
+            self.predicted.0,
+            self.predicted.1,
+            self.predicted_truncation
         )
     }
 }
@@ -340,14 +355,23 @@ fn verify(
     let got = read_numbers(&out_path)?;
     let want = export::reference_outputs(file, &inputs)?;
     let (max_diff, mean_diff) = export::differences(&got, &want)?;
-    let measured = if stats_path.exists() {
+    let (measured, kernels) = if stats_path.exists() {
         let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&stats_path)?)
             .with_context(|| format!("bad stats '{}'", stats_path.display()))?;
         let bytes = v["bytes"].as_f64().unwrap_or(f64::NAN);
         let rounds = v["rounds"].as_u64().unwrap_or(0);
-        Some((bytes / inputs.len() as f64, rounds))
+        let per_elem = |b: &serde_json::Value| b.as_f64().unwrap_or(f64::NAN) / inputs.len() as f64;
+        let kernels = v["kernels"].as_object().map(|k| {
+            k.iter()
+                .map(|(name, c)| {
+                    format!("{name} ×{} {:.0} B/elem {} actions", c["calls"], per_elem(&c["bytes"]), c["actions"])
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        });
+        (Some((bytes / inputs.len() as f64, rounds)), kernels)
     } else {
-        None
+        (None, None)
     };
     let _ = digest;
     Ok(VerifyRow {
@@ -359,6 +383,12 @@ fn verify(
         bound: export::agreement_bound(file, target)?,
         measured,
         predicted: (file.cost.bytes_per_party, file.cost.rounds),
+        predicted_truncation: match file.cost_model.map(|m| m.truncation) {
+            Some(Truncation::DealerPair) => "dealer pair",
+            Some(Truncation::Local) => "local",
+            None => "unknown",
+        },
+        kernels,
     })
 }
 

@@ -46,7 +46,7 @@ pub enum Target {
     Mpyc,
     /// CrypTen (PyTorch): additive sharing over Z_2^64, fixed-point encoder with 16 fractional bits; two parties.
     Crypten,
-    /// SecretFlow SPU (JAX): SEMI2K over FM64, 18 fractional bits by default; two parties.
+    /// SecretFlow SPU (JAX): SEMI2K over FM64, `fxp_fraction_bits` set to the reference's 16; two parties.
     Spu,
 }
 
@@ -63,32 +63,34 @@ impl Target {
         }
     }
 
-    /// Fractional bits the framework computes with, given the file's: MPyC's `SecFxp` takes any f (we use the
-    /// file's), CrypTen's encoder is left at its default 16 bits, SPU's FM64 at its default 18.
+    /// Fractional bits the framework computes with, given the file's: MPyC's `SecFxp` and SPU's
+    /// `fxp_fraction_bits` take any f (we use the file's), CrypTen's encoder is left at its default 16 bits.
     pub fn frac_bits(self, file_frac_bits: u32) -> u32 {
         match self {
-            Target::Mpyc => file_frac_bits,
+            Target::Mpyc | Target::Spu => file_frac_bits,
             Target::Crypten => 16,
-            Target::Spu => 18,
         }
     }
 
     /// τ: the largest deviation of one framework truncation from the exact quotient, in reals. MPyC's `trunc` rounds
     /// probabilistically to one of the two neighbouring multiples of 2^−f (< 1 LSB); CrypTen's two-party division by
     /// the scale truncates both shares locally (< 2 LSB, apart from a wrap event of probability about |v|/2^63); SPU's
-    /// SEMI2K truncation is probabilistic with a one-bit carry error (< 2 LSB of its f = 18).
+    /// two-party SEMI2K truncation (`TruncAPr2` in libspu/mpc/semi2k/arithmetic.cc, its default with
+    /// `trunc_allow_msb_error = false`) adds the shares' shifted halves, subtracts a wrap bit computed in a small
+    /// ring and adds 1, so it returns floor or floor + 1 (< 1 LSB).
     pub fn truncation_error(self, file_frac_bits: u32) -> f64 {
         let lsb = 2f64.powi(-(self.frac_bits(file_frac_bits) as i32));
         match self {
-            Target::Mpyc => lsb,
-            Target::Crypten | Target::Spu => 2.0 * lsb,
+            Target::Mpyc | Target::Spu => lsb,
+            Target::Crypten => 2.0 * lsb,
         }
     }
 
     /// Whether products by a comparison bit are exact. MPyC marks comparison results integral and multiplies
-    /// without truncation; CrypTen and SPU hold the bit as a fixed-point 1.0 and truncate the product.
+    /// without truncation; SPU's `select` (`jnp.where`) multiplies the difference of the branches by the bit as an
+    /// integer; CrypTen holds the bit as a fixed-point 1.0 and truncates the product.
     pub fn exact_bit_products(self) -> bool {
-        matches!(self, Target::Mpyc)
+        matches!(self, Target::Mpyc | Target::Spu)
     }
 
     /// Whether the coefficient terms of a segment are summed before one truncation (MPyC: integer coefficients
@@ -322,6 +324,29 @@ mod tests {
         // At least the reference's own final floor, and a handful of LSBs at most for this cubic on [-3, 3].
         assert!(mpyc >= u && mpyc < 200.0 * u, "{}", mpyc / u);
         assert!(crypten > mpyc, "crypten {crypten} vs mpyc {mpyc}");
+    }
+
+    #[test]
+    fn spu_program_computes_with_our_fraction_bits_and_spus_own_operations() {
+        let f = sample();
+        let p = generate(&f, "abc", Target::Spu).unwrap();
+        for needle in [
+            "REF_FRAC_BITS = 16",
+            "config.fxp_fraction_bits = REF_FRAC_BITS",
+            "libspu.ProtocolKind.SEMI2K, field=libspu.FieldType.FM64",
+            "config.enable_pphlo_profile = True",
+            "b = [x >= ti for ti in t]",
+            "y = y + jnp.where(bi, ys[i + 1] - ys[i], 0.0)",
+            "y = y - pows[j] * (-coeffs[j] / 2 ** REF_FRAC_BITS)",
+            "# Source JSON sha256: abc",
+        ] {
+            assert!(p.contains(needle), "missing {needle:?}");
+        }
+        assert_eq!(Target::Spu.frac_bits(16), 16);
+        // Exact selects and floor-or-floor+1 truncation: tighter than CrypTen's (truncated bit products, 2 LSB).
+        let spu = agreement_bound(&f, Target::Spu).unwrap();
+        assert!(spu < agreement_bound(&f, Target::Crypten).unwrap(), "{spu}");
+        assert!(spu >= agreement_bound(&f, Target::Mpyc).unwrap(), "{spu}");
     }
 
     #[test]

@@ -198,7 +198,8 @@ if __name__ == '__main__':
 const STATS_DOC: &str = "--stats FILE writes the framework's communication counters for the evaluation alone (input\n\
 sharing and output reveal excluded) as JSON: {\"bytes\": per party, \"rounds\": ..., \"elements\": n}.";
 
-/// The piece shared by the CrypTen and SPU programs: `approx(x, ops)` over any array type with `>=`, `*`, `+`, `-`.
+/// The CrypTen program's `approx(x)`, over any array type with `>=`, `*`, `+`, `-` (`bit` turns a comparison into
+/// a number the selection multiplies by).
 fn generic_approx(bit: &str) -> String {
     format!(
         r#"
@@ -309,26 +310,35 @@ if __name__ == '__main__':
     s
 }
 
-/// SPU: a JAX function compiled by SPU and run by SEMI2K over FM64 with two parties (in-memory links, threads).
+/// SPU: a JAX function compiled by SPU and run by SEMI2K over FM64 with two parties (SPU's own simulator: one thread
+/// per party, in-memory links), with SPU's profiler counting the communication of the evaluation.
 pub(crate) fn spu(plan: &ExportPlan, bound: f64) -> String {
     let f = plan.fx.frac_bits;
     let precision = format!(
         "SPU conventions and where they differ from the reference:\n\
-         - SEMI2K (additive sharing, 2 parties) over FM64 with fxp_fraction_bits = 18, 2 more than the reference's f = {f}:\n\
-         \x20 inputs, thresholds and coefficients on the 2^-{f} grid are exact, truncation errors are 4 times smaller.\n\
-         - Comparisons return booleans; `astype` turns them into fixed-point 0/1, so products with them truncate.\n\
-         - Every product truncates (SPU's probabilistic truncation, error < 2 LSB of 2^-18), where the reference floors\n\
-         \x20 once per segment.\n\
+         - SEMI2K (additive sharing, 2 parties, trusted-first-party Beaver triples) over FM64 with\n\
+         \x20 fxp_fraction_bits = {f}, the reference's f: inputs, thresholds and coefficients are exact.\n\
+         - Comparisons are SPU's `>=` (msb_a2b + b2a); clamp and selection use `jnp.where`, which SPU evaluates as the\n\
+         \x20 bit times the difference of the two branches: an exact product, no truncation.\n\
+         - Every fixed-point product (each power, each coefficient term) is truncated by SPU's two-party truncation\n\
+         \x20 (trunc_allow_msb_error = False, SPU's default: a one-bit-error truncation with a wrap bit computed in a\n\
+         \x20 small ring), result floor or floor + 1 (< 1 LSB from the exact quotient), where the reference sums the\n\
+         \x20 integer coefficient terms and floors once per segment.\n\
+         - A negative coefficient is applied as a subtraction of |c_j| x^j: spu 0.9.5 multiplies a secret by a public\n\
+         \x20 constant of -1, -2 or -3 LSB with the wrong sign.\n\
          - float64 (jax_enable_x64) so that inputs and outputs are carried without float32 rounding.\n\
          Run: python3 THIS.py [--inputs IN --outputs OUT --stats STATS]\n{STATS_DOC}\n\
-         SPU's link counters: bytes and send actions of party 0 (rounds are counted as send actions)."
+         The counters are SPU's profiler's (enable_pphlo_profile) for party 0: its total send bytes and send actions\n\
+         (the rounds of the program as SPU schedules it: one operation after the other), and per MPC kernel."
     );
     let mut s = header(plan, Target::Spu, bound, &precision);
     s.push_str(
         r#"
 import argparse
 import json
-import threading
+import os
+import re
+import tempfile
 
 import jax
 import numpy as np
@@ -336,45 +346,80 @@ import numpy as np
 jax.config.update('jax_enable_x64', True)
 import jax.numpy as jnp  # noqa: E402
 import spu.libspu as libspu  # noqa: E402
-import spu.utils.frontend as spu_fe  # noqa: E402
-import spu.api as spu_api  # noqa: E402
+import spu.utils.simulation as spu_sim  # noqa: E402
 
 "#,
     );
     s.push_str(&data_section(plan));
-    s.push_str(&generic_approx("(x >= ti).astype(x.dtype)"));
     s.push_str(
         r#"
 
+def segment(coeffs, pows, like):
+    """Y = c_0 + sum_(j>=1) c_j x^j with public fixed-point coefficients (one truncation per term).
+
+    A negative coefficient is applied as the subtraction of |c_j| x^j: spu 0.9.5 returns the product of a secret
+    and a public constant of -1, -2 or -3 LSB with the wrong sign (found by `compact export --verify`)."""
+    y = like * 0.0 + coeffs[0] / 2 ** REF_FRAC_BITS
+    for j in range(1, len(coeffs)):
+        if coeffs[j] > 0:
+            y = y + pows[j] * (coeffs[j] / 2 ** REF_FRAC_BITS)
+        elif coeffs[j] < 0:
+            y = y - pows[j] * (-coeffs[j] / 2 ** REF_FRAC_BITS)
+    return y
+
+
+def approx(x):
+    """The approximation on a secret array x (module header)."""
+    t = [k / 2 ** REF_FRAC_BITS for k in THRESHOLDS]
+    b = [x >= ti for ti in t]
+    xc = jnp.where(b[0], x, t[0])
+    xc = jnp.where(b[-1], t[-1], xc)
+    pows = [None, xc]
+    for k, p in POWER_TREE:
+        pows.append(pows[p] * pows[k - p])
+    last = len(SEGMENTS) - 1
+    ys = [segment(c, [None, x] if s in (0, last) else pows, x) for s, c in enumerate(SEGMENTS)]
+    y = ys[0]
+    for i, bi in enumerate(b):
+        y = y + jnp.where(bi, ys[i + 1] - ys[i], 0.0)
+    return y
+
+
+LINK = re.compile(r'Link details: total send bytes (\d+), recv bytes (\d+), send actions (\d+), recv actions (\d+)')
+KERNEL = re.compile(r'- (\S+), executed (\d+) times, .*send bytes (\d+) recv bytes \d+, send actions (\d+)')
+
+
+def profile(log_text):
+    """Party 0's counters from SPU's profiling log: totals, and the MPC-layer kernels that communicate."""
+    totals = LINK.findall(log_text)
+    if not totals:
+        raise RuntimeError('SPU wrote no "Link details" line; is enable_pphlo_profile supported by this spu?')
+    sent, _, actions, _ = (int(v) for v in totals[-1])
+    section = log_text[log_text.rfind('MPC profiling'):]
+    kernels = {}
+    for name, times, nbytes, acts in KERNEL.findall(section):
+        if int(nbytes) > 0:
+            kernels[name] = {'calls': int(times), 'bytes': int(nbytes), 'actions': int(acts)}
+    return sent, actions, kernels
+
+
 def run_spu(xs):
-    """Compile approx for SPU and run it with 2 parties (threads, in-memory links); outputs and party 0's counters."""
+    """Compile approx for SPU and run it with 2 parties; the revealed outputs and party 0's counters."""
+    log = tempfile.NamedTemporaryFile(prefix='spu-profile-', suffix='.log', delete=False)
+    log.close()
+    opts = libspu.logging.LogOptions()
+    opts.enable_console_logger = False
+    opts.system_log_path = log.name
+    libspu.logging.setup_logging(opts)
     config = libspu.RuntimeConfig(protocol=libspu.ProtocolKind.SEMI2K, field=libspu.FieldType.FM64)
-    config.fxp_fraction_bits = 18
-    io = spu_api.Io(2, config)
-    executable, _ = spu_fe.compile(spu_fe.Kind.JAX, approx, (xs,), {}, ['x'], ['y'], lambda out: ['y'])
-    shares = io.make_shares(xs, libspu.Visibility.VIS_SECRET)
-    desc = libspu.link.Desc()
-    for rank in range(2):
-        desc.add_party(f'id_{rank}', f'thread_{rank}')
-    results, stats = [None, None], [None, None]
-
-    def party(rank):
-        link = libspu.link.create_mem(desc, rank)
-        rt = spu_api.Runtime(link, libspu.RuntimeConfig(config))
-        rt.set_var('x', shares[rank])
-        before = link.get_stats()
-        b0, a0 = before.sent_bytes, before.sent_actions
-        rt.run(executable)
-        after = link.get_stats()
-        stats[rank] = (after.sent_bytes - b0, after.sent_actions - a0)
-        results[rank] = rt.get_var('y')
-
-    threads = [threading.Thread(target=party, args=(r,)) for r in range(2)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    return np.asarray(io.reconstruct(results), dtype=np.float64), stats[0]
+    config.fxp_fraction_bits = REF_FRAC_BITS
+    config.enable_pphlo_profile = True
+    config.enable_hal_profile = True
+    ys = spu_sim.sim_jax(spu_sim.Simulator(2, config), approx)(xs)
+    with open(log.name) as fh:
+        text = fh.read()
+    os.unlink(log.name)
+    return np.asarray(ys, dtype=np.float64), profile(text)
 
 
 def main():
@@ -384,7 +429,7 @@ def main():
     parser.add_argument('--stats', help='communication counters (JSON)')
     args = parser.parse_args()
     xs = np.loadtxt(args.inputs, ndmin=1) if args.inputs else np.linspace(-4.0, 4.0, 9)
-    ys, (nbytes, actions) = run_spu(np.asarray(xs, dtype=np.float64))
+    ys, (nbytes, actions, kernels) = run_spu(np.asarray(xs, dtype=np.float64))
     if args.outputs:
         np.savetxt(args.outputs, ys, fmt='%.17g')
     else:
@@ -392,7 +437,7 @@ def main():
             print(f'{xi:.6f} -> {yi:.6f}')
     if args.stats:
         with open(args.stats, 'w') as fh:
-            json.dump({'bytes': int(nbytes), 'rounds': int(actions), 'elements': len(xs)}, fh)
+            json.dump({'bytes': nbytes, 'rounds': actions, 'elements': len(xs), 'kernels': kernels}, fh)
 
 
 if __name__ == '__main__':
