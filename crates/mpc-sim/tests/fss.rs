@@ -5,7 +5,7 @@
 
 mod common;
 
-use activation_approx::{EncodedPiecewise, FixedPoint, PiecewisePoly, Polynomial, Tail, Truncation};
+use activation_approx::{Bytes, EncodedPiecewise, FixedPoint, Rounds, PiecewisePoly, Polynomial, Tail, Truncation};
 use common::{TRUNCS, normal, puma_gelu};
 use mpc_sim::bounds::piecewise_bound_lsb;
 use mpc_sim::fss::{FssCostEvaluator, cost};
@@ -62,16 +62,14 @@ fn run(name: &str, pp: &PiecewisePoly, n: usize, truncs: &[Truncation]) {
         let x = s.input_raw(Party::P0, &xe, &[n], fx.frac_bits).unwrap();
         s.reset_meter();
         let y = s.piecewise(&x, &enc).unwrap();
-        let metered = s.total().cost();
+        let metered = s.cost();
         let predicted = cost::spline(&enc, n, 64, t);
-        assert_eq!(metered, predicted.comm, "{name} {t:?}: metered vs closed form");
-        assert_eq!(s.aes_calls(), predicted.aes, "{name} {t:?}: AES calls");
+        assert_eq!(metered, predicted, "{name} {t:?}: metered vs closed form (rounds, bytes, AES calls)");
         let mut ce = FssCostEvaluator::new(fx, t, 64).unwrap();
         let xc = ce.input_raw(Party::P0, &xe, &[n], fx.frac_bits).unwrap();
         ce.reset_meter();
         ce.piecewise(&xc, &enc).unwrap();
-        assert_eq!(ce.total().cost(), metered, "{name} {t:?}: metered vs cost evaluator");
-        assert_eq!(ce.aes_calls(), predicted.aes, "{name} {t:?}: cost evaluator AES calls");
+        assert_eq!(ce.cost(), metered, "{name} {t:?}: metered vs cost evaluator (rounds, bytes, AES calls)");
         let got = s.reveal_raw(&y).unwrap();
         let (mut exact, mut worst, mut outliers) = (0usize, 0u128, 0usize);
         for i in 0..n {
@@ -94,7 +92,7 @@ fn run(name: &str, pp: &PiecewisePoly, n: usize, truncs: &[Truncation]) {
             metered.rounds,
             metered.bytes_per_party / n as u64,
             metered.offline_bytes_per_party / n as u64,
-            predicted.aes.online_per_party / n as u64
+            predicted.aes_calls_per_party / n as u64
         );
         // Local truncation wraps with probability ≈ |v|/2^64 per truncation.
         assert!(outliers <= 2, "{name}: {outliers} wrap outliers");
@@ -135,13 +133,13 @@ fn degree_1_spline_is_exact_before_truncation() {
 fn per_element_targets() {
     let fx = FixedPoint::default();
     for t in TRUNCS {
-        let c = cost::spline(&compact_like().encode(&fx).unwrap(), 1, 64, t).comm;
-        assert!(c.rounds <= 2 && c.bytes_per_party <= 24, "Compact-like {t:?}: {c:?}");
+        let c = cost::spline(&compact_like().encode(&fx).unwrap(), 1, 64, t);
+        assert!(c.rounds <= Rounds(2) && c.bytes_per_party <= Bytes(24), "Compact-like {t:?}: {c:?}");
     }
     for (pp, d) in [(puma_gelu(), 6u32), (cubic_spline(), 3)] {
-        let c = cost::spline(&pp.encode(&fx).unwrap(), 1, 64, Truncation::Local).comm;
+        let c = cost::spline(&pp.encode(&fx).unwrap(), 1, 64, Truncation::Local);
         let log = 32 - (d - 1).leading_zeros();
-        assert!(c.rounds <= 2 + u64::from(log), "degree {d}: {} rounds", c.rounds);
+        assert!(c.rounds <= Rounds(2 + u64::from(log)), "degree {d}: {} rounds", c.rounds);
     }
 }
 
@@ -158,9 +156,8 @@ fn ltz_is_exact_over_the_whole_ring_and_metered_as_predicted() {
     s.reset_meter();
     let l = s.ltz(&x).unwrap();
     let c = cost::ltz(n, 64);
-    assert_eq!(s.total().cost(), c.comm);
-    assert_eq!(s.aes_calls(), c.aes);
-    assert_eq!(c.comm.rounds, 1);
+    assert_eq!(s.cost(), c);
+    assert_eq!(c.rounds, Rounds(1));
     let got = s.reveal_raw(&l).unwrap();
     for (g, x) in got.iter().zip(&xs) {
         assert_eq!(*g, i64::from(*x < 0), "x = {x}");
@@ -190,8 +187,7 @@ fn narrow_comparison_domain_is_exact_for_bounded_inputs() {
     ce.reset_meter();
     ce.ltz(&xc).unwrap();
     ce.piecewise(&xc, &enc).unwrap();
-    assert_eq!(s.total().cost(), ce.total().cost());
-    assert_eq!(s.aes_calls(), ce.aes_calls());
+    assert_eq!(s.cost(), ce.cost());
     let (lg, yg) = (s.reveal_raw(&l).unwrap(), s.reveal_raw(&y).unwrap());
     for i in 0..n {
         assert_eq!(lg[i], i64::from(xs[i] < 0), "ltz x = {}", xs[i]);
@@ -295,9 +291,8 @@ fn a_small_network_runs_on_the_fss_session_and_costs_what_the_cost_evaluator_say
     let got = prog(&mut s, &xs, &ws, &enc);
     let mut ce = FssCostEvaluator::new(fx, Truncation::Local, 64).unwrap();
     prog(&mut ce, &xs, &ws, &enc);
-    assert_eq!(s.total().cost(), ce.total().cost());
+    assert_eq!(s.cost(), ce.cost());
     assert_eq!(s.channel().label("act").map(|l| l.cost()), ce.channel().label("act").map(|l| l.cost()));
-    assert_eq!(s.aes_calls(), ce.aes_calls());
     let mut pe = PlainEvaluator::new(fx);
     let want = prog(&mut pe, &xs, &ws, &enc);
     for (g, w) in got.iter().zip(&want) {
@@ -350,9 +345,9 @@ fn depth_8_mnist_mlp_shape_costs_per_inference_under_both_backends() {
     let (bw, fw) = (Network::WAN.latency_s(&b), Network::WAN.latency_s(&f));
     let (bl, fl) = (Network::LAN.latency_s(&b), Network::LAN.latency_s(&f));
     eprintln!("depth-8 MLP, Beaver: {b:?}, LAN {bl:.4} s, WAN {bw:.3} s");
-    eprintln!("depth-8 MLP, FSS:    {f:?}, LAN {fl:.4} s, WAN {fw:.3} s, AES/party {}", fss.aes_calls().online_per_party);
-    assert_eq!(b.rounds, 83);
-    assert!(f.rounds <= 30, "FSS: {} rounds", f.rounds);
+    eprintln!("depth-8 MLP, FSS:    {f:?}, LAN {fl:.4} s, WAN {fw:.3} s, AES/party {}", fss.cost().aes_calls_per_party);
+    assert_eq!(b.rounds, Rounds(83));
+    assert!(f.rounds <= Rounds(30), "FSS: {} rounds", f.rounds);
     assert!(bw >= 3.0 * fw, "WAN: Beaver {bw} s vs FSS {fw} s");
 }
 

@@ -17,44 +17,32 @@
 //! identically.
 
 use activation_approx::fixed::power_tree_depth;
-use activation_approx::{EncodedPiecewise, FixedPoint, Truncation};
-use serde::{Deserialize, Serialize};
+use activation_approx::{Cost, EncodedPiecewise, FixedPoint, Truncation};
 
 use super::dcf::{self, DcfShape};
-use super::session::{AesCalls, spline_payload};
+use super::session::spline_payload;
 use crate::error::{MpcError, Result};
 use crate::evaluator::Evaluator;
-use crate::meter::{Channel, CommCost, Stats};
+use crate::meter::{Channel, Stats};
 use crate::predict::{self, CostEvaluator, CostValue};
 use crate::share::{Meta, Party};
 
-/// A gate's communication and AES work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct FssCost {
-    /// Rounds, online bytes and offline (key) bytes per party.
-    pub comm: CommCost,
-    /// AES calls.
-    pub aes: AesCalls,
-}
-
-/// The FSS sign gate on `n` elements with an `bits`-bit comparison domain.
-pub fn ltz(n: usize, bits: u32) -> FssCost {
+/// The FSS sign gate on `n` elements with an `bits`-bit comparison domain: its communication and AES work.
+pub fn ltz(n: usize, bits: u32) -> Cost {
     let shape = DcfShape { bits: bits - 1, payload: 1 };
     let n = n as u64;
-    FssCost {
-        comm: CommCost::new(1, 8 * n, n * (16 + dcf::key_bytes(shape))),
-        aes: AesCalls { online_per_party: n * dcf::eval_aes_calls(shape), dealer: n * dcf::gen_aes_calls(shape) },
-    }
+    Cost::communication(1, 8 * n, n * (16 + dcf::key_bytes(shape)))
+        .with_aes_calls(n * dcf::eval_aes_calls(shape), n * dcf::gen_aes_calls(shape))
 }
 
 /// The Beaver power tree x² … x^d on n elements ([`crate::recipes::powers`]): for every tree level ℓ = 1 …
 /// ⌈log₂ d⌉ the powers k with depth(k) = ℓ run concurrently, each one square (k a power of two: 1 round, 8 B) or one
 /// Beaver product (1 round, 16 B) followed by a truncation; levels run one after the other. The FSS tests check it
 /// against the metered session and the [`FssCostEvaluator`].
-pub fn power_tree(n: usize, d: usize, t: Truncation) -> CommCost {
-    let mut total = CommCost::default();
+pub fn power_tree(n: usize, d: usize, t: Truncation) -> Cost {
+    let mut total = Cost::ZERO;
     for level in 1..=power_tree_depth(d) {
-        let mut lvl = CommCost::default();
+        let mut lvl = Cost::ZERO;
         for k in (2..=d).filter(|&k| power_tree_depth(k) == level) {
             let p = if k.is_power_of_two() { predict::square(n) } else { predict::mul(n) };
             lvl = lvl.par(p.then(predict::truncate(n, t)));
@@ -70,23 +58,20 @@ pub fn spline_key_bytes(pw: &EncodedPiecewise, bits: u32) -> u64 {
     8 + 8 * k as u64 + (pw.thresholds.len() as u64 + 1) * dcf::key_bytes(DcfShape { bits, payload: k })
 }
 
-/// The FSS spline gate on `n` elements (module docs).
-pub fn spline(pw: &EncodedPiecewise, n: usize, bits: u32, t: Truncation) -> FssCost {
+/// The FSS spline gate on `n` elements (module docs): its communication and AES work.
+pub fn spline(pw: &EncodedPiecewise, n: usize, bits: u32, t: Truncation) -> Cost {
     let d = pw.max_degree;
     let k = spline_payload(d);
     let keys = pw.thresholds.len() as u64 + 1;
     let shape = DcfShape { bits, payload: k };
     let nn = n as u64;
-    let open = CommCost::new(1, 8 * nn, nn * spline_key_bytes(pw, bits));
+    let open = Cost::communication(1, 8 * nn, nn * spline_key_bytes(pw, bits));
     let comm = if d >= 2 {
         open.par(power_tree(n, d, t)).then(predict::mul(n * (d - 1))).then(predict::truncate(n, t))
     } else {
         open.then(predict::truncate(n, t))
     };
-    FssCost {
-        comm,
-        aes: AesCalls { online_per_party: nn * keys * dcf::eval_aes_calls(shape), dealer: nn * keys * dcf::gen_aes_calls(shape) },
-    }
+    comm.with_aes_calls(nn * keys * dcf::eval_aes_calls(shape), nn * keys * dcf::gen_aes_calls(shape))
 }
 
 /// The cost-only evaluator of the FSS backend: [`CostEvaluator`] with the FSS gates (same labels, parallel
@@ -96,7 +81,8 @@ pub struct FssCostEvaluator {
     inner: CostEvaluator,
     bits: u32,
     truncation: Truncation,
-    aes: AesCalls,
+    /// Predicted AES calls (online per party, dealer): a cost with only its AES fields set.
+    aes: Cost,
 }
 
 impl FssCostEvaluator {
@@ -109,7 +95,7 @@ impl FssCostEvaluator {
                 hint: "choose 2 ≤ bits ≤ 64 (64 compares the whole ring)",
             });
         }
-        Ok(FssCostEvaluator { inner: CostEvaluator::new(fx, truncation), bits, truncation, aes: AesCalls::default() })
+        Ok(FssCostEvaluator { inner: CostEvaluator::new(fx, truncation), bits, truncation, aes: Cost::ZERO })
     }
 
     /// The predicted totals.
@@ -125,7 +111,7 @@ impl FssCostEvaluator {
     /// Zeroes the predicted counters and AES calls (as [`super::FssSession::reset_meter`] does).
     pub fn reset_meter(&mut self) {
         self.inner.reset_meter();
-        self.aes = AesCalls::default();
+        self.aes = Cost::ZERO;
     }
 
     /// Σ max|v|/2^63 over the local truncations so far ([`CostEvaluator::failure_mass`]).
@@ -133,14 +119,16 @@ impl FssCostEvaluator {
         self.inner.failure_mass()
     }
 
-    /// Predicted AES calls.
-    pub fn aes_calls(&self) -> AesCalls {
-        self.aes
+    /// The predicted totals as a [`Cost`]: rounds and bytes ([`Stats::cost`]) with the AES calls of key
+    /// evaluation (per party) and generation (dealer), as [`super::FssSession::cost`] meters them.
+    pub fn cost(&self) -> Cost {
+        self.total().cost().then(self.aes)
     }
 
-    fn add_aes(&mut self, a: AesCalls) {
-        self.aes.online_per_party += a.online_per_party;
-        self.aes.dealer += a.dealer;
+    /// Adds a gate's AES calls (its rounds and bytes are charged to the channel).
+    fn add_aes(&mut self, c: Cost) {
+        self.aes.aes_calls_per_party += c.aes_calls_per_party;
+        self.aes.dealer_aes_calls += c.dealer_aes_calls;
     }
 }
 
@@ -216,8 +204,8 @@ impl Evaluator for FssCostEvaluator {
     fn ltz(&mut self, a: &CostValue) -> Result<CostValue> {
         a.meta.check_fx("ltz", &self.fixed_point())?;
         let c = ltz(a.meta.len(), self.bits);
-        self.inner.charge_external(c.comm);
-        self.add_aes(c.aes);
+        self.inner.charge_external(c);
+        self.add_aes(c);
         Ok(CostValue { meta: a.meta.with_scale(0), bound: 1.0 })
     }
     fn matmul_raw(&mut self, a: &CostValue, b: &CostValue) -> Result<CostValue> {
@@ -265,11 +253,8 @@ impl Evaluator for FssCostEvaluator {
         let shape = DcfShape { bits: self.bits, payload: k };
         let keys = pw.thresholds.len() as u64 + 1;
         let nn = n as u64;
-        self.add_aes(AesCalls {
-            online_per_party: nn * keys * dcf::eval_aes_calls(shape),
-            dealer: nn * keys * dcf::gen_aes_calls(shape),
-        });
-        let open = CommCost::new(1, 8 * nn, nn * spline_key_bytes(pw, self.bits));
+        self.add_aes(Cost::ZERO.with_aes_calls(nn * keys * dcf::eval_aes_calls(shape), nn * keys * dcf::gen_aes_calls(shape)));
+        let open = Cost::communication(1, 8 * nn, nn * spline_key_bytes(pw, self.bits));
         let y2 = CostValue { meta: x.meta.with_scale(2 * self.fixed_point().frac_bits), bound: spline_bound(pw, x.bound) };
         if d >= 2 {
             let mut out = self.parallel(2, |s, b| {
