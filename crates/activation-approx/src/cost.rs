@@ -435,7 +435,7 @@ mod tests {
         let want = Cost { comparisons: Count(2), multiplications: Count(7), ..Cost::communication(9, 224, 0) };
         assert_eq!(e.cost, want);
         assert_eq!(serde_json::to_string(&e).unwrap(), old);
-        // A record's communication cost (mpc-sim's former CommCost).
+        // A record's communication cost, as the records and secure reports have always stored it.
         let old = r#"{"cost":{"rounds":28,"bytes_per_party":217424,"offline_bytes_per_party":423360}}"#;
         let m: Communication = serde_json::from_str(old).unwrap();
         assert_eq!(m.cost, Cost::communication(28, 217424, 423360));
