@@ -61,7 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             dense,
             unaware.best.cost.bytes_per_party,
             shape(&unaware),
-            100.0 * aware.best.cost.bytes_per_party as f64 / unaware.best.cost.bytes_per_party as f64
+            100.0 * aware.best.cost.bytes_per_party.get() as f64 / unaware.best.cost.bytes_per_party.get() as f64
         );
     }
 

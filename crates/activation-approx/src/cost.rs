@@ -1,4 +1,6 @@
-//! The structure search's fast price of a piecewise polynomial: a closed form of what the secure spline protocol
+//! The workspace's one cost type, [`Cost`] (rounds, online and offline bytes per party, comparisons,
+//! multiplications, AES calls; composed with [`Cost::then`], [`Cost::par`], [`Cost::times`]), and the structure
+//! search's fast price of a piecewise polynomial: a closed form of what the secure spline protocol
 //! (`mpc_sim::recipes::piecewise`, the default of `Evaluator::piecewise`) meters, because the search prices millions
 //! of candidates. It is the only closed-form cost of a composite protocol in the workspace; every reported cost
 //! comes from running the method's program on mpc-sim's `CostEvaluator`, and a test asserts that this closed form
@@ -21,18 +23,166 @@ use serde::{Deserialize, Serialize};
 
 use crate::fixed::{FixedPoint, power_closure, power_tree_depth};
 use crate::piecewise::{EncodedPiecewise, PiecewisePoly};
+use crate::quantity::{Bytes, Count, Rounds};
 
-/// Per-element cost of a secure evaluation. Bytes are those sent by ONE party (the wire carries twice as many).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// The cost of a secure (sub-)protocol, the one cost type of the workspace: what mpc-sim's meter counts, what its
+/// cost evaluators predict, what the structure search prices and what every table and record reports. Bytes are
+/// those ONE party sends (online) or receives from the dealer (offline); the wire carries twice the online figure.
+///
+/// Composition, for costs a = (r_a, b_a, o_a, c_a) with r rounds, b online bytes, o offline bytes and c any of the
+/// counts (comparisons, multiplications, AES calls):
+/// - [`Cost::then`] (a then b, sequential): (r_a + r_b, b_a + b_b, o_a + o_b, c_a + c_b);
+/// - [`Cost::par`] (a beside b, concurrent branches whose messages share exchanges): (max(r_a, r_b), b_a + b_b,
+///   o_a + o_b, c_a + c_b);
+/// - [`Cost::times`] (the same protocol on n elements at once): (r, n·b, n·o, n·c).
+///
+/// Both compositions are associative and commutative in the bytes and counts, with [`Cost::ZERO`] as identity;
+/// `times` distributes over both (n·(a ∥ b) = n·a ∥ n·b, n·(a; b) = n·a; n·b) and `times(1)` is the identity.
+///
+/// There is no `Serialize`: each on-disk layout names the fields it stores ([`layout`]), so records written before
+/// this type existed parse and print unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Cost {
-    /// Communication rounds (one simultaneous exchange each).
-    pub rounds: u32,
-    /// Bytes sent by one party.
-    pub bytes_per_party: u64,
-    /// Secure comparisons.
-    pub comparisons: u32,
-    /// Secure multiplications (squares included).
-    pub multiplications: u32,
+    /// Communication rounds on the critical path (one simultaneous exchange each).
+    pub rounds: Rounds,
+    /// Bytes sent online by one party (the protocols are symmetric; the meter reports the larger of the two).
+    pub bytes_per_party: Bytes,
+    /// Dealer material (Beaver triples, truncation pairs, FSS keys and masks) received by one party.
+    pub offline_bytes_per_party: Bytes,
+    /// Secure comparisons (elements compared).
+    pub comparisons: Count,
+    /// Secure elementwise multiplications (squares included).
+    pub multiplications: Count,
+    /// AES calls one party makes online to evaluate FSS keys (0 on the Beaver backend).
+    pub aes_calls_per_party: Count,
+    /// AES calls the dealer makes to generate FSS keys.
+    pub dealer_aes_calls: Count,
+}
+
+impl Cost {
+    /// The cost of doing nothing, the identity of [`Cost::then`] and [`Cost::par`].
+    pub const ZERO: Cost = Cost {
+        rounds: Rounds::ZERO,
+        bytes_per_party: Bytes::ZERO,
+        offline_bytes_per_party: Bytes::ZERO,
+        comparisons: Count::ZERO,
+        multiplications: Count::ZERO,
+        aes_calls_per_party: Count::ZERO,
+        dealer_aes_calls: Count::ZERO,
+    };
+
+    /// A communication cost: `rounds`, online bytes and offline bytes per party (no counts).
+    pub const fn communication(rounds: u64, bytes_per_party: u64, offline_bytes_per_party: u64) -> Cost {
+        Cost {
+            rounds: Rounds(rounds),
+            bytes_per_party: Bytes(bytes_per_party),
+            offline_bytes_per_party: Bytes(offline_bytes_per_party),
+            ..Cost::ZERO
+        }
+    }
+
+    /// The same cost with the AES work of FSS key evaluation (per party, online) and generation (dealer).
+    pub const fn with_aes_calls(self, per_party: u64, dealer: u64) -> Cost {
+        Cost { aes_calls_per_party: Count(per_party), dealer_aes_calls: Count(dealer), ..self }
+    }
+
+    /// Sequential composition: `self`, then `o`. Rounds, bytes and counts add.
+    pub fn then(self, o: Cost) -> Cost {
+        Cost { rounds: self.rounds + o.rounds, ..self.add_amounts(o) }
+    }
+
+    /// Parallel composition: `self` beside `o` (their messages share exchanges). Rounds take the max, bytes and
+    /// counts add.
+    pub fn par(self, o: Cost) -> Cost {
+        Cost { rounds: self.rounds.max(o.rounds), ..self.add_amounts(o) }
+    }
+
+    /// The same protocol on `n` elements at once: bytes and counts scale by n, rounds do not.
+    pub fn times(self, n: u64) -> Cost {
+        Cost {
+            rounds: self.rounds,
+            bytes_per_party: self.bytes_per_party * n,
+            offline_bytes_per_party: self.offline_bytes_per_party * n,
+            comparisons: self.comparisons * n,
+            multiplications: self.multiplications * n,
+            aes_calls_per_party: self.aes_calls_per_party * n,
+            dealer_aes_calls: self.dealer_aes_calls * n,
+        }
+    }
+
+    /// Bytes and counts summed, rounds of `self`.
+    fn add_amounts(self, o: Cost) -> Cost {
+        Cost {
+            rounds: self.rounds,
+            bytes_per_party: self.bytes_per_party + o.bytes_per_party,
+            offline_bytes_per_party: self.offline_bytes_per_party + o.offline_bytes_per_party,
+            comparisons: self.comparisons + o.comparisons,
+            multiplications: self.multiplications + o.multiplications,
+            aes_calls_per_party: self.aes_calls_per_party + o.aes_calls_per_party,
+            dealer_aes_calls: self.dealer_aes_calls + o.dealer_aes_calls,
+        }
+    }
+}
+
+/// The JSON layouts a [`Cost`] is stored in, for `#[serde(with = "...")]` on a `Cost` field. Each writes and reads
+/// exactly the fields its files have always had, under the same names and in the same order, so committed files
+/// parse and new ones are byte-identical to the old ones; a field the layout does not store reads back as 0.
+pub mod layout {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Cost;
+    use crate::quantity::{Bytes, Count, Rounds};
+
+    /// Per-element cost of an approximation (the approximation file's `cost`):
+    /// `{"rounds", "bytes_per_party", "comparisons", "multiplications"}`.
+    pub mod element {
+        use super::*;
+
+        #[derive(Serialize, Deserialize)]
+        struct Element {
+            rounds: Rounds,
+            bytes_per_party: Bytes,
+            comparisons: Count,
+            multiplications: Count,
+        }
+
+        /// Writes the element layout.
+        pub fn serialize<S: Serializer>(c: &Cost, s: S) -> Result<S::Ok, S::Error> {
+            Element { rounds: c.rounds, bytes_per_party: c.bytes_per_party, comparisons: c.comparisons, multiplications: c.multiplications }
+                .serialize(s)
+        }
+
+        /// Reads the element layout.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Cost, D::Error> {
+            let e = Element::deserialize(d)?;
+            Ok(Cost { rounds: e.rounds, bytes_per_party: e.bytes_per_party, comparisons: e.comparisons, multiplications: e.multiplications, ..Cost::ZERO })
+        }
+    }
+
+    /// Communication of a run (records and secure-inference reports):
+    /// `{"rounds", "bytes_per_party", "offline_bytes_per_party"}`.
+    pub mod communication {
+        use super::*;
+
+        #[derive(Serialize, Deserialize)]
+        struct Communication {
+            rounds: Rounds,
+            bytes_per_party: Bytes,
+            offline_bytes_per_party: Bytes,
+        }
+
+        /// Writes the communication layout.
+        pub fn serialize<S: Serializer>(c: &Cost, s: S) -> Result<S::Ok, S::Error> {
+            Communication { rounds: c.rounds, bytes_per_party: c.bytes_per_party, offline_bytes_per_party: c.offline_bytes_per_party }
+                .serialize(s)
+        }
+
+        /// Reads the communication layout.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Cost, D::Error> {
+            let c = Communication::deserialize(d)?;
+            Ok(Cost { rounds: c.rounds, bytes_per_party: c.bytes_per_party, offline_bytes_per_party: c.offline_bytes_per_party, ..Cost::ZERO })
+        }
+    }
 }
 
 /// A way to price an approximation; the search minimises [`CostModel::scalar`].
@@ -47,7 +197,7 @@ pub trait CostModel: Send + Sync {
     }
     /// The single number to minimise; by default the bytes sent by one party.
     fn scalar(&self, cost: &Cost) -> f64 {
-        cost.bytes_per_party as f64
+        cost.bytes_per_party.get() as f64
     }
 }
 
@@ -140,10 +290,11 @@ impl TwoPartyCostModel {
         let power_rounds = levels * (1 + tr);
         let before = if n_cmp > 0 { self.cmp_rounds.max(power_rounds) } else { power_rounds };
         Cost {
-            rounds: before + u32::from(poly_diffs > 0) + tr,
-            bytes_per_party: n_cmp as u64 * self.cmp_bytes + poly_diffs as u64 * self.mul_bytes + bytes + tb,
-            comparisons: n_cmp,
-            multiplications: mults + poly_diffs,
+            rounds: Rounds(u64::from(before + u32::from(poly_diffs > 0) + tr)),
+            bytes_per_party: Bytes(n_cmp as u64 * self.cmp_bytes + poly_diffs as u64 * self.mul_bytes + bytes + tb),
+            comparisons: Count(u64::from(n_cmp)),
+            multiplications: Count(u64::from(mults + poly_diffs)),
+            ..Cost::ZERO
         }
     }
 
@@ -219,13 +370,83 @@ mod tests {
         .unwrap();
         let c = TwoPartyCostModel::default().with_truncation(Truncation::Local).piecewise_cost(&pp);
         // comparisons 4·64; powers x² (8) x⁴ (8); selection 2·16.
-        assert_eq!(c, Cost { rounds: 9, bytes_per_party: 4 * 64 + 16 + 2 * 16, comparisons: 4, multiplications: 2 + 2 });
+        let want = Cost {
+            rounds: Rounds(9),
+            bytes_per_party: Bytes(4 * 64 + 16 + 2 * 16),
+            comparisons: Count(4),
+            multiplications: Count(2 + 2),
+            ..Cost::ZERO
+        };
+        assert_eq!(c, want);
         let d = TwoPartyCostModel::default().with_truncation(Truncation::DealerPair).piecewise_cost(&pp);
-        assert_eq!(d.rounds, 10);
-        assert_eq!(d.bytes_per_party, 4 * 64 + 16 + 2 * 16 + 2 * 8 + 8);
+        assert_eq!(d.rounds, Rounds(10));
+        assert_eq!(d.bytes_per_party, Bytes(4 * 64 + 16 + 2 * 16 + 2 * 8 + 8));
         assert_eq!(TwoPartyCostModel::default().with_truncation(Truncation::DealerPair).failure_bound(&pp, 8.0), 0.0);
         // x⁴ on |x| ≤ 8: the raw x⁴ reaches 2^44·2^… — the bound grows with the range.
         let m = TwoPartyCostModel::default().with_truncation(Truncation::Local);
         assert!(m.failure_bound(&pp, 8.0) > m.failure_bound(&pp, 2.0));
+    }
+
+    fn c(r: u64, b: u64, o: u64, n: u64) -> Cost {
+        Cost { comparisons: Count(n), multiplications: Count(2 * n), ..Cost::communication(r, b, o) }.with_aes_calls(3 * n, 5 * n)
+    }
+
+    #[test]
+    fn composition_laws() {
+        let (a, b, d) = (c(3, 16, 24, 1), c(8, 64, 104, 2), c(1, 8, 0, 0));
+        // Identity.
+        for x in [a, b, d] {
+            assert_eq!(x.then(Cost::ZERO), x);
+            assert_eq!(Cost::ZERO.then(x), x);
+            assert_eq!(x.par(Cost::ZERO), x);
+            assert_eq!(x.times(1), x);
+        }
+        // Associativity and commutativity of the parallel composition.
+        assert_eq!(a.then(b).then(d), a.then(b.then(d)));
+        assert_eq!(a.par(b).par(d), a.par(b.par(d)));
+        assert_eq!(a.par(b), b.par(a));
+        // The laws themselves: then adds rounds, par takes the max; both add bytes and counts.
+        assert_eq!(a.then(b), Cost { comparisons: Count(3), multiplications: Count(6), ..Cost::communication(11, 80, 128) }.with_aes_calls(9, 15));
+        assert_eq!(a.par(b), Cost { rounds: Rounds(8), ..a.then(b) });
+        // times scales bytes and counts, not rounds, and distributes over both compositions.
+        assert_eq!(b.times(4), Cost { comparisons: Count(8), multiplications: Count(16), ..Cost::communication(8, 256, 416) }.with_aes_calls(24, 40));
+        assert_eq!(a.par(b).times(7), a.times(7).par(b.times(7)));
+        assert_eq!(a.then(b).times(7), a.times(7).then(b.times(7)));
+        assert_eq!(Cost::ZERO.times(9), Cost::ZERO);
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Element {
+        #[serde(with = "layout::element")]
+        cost: Cost,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Communication {
+        #[serde(with = "layout::communication")]
+        cost: Cost,
+    }
+
+    #[test]
+    fn layouts_keep_the_field_names_and_numbers() {
+        // The approximation file's cost, as written before the one cost type existed (rounds were u32 then).
+        let old = r#"{"cost":{"rounds":9,"bytes_per_party":224,"comparisons":2,"multiplications":7}}"#;
+        let e: Element = serde_json::from_str(old).unwrap();
+        let want = Cost { comparisons: Count(2), multiplications: Count(7), ..Cost::communication(9, 224, 0) };
+        assert_eq!(e.cost, want);
+        assert_eq!(serde_json::to_string(&e).unwrap(), old);
+        // A record's communication cost, as the records and secure reports have always stored it.
+        let old = r#"{"cost":{"rounds":28,"bytes_per_party":217424,"offline_bytes_per_party":423360}}"#;
+        let m: Communication = serde_json::from_str(old).unwrap();
+        assert_eq!(m.cost, Cost::communication(28, 217424, 423360));
+        assert_eq!(serde_json::to_string(&m).unwrap(), old);
+        // Round trip of a cost with every field set keeps exactly the fields the layout stores.
+        let full = c(3, 16, 24, 1);
+        let back: Communication = serde_json::from_str(&serde_json::to_string(&Communication { cost: full }).unwrap()).unwrap();
+        assert_eq!(back.cost, Cost::communication(3, 16, 24));
+        let back: Element = serde_json::from_str(&serde_json::to_string(&Element { cost: full }).unwrap()).unwrap();
+        assert_eq!(back.cost, Cost { comparisons: Count(1), multiplications: Count(2), ..Cost::communication(3, 16, 0) });
+        // A missing field is an error, as it was.
+        assert!(serde_json::from_str::<Element>(r#"{"cost":{"rounds":9,"bytes_per_party":224,"comparisons":2}}"#).is_err());
     }
 }

@@ -122,7 +122,8 @@ pub struct ApproximationFile {
     pub fixed_point: FixedPointJson,
     /// Measured errors.
     pub errors: ErrorReport,
-    /// Predicted per-element cost.
+    /// Predicted per-element cost (rounds, bytes per party, comparisons, multiplications).
+    #[serde(with = "crate::cost::layout::element")]
     pub cost: Cost,
     /// The cost model's parameters, if it is the default two-party model.
     pub cost_model: Option<TwoPartyCostModel>,

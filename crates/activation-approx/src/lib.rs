@@ -11,7 +11,8 @@
 //! - [`activation`]: the [`Activation`] trait, the built-ins ([`Builtin`]) and the name registry.
 //! - [`poly`], [`piecewise`]: monomial polynomials and piecewise polynomials with tails.
 //! - [`fixed`]: fixed-point encoding, the truncation rule and the power tree MPC uses.
-//! - [`cost`]: the search's closed-form price of the secure spline protocol (tested equal to mpc-sim's cost
+//! - [`cost`]: the one cost type [`Cost`] of the workspace (rounds, bytes, counts; sequential and parallel
+//!   composition) and the search's closed-form price of the secure spline protocol (tested equal to mpc-sim's cost
 //!   evaluator) and its local-truncation failure bound.
 //! - [`nfgen`]: NFGen's FAC fitting (the baseline's plain maths).
 //! - [`published`]: the baselines' published splines (PUMA, BOLT, BumbleBee, h-swish, ReLU, MPCFormer Quad).
@@ -23,6 +24,7 @@
 //! - [`metrics`]: max, density-weighted and NFGen-relative errors; the fixed-point error bound.
 //! - [`search`]: simulated annealing and the exhaustive reference search over structures.
 //! - [`quad`]: Gauss–Legendre quadrature.
+//! - [`quantity`]: the newtypes [`Rounds`], [`Bytes`] and [`Count`] the cost is made of.
 
 //!
 //! Fitting SiLU for inputs N(0, 1) with weighted error ≤ 1e-2 (`compact fit` does this from the command line):
@@ -33,7 +35,7 @@
 //! let model = TwoPartyCostModel::default();
 //! let cfg = AnnealConfig { iterations: 200, restarts: 2, seed: 1, ..AnnealConfig::default() };
 //! let best = anneal(&Fitter::new(&Builtin::Silu, &crit, &model), &cfg)?.best;
-//! assert!(best.error <= 1e-2 && best.cost.comparisons >= 2);
+//! assert!(best.error <= 1e-2 && best.cost.comparisons >= Count(2));
 //! # Ok::<(), ApproxError>(())
 //! ```
 
@@ -55,6 +57,7 @@ pub mod piecewise;
 pub mod poly;
 pub mod published;
 pub mod quad;
+pub mod quantity;
 pub mod search;
 pub mod verify;
 
@@ -67,6 +70,7 @@ pub use format::ApproximationFile;
 pub use metrics::ErrorReport;
 pub use piecewise::{EncodedPiecewise, PiecewisePoly};
 pub use poly::Polynomial;
+pub use quantity::{Bytes, Count, Rounds};
 pub use search::{
     AnnealConfig, Criterion, ExhaustiveGrid, Fitter, SearchSpace, Structure, TailFit, anneal, exhaustive,
 };

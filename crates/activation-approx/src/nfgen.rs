@@ -50,6 +50,7 @@ use crate::error::{ApproxError, Result};
 use crate::fixed::FixedPoint;
 use crate::piecewise::PiecewisePoly;
 use crate::poly::Polynomial;
+use crate::quantity::Bytes;
 
 /// NFGen's parameters.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -396,7 +397,7 @@ pub struct Candidate {
     /// NFGen's predicted Rep3 time (s).
     pub rep3_seconds: f64,
     /// Our bytes per party, sorted-breakpoint evaluation.
-    pub bytes_sorted: u64,
+    pub bytes_sorted: Bytes,
     /// Largest fitting error (NFGen's metric) over all pieces.
     pub max_fit_error: f64,
     /// The approximation.
@@ -483,6 +484,6 @@ pub fn fit(f: &dyn Activation, cfg: &NfgenConfig) -> Result<NfgenFit> {
     };
     // Outside its fitted domain the quadratic regression turns negative for large m; such candidates rank last.
     let pick_rep3 = argmin(&|c| if c.in_rep3_domain { c.rep3_seconds } else { 1e9 + c.m as f64 });
-    let pick_ours = argmin(&|c| c.bytes_sorted as f64);
+    let pick_ours = argmin(&|c| c.bytes_sorted.get() as f64);
     Ok(NfgenFit { activation: f.name().into(), config: cfg.clone(), candidates, pick_rep3, pick_ours })
 }

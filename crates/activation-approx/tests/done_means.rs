@@ -22,7 +22,7 @@ fn density_awareness_pays() {
         let dense = weighted_error_dense(&f, &aware.best.pp, &DensitySpec::standard_normal(), 2_000_000);
         assert!(dense <= 1e-3, "{}: dense-grid weighted error {dense}", f.name());
         assert!(((dense - aware.best.error) / dense).abs() < 1e-3, "{}: {dense} vs {}", f.name(), aware.best.error);
-        let ratio = aware.best.cost.bytes_per_party as f64 / unaware.best.cost.bytes_per_party as f64;
+        let ratio = aware.best.cost.bytes_per_party.get() as f64 / unaware.best.cost.bytes_per_party.get() as f64;
         // Target ≤ 75 % for all three (with fitted tail offsets, see `search` module docs "Tails").
         assert!(ratio <= 0.75, "{}: aware {} B vs unaware {} B", f.name(), aware.best.cost.bytes_per_party, unaware.best.cost.bytes_per_party);
     }

@@ -147,20 +147,21 @@ const BACKEND_HEADER: [&str; 11] = [
 
 fn render_backends(rows: &[BackendRow], args: &Args) -> anyhow::Result<String> {
     let wan = |c: &BackendCost| {
-        1e3 * mpc_sim::Network::WAN.latency_s(&mpc_sim::CommCost::new(c.rounds, c.online_bytes * 1_000_000, 0))
+        let batch = mpc_sim::Cost { rounds: c.cost.rounds, bytes_per_party: c.cost.bytes_per_party * 1_000_000, ..mpc_sim::Cost::ZERO };
+        1e3 * mpc_sim::Network::WAN.latency_s(&batch)
     };
     let cells = |r: &BackendRow| -> Vec<String> {
         vec![
             r.method.clone(),
             r.truncation.into(),
-            r.fss.rounds.to_string(),
-            r.fss.online_bytes.to_string(),
-            r.fss.key_bytes.to_string(),
-            r.fss.aes_calls.to_string(),
+            r.fss.cost.rounds.to_string(),
+            r.fss.cost.bytes_per_party.to_string(),
+            r.fss.cost.offline_bytes_per_party.to_string(),
+            r.fss.cost.aes_calls_per_party.to_string(),
             format!("{:.1}", wan(&r.fss)),
-            r.beaver.rounds.to_string(),
-            r.beaver.online_bytes.to_string(),
-            r.beaver.key_bytes.to_string(),
+            r.beaver.cost.rounds.to_string(),
+            r.beaver.cost.bytes_per_party.to_string(),
+            r.beaver.cost.offline_bytes_per_party.to_string(),
             format!("{:.1}", wan(&r.beaver)),
         ]
     };
@@ -440,8 +441,8 @@ mod tests {
         let rows = backend_rows(&a).unwrap();
         assert_eq!(rows.len(), 3);
         for r in &rows {
-            assert!(r.fss.rounds < r.beaver.rounds, "{r:?}");
-            assert!(r.fss.aes_calls > 0 && r.beaver.aes_calls == 0, "{r:?}");
+            assert!(r.fss.cost.rounds < r.beaver.cost.rounds, "{r:?}");
+            assert!(r.fss.cost.aes_calls_per_party > mpc_sim::Count::ZERO && r.beaver.cost.aes_calls_per_party == mpc_sim::Count::ZERO, "{r:?}");
         }
         let csv = render_backends(&rows, &a).unwrap();
         assert_eq!(csv.lines().count(), 4, "{csv}");

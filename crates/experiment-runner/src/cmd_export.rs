@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use activation_approx::export::table::{TableJson, import_table};
 use activation_approx::export::{self, Target};
-use activation_approx::{ActivationRegistry, ApproximationFile, DensitySpec, FixedPoint, Truncation};
+use activation_approx::{ActivationRegistry, ApproximationFile, Bytes, DensitySpec, FixedPoint, Rounds, Truncation};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use sha2::{Digest, Sha256};
@@ -197,7 +197,7 @@ struct VerifyRow {
     bound: f64,
     /// (bytes per element per party, rounds of the whole batch) as the framework counted them.
     measured: Option<(f64, u64)>,
-    predicted: (u64, u32),
+    predicted: (Bytes, Rounds),
     /// The truncation protocol the predicted cost assumes (the file's cost model).
     predicted_truncation: &'static str,
     /// The framework's per-kernel counters, one line (SPU's MPC-layer profile), if it reports them.

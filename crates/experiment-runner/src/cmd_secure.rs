@@ -264,7 +264,7 @@ fn render(
          LAN {:.3} s, WAN {:.3} s",
         c.total.rounds,
         c.total.bytes_per_party,
-        c.total.bytes_per_party as f64 / 1e6,
+        c.total.bytes_per_party.get() as f64 / 1e6,
         c.total.offline_bytes_per_party,
         mpc_sim::Network::LAN.latency_s(&c.total),
         mpc_sim::Network::WAN.latency_s(&c.total)
@@ -297,10 +297,10 @@ fn render(
     let _ = writeln!(s);
     let _ = writeln!(s, "| part | rounds | bytes/party | share of bytes | dealer bytes/party |");
     let _ = writeln!(s, "|---|---:|---:|---:|---:|");
-    let total = c.total.bytes_per_party.max(1) as f64;
+    let total = c.total.bytes_per_party.get().max(1) as f64;
     for (name, kind) in [("input", LayerKind::Input), ("linear", LayerKind::Linear), ("activation", LayerKind::Activation), ("pooling", LayerKind::Pooling), ("output", LayerKind::Output)] {
         let k = c.of_kind(kind);
-        let _ = writeln!(s, "| {name} | {} | {} | {:.1} % | {} |", k.rounds, k.bytes_per_party, 100.0 * k.bytes_per_party as f64 / total, k.offline_bytes_per_party);
+        let _ = writeln!(s, "| {name} | {} | {} | {:.1} % | {} |", k.rounds, k.bytes_per_party, 100.0 * k.bytes_per_party.get() as f64 / total, k.offline_bytes_per_party);
     }
     let _ = writeln!(s);
     let _ = writeln!(s, "| layer | kind | rounds | bytes/party | dealer bytes/party |");

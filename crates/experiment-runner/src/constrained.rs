@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use secure_methods::{BuildContext, MethodRegistry, SecureMethod, SplineMethod, compact};
 use activation_approx::search::{AnnealConfig, Criterion, Fitter, anneal};
 use activation_approx::one_comparison;
-use activation_approx::{ActivationRegistry, CostModel, FixedPoint, PiecewisePoly, Truncation, TwoPartyCostModel};
+use activation_approx::{ActivationRegistry, Bytes, CostModel, FixedPoint, PiecewisePoly, Rounds, Truncation, TwoPartyCostModel};
 use anyhow::bail;
 
 use activation_approx::density::DensitySpec;
@@ -120,9 +120,9 @@ pub struct Candidate {
     /// Its structure, for the record.
     pub structure: String,
     /// Bytes per element per party.
-    pub bytes: u64,
+    pub bytes: Bytes,
     /// Rounds per element.
-    pub rounds: u32,
+    pub rounds: Rounds,
 }
 
 /// The truncation protocol the candidates are priced under: the secure runs' (dealer pair, the same for every
@@ -291,7 +291,7 @@ pub fn constrained_search(
         trials.push(Trial {
             tau: cand.tau,
             structure: cand.structure.clone(),
-            bytes: cand.bytes,
+            bytes: cand.bytes.get(),
             val_accuracy: acc,
             rel_loss: rel(acc),
         });

@@ -75,17 +75,23 @@ pub struct ApproximationSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InferenceSummary {
     /// Online total per inference.
-    pub total: mpc_sim::CommCost,
+    #[serde(with = "activation_approx::cost::layout::communication")]
+    pub total: mpc_sim::Cost,
     /// Linear and convolution layers.
-    pub linear: mpc_sim::CommCost,
+    #[serde(with = "activation_approx::cost::layout::communication")]
+    pub linear: mpc_sim::Cost,
     /// Activation layers.
-    pub activation: mpc_sim::CommCost,
+    #[serde(with = "activation_approx::cost::layout::communication")]
+    pub activation: mpc_sim::Cost,
     /// Max-pooling layers.
-    pub pooling: mpc_sim::CommCost,
+    #[serde(with = "activation_approx::cost::layout::communication")]
+    pub pooling: mpc_sim::Cost,
     /// Opening the logits to the client.
-    pub output: mpc_sim::CommCost,
+    #[serde(with = "activation_approx::cost::layout::communication")]
+    pub output: mpc_sim::Cost,
     /// One-time set-up per model (opening the masked weights).
-    pub setup: mpc_sim::CommCost,
+    #[serde(with = "activation_approx::cost::layout::communication")]
+    pub setup: mpc_sim::Cost,
     /// Activation elements per inference.
     pub activation_elements: usize,
     /// Activation layers.

@@ -42,7 +42,7 @@ use std::time::Instant;
 use secure_methods::{MethodEvaluator, SecureMethod};
 use activation_approx::{FixedPoint, Truncation};
 use mpc_sim::{
-    Channel, CommCost, CostEvaluator, Evaluator, FssConfig, FssCostEvaluator, FssSession, Party, PlainEvaluator, Session,
+    Bytes, Channel, Cost, CostEvaluator, Count, Rounds, Evaluator, FssConfig, FssCostEvaluator, FssSession, Party, PlainEvaluator, Session,
     SessionConfig, Stats,
 };
 use rayon::prelude::*;
@@ -424,11 +424,18 @@ pub struct LayerCost {
     /// Kind.
     pub kind: LayerKind,
     /// Rounds (one batch's rounds: every sample of a batch runs at once).
-    pub rounds: u64,
+    pub rounds: Rounds,
     /// Bytes one party sends per inference (the larger of the two).
-    pub bytes: u64,
+    pub bytes: Bytes,
     /// Dealer bytes one party receives per inference.
-    pub offline_bytes: u64,
+    pub offline_bytes: Bytes,
+}
+
+impl LayerCost {
+    /// The layer's rounds, online and offline bytes as a [`Cost`].
+    pub fn cost(&self) -> Cost {
+        Cost { rounds: self.rounds, bytes_per_party: self.bytes, offline_bytes_per_party: self.offline_bytes, ..Cost::ZERO }
+    }
 }
 
 /// The cost of one inference, metered or predicted, with its per-layer breakdown.
@@ -438,32 +445,31 @@ pub struct InferenceCost {
     pub layers: Vec<LayerCost>,
     /// Online total per inference (rounds, bytes per party, offline bytes per party), the client's input sharing
     /// included.
-    pub total: CommCost,
+    #[serde(with = "activation_approx::cost::layout::communication")]
+    pub total: Cost,
     /// One-time set-up per model, shared by every batch (the server's input sharing of the weights and biases,
     /// and masking and opening each weight matrix), not divided by the number of samples.
-    pub setup: CommCost,
+    #[serde(with = "activation_approx::cost::layout::communication")]
+    pub setup: Cost,
     /// AES calls one party makes per inference to evaluate its FSS keys (0 on the Beaver backend).
-    pub aes_calls: u64,
+    pub aes_calls: Count,
 }
 
 impl InferenceCost {
     /// Sum over the layers of one kind: (rounds, bytes, offline bytes).
-    pub fn of_kind(&self, kind: LayerKind) -> CommCost {
-        self.layers
-            .iter()
-            .filter(|l| l.kind == kind)
-            .fold(CommCost::default(), |a, l| a.then(CommCost::new(l.rounds, l.bytes, l.offline_bytes)))
+    pub fn of_kind(&self, kind: LayerKind) -> Cost {
+        self.layers.iter().filter(|l| l.kind == kind).fold(Cost::ZERO, |a, l| a.then(l.cost()))
     }
 
     /// Builds the per-inference cost from a channel's labels after running `samples` samples in one batch.
     fn from_channel(labels: &[(String, LayerKind)], by_label: &[(String, Stats)], total: Stats, samples: u64) -> Result<Self> {
         let get = |l: &str| by_label.iter().find(|(k, _)| k == l).map(|(_, s)| *s).unwrap_or_default();
-        let per = |s: Stats| -> Result<CommCost> {
+        let per = |s: Stats| -> Result<Cost> {
             let c = s.cost();
-            if c.bytes_per_party % samples != 0 || c.offline_bytes_per_party % samples != 0 {
+            if c.bytes_per_party.get() % samples != 0 || c.offline_bytes_per_party.get() % samples != 0 {
                 return Err(ZooError::Config(format!("cost {c:?} of {samples} samples is not a multiple of the batch")));
             }
-            Ok(CommCost::new(c.rounds, c.bytes_per_party / samples, c.offline_bytes_per_party / samples))
+            Ok(Cost { bytes_per_party: c.bytes_per_party / samples, offline_bytes_per_party: c.offline_bytes_per_party / samples, ..c })
         };
         let mut layers = Vec::with_capacity(labels.len());
         for (label, kind) in labels {
@@ -477,7 +483,7 @@ impl InferenceCost {
             offline_bytes: [total.offline_bytes[0] - setup.offline_bytes[0], total.offline_bytes[1] - setup.offline_bytes[1]],
             messages: total.messages - setup.messages,
         };
-        Ok(InferenceCost { layers, total: per(online)?, setup: setup.cost(), aes_calls: 0 })
+        Ok(InferenceCost { layers, total: per(online)?, setup: setup.cost(), aes_calls: Count::ZERO })
     }
 }
 
@@ -506,10 +512,10 @@ pub fn predict_cost_on(
         Backend::Fss => {
             let mut ev = FssCostEvaluator::new(fx, truncation, FSS_BITS)?;
             let sm = SecureModel::share(&mut ev, model)?;
-            let before = ev.aes_calls().online_per_party;
+            let before = ev.cost().aes_calls_per_party;
             sm.infer(&mut ev, method, &vec![0.0; d], 1)?;
             let mut c = InferenceCost::from_channel(&sm.labels(), &ev.channel().by_label(), ev.total(), 1)?;
-            c.aes_calls = ev.aes_calls().online_per_party - before;
+            c.aes_calls = ev.cost().aes_calls_per_party - before;
             Ok(c)
         }
     }
@@ -519,7 +525,7 @@ pub fn predict_cost_on(
 trait SecureBackend: MethodEvaluator + Send + Sized {
     fn fork_batch(&mut self) -> Self;
     fn meter(&self) -> &Channel;
-    fn aes_online(&self) -> u64;
+    fn aes_online(&self) -> Count;
 }
 
 impl SecureBackend for Session {
@@ -529,8 +535,8 @@ impl SecureBackend for Session {
     fn meter(&self) -> &Channel {
         self.channel()
     }
-    fn aes_online(&self) -> u64 {
-        0
+    fn aes_online(&self) -> Count {
+        Count::ZERO
     }
 }
 
@@ -541,8 +547,8 @@ impl SecureBackend for FssSession {
     fn meter(&self) -> &Channel {
         self.channel()
     }
-    fn aes_online(&self) -> u64 {
-        self.aes_calls().online_per_party
+    fn aes_online(&self) -> Count {
+        self.cost().aes_calls_per_party
     }
 }
 
@@ -571,7 +577,7 @@ where
             let mut cost = InferenceCost::from_channel(&sm.labels(), &ev.meter().by_label(), ev.meter().total(), samples)?;
             cost.setup = setup_cost;
             let aes = ev.aes_online();
-            if aes % samples != 0 {
+            if aes.get() % samples != 0 {
                 return Err(ZooError::Config(format!("{aes} AES calls for {samples} samples is not a multiple of the batch")));
             }
             cost.aes_calls = aes / samples;

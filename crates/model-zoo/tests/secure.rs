@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use secure_methods::{BuildContext, MethodRegistry, SecureMethod};
-use activation_approx::{ActivationRegistry, FixedPoint, Truncation};
+use activation_approx::{ActivationRegistry, Bytes, FixedPoint, Rounds, Truncation};
 use model_zoo::secure::{LayerKind, SecureModel, SecureOptions, evaluate_secure, predict_cost};
 use model_zoo::{Arch, Dataset, ExportedModel, ModelActivation, ModelConfig, Network, Task, ZooError, load_model};
 use mpc_sim::{CostEvaluator, PlainEvaluator, predict};
@@ -69,7 +69,7 @@ fn secure_pass_matches_plaintext_reference_and_prediction() {
         // Every activation element is priced once per layer, in parallel: rounds per activation layer are those
         // of one element, bytes are per element times the layer width.
         let acts: Vec<_> = r.metered.layers.iter().filter(|l| l.kind == LayerKind::Activation).collect();
-        assert!(acts.iter().all(|l| l.rounds == acts[0].rounds && l.bytes > 0));
+        assert!(acts.iter().all(|l| l.rounds == acts[0].rounds && l.bytes > Bytes::ZERO));
     }
     // One sample: the client shares its 16 features (8·16 B, one round), then dense 16 → 12 opens X − A (8·16 B,
     // one round), local truncation free. The set-up, once: the server shares every weight matrix k×n and bias n
@@ -77,13 +77,13 @@ fn secure_pass_matches_plaintext_reference_and_prediction() {
     let mlp = network(Arch::Mlp { input: 16, width: 12, depth: 3, classes: 4 }, Task::Letter, "gelu", 3);
     let c = predict_cost(&mlp, method("puma", "gelu").as_ref(), FixedPoint::default(), Truncation::Local).unwrap();
     let (input, first) = (&c.layers[0], &c.layers[1]);
-    assert_eq!((input.label.as_str(), input.kind, input.rounds, input.bytes), ("input", LayerKind::Input, 1, 8 * 16));
-    assert_eq!((first.label.as_str(), first.rounds, first.bytes), ("00-dense", 1, predict::matmul_fixed(1, 16, 12).bytes_per_party));
+    assert_eq!((input.label.as_str(), input.kind, input.rounds, input.bytes), ("input", LayerKind::Input, Rounds(1), Bytes(8 * 16)));
+    assert_eq!((first.label.as_str(), first.rounds, first.bytes), ("00-dense", Rounds(1), predict::matmul_fixed(1, 16, 12).bytes_per_party));
     let dims = [(16, 12), (12, 12), (12, 12), (12, 4)];
-    assert_eq!(c.setup.bytes_per_party, dims.iter().map(|&(k, n)| 16 * k * n + 8 * n).sum::<u64>());
-    assert_eq!(c.setup.rounds, 3);
-    assert_eq!(c.total.rounds, c.layers.iter().map(|l| l.rounds).sum::<u64>(), "the layers run one after another");
-    assert_eq!(c.layers.last().unwrap().bytes, 8 * 4, "logits opened to the client: 8 B each, from the server");
+    assert_eq!(c.setup.bytes_per_party, Bytes(dims.iter().map(|&(k, n)| 16 * k * n + 8 * n).sum::<u64>()));
+    assert_eq!(c.setup.rounds, Rounds(3));
+    assert_eq!(c.total.rounds, c.layers.iter().map(|l| l.rounds).sum::<Rounds>(), "the layers run one after another");
+    assert_eq!(c.layers.last().unwrap().bytes, Bytes(8 * 4), "logits opened to the client: 8 B each, from the server");
 }
 
 /// For every model committed in results/models and two methods, one secure inference meters exactly the predicted
@@ -108,7 +108,7 @@ fn every_committed_model_meters_as_predicted() {
                 .unwrap_or_else(|e| panic!("{} with {}: {e}", path.display(), m.name()));
             assert_eq!(r.metered, r.predicted, "{} with {}", path.display(), m.name());
             let act = r.metered.of_kind(LayerKind::Activation);
-            assert!(act.bytes_per_party > 0 && act.rounds > 0, "{}: {act:?}", path.display());
+            assert!(act.bytes_per_party > Bytes::ZERO && act.rounds > Rounds::ZERO, "{}: {act:?}", path.display());
         }
     }
 }

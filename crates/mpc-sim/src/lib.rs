@@ -30,7 +30,7 @@
 //! let y = s.mul(&x, &x).unwrap();
 //! let r = s.reveal(&y).unwrap();
 //! assert!((r[0] - 2.25).abs() < 1e-4 && (r[2] - 5.0625).abs() < 1e-4);
-//! assert_eq!(s.total().cost().rounds, 3); // input sharing, one Beaver round, the reveal; local truncation is free
+//! assert_eq!(s.total().cost().rounds.get(), 3); // input sharing, one Beaver round, the reveal; local truncation is free
 //! # let _ = PlainEvaluator::new(Default::default());
 //! ```
 
@@ -48,12 +48,12 @@ pub mod ring;
 pub mod secure;
 pub mod share;
 
-pub use activation_approx::{FixedPoint, Truncation};
+pub use activation_approx::{Bytes, Cost, Count, FixedPoint, Rounds, Truncation};
 pub use dealer::Dealer;
 pub use error::{MpcError, Result};
 pub use evaluator::Evaluator;
 pub use fss::{FssConfig, FssCostEvaluator, FssSession};
-pub use meter::{Channel, CommCost, Network, Stats, ViewItem, ViewKind};
+pub use meter::{Channel, Network, Stats, ViewItem, ViewKind};
 pub use plain::{PlainEvaluator, PlainValue};
 pub use predict::{CostEvaluator, CostValue};
 pub use secure::{FixedShared, Session, SessionConfig};

@@ -20,6 +20,7 @@
 
 use std::collections::BTreeMap;
 
+use activation_approx::Cost;
 use serde::{Deserialize, Serialize};
 
 use crate::share::{Pair, Party};
@@ -73,51 +74,6 @@ pub struct Incoming<'a, M> {
     pub(crate) sent: &'a Pair<M>,
 }
 
-/// Cost of a (sub-)protocol as counted by the meter or predicted by [`crate::predict`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct CommCost {
-    /// Rounds on the critical path.
-    pub rounds: u64,
-    /// Bytes sent by one party (the protocols are symmetric; the meter reports the larger of the two).
-    pub bytes_per_party: u64,
-    /// Dealer material received by one party (the larger of the two).
-    pub offline_bytes_per_party: u64,
-}
-
-impl CommCost {
-    /// A cost.
-    pub fn new(rounds: u64, bytes_per_party: u64, offline_bytes_per_party: u64) -> Self {
-        CommCost { rounds, bytes_per_party, offline_bytes_per_party }
-    }
-
-    /// Sequential composition: rounds and bytes add.
-    pub fn then(self, o: CommCost) -> CommCost {
-        CommCost {
-            rounds: self.rounds + o.rounds,
-            bytes_per_party: self.bytes_per_party + o.bytes_per_party,
-            offline_bytes_per_party: self.offline_bytes_per_party + o.offline_bytes_per_party,
-        }
-    }
-
-    /// Parallel composition: rounds take the max, bytes add.
-    pub fn par(self, o: CommCost) -> CommCost {
-        CommCost {
-            rounds: self.rounds.max(o.rounds),
-            bytes_per_party: self.bytes_per_party + o.bytes_per_party,
-            offline_bytes_per_party: self.offline_bytes_per_party + o.offline_bytes_per_party,
-        }
-    }
-
-    /// The same protocol on `n` elements at once: bytes scale, rounds do not.
-    pub fn times(self, n: u64) -> CommCost {
-        CommCost {
-            rounds: self.rounds,
-            bytes_per_party: self.bytes_per_party * n,
-            offline_bytes_per_party: self.offline_bytes_per_party * n,
-        }
-    }
-}
-
 /// Counters of one label path (inclusive of its sub-paths).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Stats {
@@ -132,13 +88,9 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// As a [`CommCost`] (larger party's bytes).
-    pub fn cost(&self) -> CommCost {
-        CommCost {
-            rounds: self.rounds,
-            bytes_per_party: self.bytes[0].max(self.bytes[1]),
-            offline_bytes_per_party: self.offline_bytes[0].max(self.offline_bytes[1]),
-        }
+    /// As the workspace's [`Cost`] (rounds, the larger party's online and offline bytes; no counts).
+    pub fn cost(&self) -> Cost {
+        Cost::communication(self.rounds, self.bytes[0].max(self.bytes[1]), self.offline_bytes[0].max(self.offline_bytes[1]))
     }
 }
 
@@ -354,7 +306,7 @@ impl Network {
     pub const WAN: Network = Network { rtt_s: 40e-3, bandwidth_bps: 100e6 };
 
     /// Estimated online latency in seconds.
-    pub fn latency_s(&self, cost: &CommCost) -> f64 {
-        cost.rounds as f64 * self.rtt_s + cost.bytes_per_party as f64 * 8.0 / self.bandwidth_bps
+    pub fn latency_s(&self, cost: &Cost) -> f64 {
+        cost.rounds.get() as f64 * self.rtt_s + cost.bytes_per_party.get() as f64 * 8.0 / self.bandwidth_bps
     }
 }

@@ -32,11 +32,11 @@
 //! | reveal to one party | 1 | 8 (sender) | 0 |
 //! | input sharing | 1 | 8 (owner) | 0 |
 
-use activation_approx::{FixedPoint, Truncation};
+use activation_approx::{Cost, FixedPoint, Truncation};
 
 use crate::error::Result;
 use crate::evaluator::{self, Evaluator};
-use crate::meter::{Channel, CommCost, Stats};
+use crate::meter::{Channel, Stats};
 use crate::share::{Meta, Party};
 
 /// Per-level bytes (per element, per party) of the LTZ: the 64-bit AND, the six carry levels, the b2a.
@@ -49,53 +49,53 @@ fn n64(n: usize) -> u64 {
 }
 
 /// Beaver products of n elements.
-pub fn mul(n: usize) -> CommCost {
-    CommCost::new(1, 16, 24).times(n64(n))
+pub fn mul(n: usize) -> Cost {
+    Cost::communication(1, 16, 24).times(n64(n))
 }
 
 /// Squares of n elements.
-pub fn square(n: usize) -> CommCost {
-    CommCost::new(1, 8, 16).times(n64(n))
+pub fn square(n: usize) -> Cost {
+    Cost::communication(1, 8, 16).times(n64(n))
 }
 
 /// Truncation of n elements.
-pub fn truncate(n: usize, t: Truncation) -> CommCost {
+pub fn truncate(n: usize, t: Truncation) -> Cost {
     match t {
-        Truncation::Local => CommCost::default(),
-        Truncation::DealerPair => CommCost::new(1, 8, 24).times(n64(n)),
+        Truncation::Local => Cost::ZERO,
+        Truncation::DealerPair => Cost::communication(1, 8, 24).times(n64(n)),
     }
 }
 
 /// LTZ of n elements.
-pub fn ltz(n: usize) -> CommCost {
-    CommCost::new(8, LTZ_LEVEL_BYTES.iter().sum(), LTZ_LEVEL_OFFLINE.iter().sum()).times(n64(n))
+pub fn ltz(n: usize) -> Cost {
+    Cost::communication(8, LTZ_LEVEL_BYTES.iter().sum(), LTZ_LEVEL_OFFLINE.iter().sum()).times(n64(n))
 }
 
 /// Reveal of n elements.
-pub fn reveal(n: usize) -> CommCost {
-    CommCost::new(1, 8, 0).times(n64(n))
+pub fn reveal(n: usize) -> Cost {
+    Cost::communication(1, 8, 0).times(n64(n))
 }
 
 /// Matrix product m×k · k×n (without truncation).
-pub fn matmul(m: usize, k: usize, n: usize) -> CommCost {
-    CommCost::new(1, 8 * n64(m * k + k * n), 8 * n64(m * k + k * n + m * n))
+pub fn matmul(m: usize, k: usize, n: usize) -> Cost {
+    Cost::communication(1, 8 * n64(m * k + k * n), 8 * n64(m * k + k * n + m * n))
 }
 
 /// Input sharing of n elements ([`Evaluator::input_raw`]): the owner sends the other party its share (bytes are the
 /// owner's; the other party sends nothing).
-pub fn input(n: usize) -> CommCost {
-    CommCost::new(1, 8 * n64(n), 0)
+pub fn input(n: usize) -> Cost {
+    Cost::communication(1, 8 * n64(n), 0)
 }
 
 /// Masking and opening a fixed k×n right operand once ([`Evaluator::fix_right`]).
-pub fn fix_right(k: usize, n: usize) -> CommCost {
-    CommCost::new(1, 8 * n64(k * n), 8 * n64(k * n))
+pub fn fix_right(k: usize, n: usize) -> Cost {
+    Cost::communication(1, 8 * n64(k * n), 8 * n64(k * n))
 }
 
 /// Product m×k · (fixed k×n) without truncation ([`Evaluator::matmul_fixed_raw`]); with [`fix_right`] it sends
 /// exactly the bytes of [`matmul`].
-pub fn matmul_fixed(m: usize, k: usize, n: usize) -> CommCost {
-    CommCost::new(1, 8 * n64(m * k), 8 * n64(m * k + m * n))
+pub fn matmul_fixed(m: usize, k: usize, n: usize) -> Cost {
+    Cost::communication(1, 8 * n64(m * k), 8 * n64(m * k + m * n))
 }
 
 /// A value of the [`CostEvaluator`]: metadata and a magnitude bound.
@@ -159,20 +159,21 @@ impl CostEvaluator {
         &self.chan
     }
 
-    fn charge(&mut self, c: CommCost) {
+    fn charge(&mut self, c: Cost) {
         // Spread the rounds: bytes on the first round (the split does not matter for totals).
-        for r in 0..c.rounds {
-            let b = if r == 0 { c.bytes_per_party } else { 0 };
+        let (rounds, bytes) = (c.rounds.get(), c.bytes_per_party.get());
+        for r in 0..rounds {
+            let b = if r == 0 { bytes } else { 0 };
             self.chan.charge_round([b, b]);
         }
-        if c.rounds == 0 && c.bytes_per_party > 0 {
-            self.chan.charge_round([c.bytes_per_party; 2]);
+        if rounds == 0 && bytes > 0 {
+            self.chan.charge_round([bytes; 2]);
         }
-        self.chan.offline([c.offline_bytes_per_party; 2]);
+        self.chan.offline([c.offline_bytes_per_party.get(); 2]);
     }
 
     /// Charges a closed-form cost (for evaluators that wrap this one, e.g. the FSS cost evaluator).
-    pub(crate) fn charge_external(&mut self, c: CommCost) {
+    pub(crate) fn charge_external(&mut self, c: Cost) {
         self.charge(c);
     }
 
@@ -183,7 +184,7 @@ impl CostEvaluator {
 
     /// Input sharing of `n` elements by `owner`: one round in which the owner sends 8 B per element.
     fn charge_input(&mut self, owner: Party, n: usize) {
-        let b = input(n).bytes_per_party;
+        let b = input(n).bytes_per_party.get();
         self.chan.charge_round(if owner.is_first() { [b, 0] } else { [0, b] });
     }
 
@@ -238,7 +239,7 @@ impl Evaluator for CostEvaluator {
 
     fn reveal_to_raw(&mut self, v: &CostValue, to: Party) -> Result<Vec<i64>> {
         v.meta.check_fx("reveal", &self.fx)?;
-        let b = reveal(v.meta.len()).bytes_per_party;
+        let b = reveal(v.meta.len()).bytes_per_party.get();
         // The party that does not receive sends its share.
         self.chan.charge_round(if to.is_first() { [0, b] } else { [b, 0] });
         Ok(vec![0; v.meta.len()])

@@ -5,7 +5,7 @@
 
 mod common;
 
-use activation_approx::{EncodedPiecewise, FixedPoint, PiecewisePoly, Polynomial, Tail, Truncation};
+use activation_approx::{Bytes, EncodedPiecewise, FixedPoint, Rounds, PiecewisePoly, Polynomial, Tail, Truncation};
 use common::{TRUNCS, normal, puma_gelu};
 use mpc_sim::bounds::piecewise_bound_lsb;
 use mpc_sim::fss::{FssCostEvaluator, SplineLayout, cost};
@@ -62,16 +62,14 @@ fn run(name: &str, pp: &PiecewisePoly, n: usize, truncs: &[Truncation]) {
         let x = s.input_raw(Party::P0, &xe, &[n], fx.frac_bits).unwrap();
         s.reset_meter();
         let y = s.piecewise(&x, &enc).unwrap();
-        let metered = s.total().cost();
+        let metered = s.cost();
         let predicted = cost::spline(&enc, n, 64, t);
-        assert_eq!(metered, predicted.comm, "{name} {t:?}: metered vs closed form");
-        assert_eq!(s.aes_calls(), predicted.aes, "{name} {t:?}: AES calls");
+        assert_eq!(metered, predicted, "{name} {t:?}: metered vs closed form (rounds, bytes, AES calls)");
         let mut ce = FssCostEvaluator::new(fx, t, 64).unwrap();
         let xc = ce.input_raw(Party::P0, &xe, &[n], fx.frac_bits).unwrap();
         ce.reset_meter();
         ce.piecewise(&xc, &enc).unwrap();
-        assert_eq!(ce.total().cost(), metered, "{name} {t:?}: metered vs cost evaluator");
-        assert_eq!(ce.aes_calls(), predicted.aes, "{name} {t:?}: cost evaluator AES calls");
+        assert_eq!(ce.cost(), metered, "{name} {t:?}: metered vs cost evaluator (rounds, bytes, AES calls)");
         let got = s.reveal_raw(&y).unwrap();
         let (mut exact, mut worst, mut outliers) = (0usize, 0u128, 0usize);
         if SplineLayout::of(&enc).fused() {
@@ -104,7 +102,7 @@ fn run(name: &str, pp: &PiecewisePoly, n: usize, truncs: &[Truncation]) {
                 metered.rounds,
                 metered.bytes_per_party / n as u64,
                 metered.offline_bytes_per_party / n as u64,
-                predicted.aes.online_per_party / n as u64
+                predicted.aes_calls_per_party / n as u64
             );
             continue;
         }
@@ -128,7 +126,7 @@ fn run(name: &str, pp: &PiecewisePoly, n: usize, truncs: &[Truncation]) {
             metered.rounds,
             metered.bytes_per_party / n as u64,
             metered.offline_bytes_per_party / n as u64,
-            predicted.aes.online_per_party / n as u64
+            predicted.aes_calls_per_party / n as u64
         );
         // Local truncation wraps with probability ≈ |v|/2^64 per truncation.
         assert!(outliers <= 2, "{name}: {outliers} wrap outliers");
@@ -166,7 +164,7 @@ fn degree_1_spline_truncates_inside_the_gate() {
         s.reset_meter();
         let y = s.piecewise(&x, &enc).unwrap();
         let c = s.total().cost();
-        assert_eq!((c.rounds, c.bytes_per_party), (1, 8 * xe.len() as u64), "{t:?}");
+        assert_eq!((c.rounds, c.bytes_per_party), (Rounds(1), Bytes(8 * xe.len() as u64)), "{t:?}");
         let got = s.reveal_raw(&y).unwrap();
         for (g, x) in got.iter().zip(&xe).skip(4) {
             let d = enc.eval(*x).wrapping_sub(*g);
@@ -244,34 +242,33 @@ fn powers_with_zero_coefficients_are_not_built() {
         s.reset_meter();
         let y = s.piecewise(&x, enc).unwrap();
         let predicted = cost::spline(enc, n, 64, Truncation::DealerPair);
-        assert_eq!(s.total().cost(), predicted.comm);
-        assert_eq!(s.aes_calls(), predicted.aes);
+        assert_eq!(s.cost(), predicted);
         let mut ce = FssCostEvaluator::new(fx, Truncation::DealerPair, 64).unwrap();
         let xc = ce.input_raw(Party::P0, &xs, &[n], fx.frac_bits).unwrap();
         ce.reset_meter();
         ce.piecewise(&xc, enc).unwrap();
-        assert_eq!(ce.total().cost(), predicted.comm);
+        assert_eq!(ce.cost(), predicted);
         for (g, x) in s.reveal_raw(&y).unwrap().iter().zip(&xs) {
             let d = g.wrapping_sub(enc.eval(*x)).unsigned_abs() as u128;
             assert!(d <= piecewise_bound_lsb(enc, *x), "x = {x}: off by {d}");
         }
-        costs.push(predicted.comm);
+        costs.push(predicted);
     }
     assert!(costs[0].bytes_per_party < costs[1].bytes_per_party, "{costs:?}");
-    assert_eq!(costs[2].rounds, 1);
+    assert_eq!(costs[2].rounds, Rounds(1));
 }
 
 #[test]
 fn per_element_targets() {
     let fx = FixedPoint::default();
     for t in TRUNCS {
-        let c = cost::spline(&compact_like().encode(&fx).unwrap(), 1, 64, t).comm;
-        assert!(c.rounds <= 2 && c.bytes_per_party <= 24, "Compact-like {t:?}: {c:?}");
+        let c = cost::spline(&compact_like().encode(&fx).unwrap(), 1, 64, t);
+        assert!(c.rounds <= Rounds(2) && c.bytes_per_party <= Bytes(24), "Compact-like {t:?}: {c:?}");
     }
     for (pp, d) in [(puma_gelu(), 6u32), (cubic_spline(), 3)] {
-        let c = cost::spline(&pp.encode(&fx).unwrap(), 1, 64, Truncation::Local).comm;
+        let c = cost::spline(&pp.encode(&fx).unwrap(), 1, 64, Truncation::Local);
         let log = 32 - (d - 1).leading_zeros();
-        assert!(c.rounds <= 2 + u64::from(log), "degree {d}: {} rounds", c.rounds);
+        assert!(c.rounds <= Rounds(2 + u64::from(log)), "degree {d}: {} rounds", c.rounds);
     }
 }
 
@@ -288,9 +285,8 @@ fn ltz_is_exact_over_the_whole_ring_and_metered_as_predicted() {
     s.reset_meter();
     let l = s.ltz(&x).unwrap();
     let c = cost::ltz(n, 64);
-    assert_eq!(s.total().cost(), c.comm);
-    assert_eq!(s.aes_calls(), c.aes);
-    assert_eq!(c.comm.rounds, 1);
+    assert_eq!(s.cost(), c);
+    assert_eq!(c.rounds, Rounds(1));
     let got = s.reveal_raw(&l).unwrap();
     for (g, x) in got.iter().zip(&xs) {
         assert_eq!(*g, i64::from(*x < 0), "x = {x}");
@@ -320,8 +316,7 @@ fn narrow_comparison_domain_is_exact_for_bounded_inputs() {
     ce.reset_meter();
     ce.ltz(&xc).unwrap();
     ce.piecewise(&xc, &enc).unwrap();
-    assert_eq!(s.total().cost(), ce.total().cost());
-    assert_eq!(s.aes_calls(), ce.aes_calls());
+    assert_eq!(s.cost(), ce.cost());
     // The cost evaluator knows the gate inputs' bound (|x| ≤ 2^23 here): the symmetric domain |x| < 2^(n−1) holds
     // at n = 25, not at n = 24 (which also takes −2^23, but not +2^23) or 20.
     assert_eq!(ce.gate_input_bound(), lim as f64 + 1.0);
@@ -434,9 +429,8 @@ fn a_small_network_runs_on_the_fss_session_and_costs_what_the_cost_evaluator_say
     let got = prog(&mut s, &xs, &ws, &enc);
     let mut ce = FssCostEvaluator::new(fx, Truncation::Local, 64).unwrap();
     prog(&mut ce, &xs, &ws, &enc);
-    assert_eq!(s.total().cost(), ce.total().cost());
+    assert_eq!(s.cost(), ce.cost());
     assert_eq!(s.channel().label("act").map(|l| l.cost()), ce.channel().label("act").map(|l| l.cost()));
-    assert_eq!(s.aes_calls(), ce.aes_calls());
     let mut pe = PlainEvaluator::new(fx);
     let want = prog(&mut pe, &xs, &ws, &enc);
     for (g, w) in got.iter().zip(&want) {
@@ -493,14 +487,14 @@ fn depth_8_mnist_mlp_shape_costs_per_inference_under_both_backends() {
         eprintln!(
             "depth-8 MLP {t:?}, FSS:    {f:?}, LAN {fl:.4} s, WAN {fw:.3} s ({:.2}× below Beaver), AES/party {}",
             bw / fw,
-            fss.aes_calls().online_per_party
+            fss.cost().aes_calls_per_party
         );
         if t == Truncation::Local {
-            assert_eq!(b.rounds, 83);
+            assert_eq!(b.rounds, Rounds(83));
         }
         // Dealer pair (failure-free): input 1 + 8 × (product 1 + truncation 1 + fused spline 1) + output layer 2 +
         // reveal 1.
-        assert!(f.rounds <= 30, "FSS {t:?}: {} rounds", f.rounds);
+        assert!(f.rounds <= Rounds(30), "FSS {t:?}: {} rounds", f.rounds);
         assert!(bw >= 3.0 * fw, "WAN {t:?}: Beaver {bw} s vs FSS {fw} s");
     }
 }

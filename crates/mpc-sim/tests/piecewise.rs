@@ -92,7 +92,7 @@ fn predicted_cost_equals_meter_and_model_for_20_random_approximations() {
             recipes::piecewise(&mut ce, &xc, &enc).unwrap();
             assert_eq!(metered, ce.total().cost(), "case {case} {t:?}");
             let model = TwoPartyCostModel::default().with_truncation(t).piecewise_cost(&pp);
-            assert_eq!(metered.rounds, model.rounds as u64, "case {case} {t:?}: rounds vs TwoPartyCostModel");
+            assert_eq!(metered.rounds, model.rounds, "case {case} {t:?}: rounds vs TwoPartyCostModel");
             assert_eq!(metered.bytes_per_party, model.bytes_per_party * n as u64, "case {case} {t:?}: bytes vs model");
             // And the values are within the bound.
             let got = s.reveal_raw(&y).unwrap();

@@ -9,7 +9,7 @@ mod common;
 use activation_approx::{FixedPoint, Truncation};
 use common::{Operand, check, inputs};
 use mpc_sim::nn::{self, Conv2dConfig};
-use mpc_sim::{CommCost, CostEvaluator, Evaluator, Party, Session, SessionConfig, predict, recipes};
+use mpc_sim::{Cost, CostEvaluator, Evaluator, Party, Session, SessionConfig, predict, recipes};
 
 const N: usize = 2000;
 
@@ -17,8 +17,8 @@ fn ops(k: usize, max_abs: f64) -> Vec<Operand> {
     (0..k).map(|i| (inputs(N, max_abs, 100 + i as u64), vec![N])).collect()
 }
 
-fn zero(_: Truncation) -> CommCost {
-    CommCost::default()
+fn zero(_: Truncation) -> Cost {
+    Cost::ZERO
 }
 
 /// The largest magnitude that encodes at f = 16, less one LSB.
@@ -80,7 +80,7 @@ proto!(Conv, |ev, x| nn::conv2d(ev, &x[0], &x[1], Some(&x[2]), Conv2dConfig { kh
 proto!(AvgPool, |ev, x| nn::avg_pool2d(ev, &x[0], Conv2dConfig { kh: 2, kw: 2, stride: 2, padding: 0 }));
 proto!(MaxPool, |ev, x| nn::max_pool2d(ev, &x[0], Conv2dConfig { kh: 3, kw: 3, stride: 2, padding: 0 }));
 
-fn tr(n: usize) -> impl Fn(Truncation) -> CommCost {
+fn tr(n: usize) -> impl Fn(Truncation) -> Cost {
     move |t| predict::truncate(n, t)
 }
 
@@ -121,7 +121,7 @@ fn reveal_costs_one_round() {
     // Each is followed by sharing the opened value again (1 round, 8 B per element from its owner): the reveal
     // costs both parties 8 B, then P0 sends 8 B more; the reveal to P1 costs P0 8 B, then P1 sends 8 B.
     check("reveal", &Reveal, &ops(1, range_limit()), |_| 0, |_| predict::reveal(N).then(predict::input(N)));
-    check("reveal_to", &RevealToP1, &ops(1, range_limit()), |_| 0, |_| CommCost::new(2, 8 * N as u64, 0));
+    check("reveal_to", &RevealToP1, &ops(1, range_limit()), |_| 0, |_| Cost::communication(2, 8 * N as u64, 0));
     // Only the sender's bytes move: opening to P1 costs P0 8 B per element and P1 nothing, in both evaluators.
     let mut s = Session::new(SessionConfig::default());
     let x = s.input(Party::P0, &[1.5, -2.0, 3.25], &[3]).unwrap();
@@ -211,13 +211,13 @@ fn matrices_convolution_pooling() {
     check("avg_pool2d", &AvgPool, std::slice::from_ref(&img), |_| 1, tr(3 * 16));
     // 3×3 windows, stride 2 on 8×8: 3·3·3 = 27 windows, 9 candidates → 4 levels (9→4(+1)=5→2(+1)=3→1(+1)=2→1).
     check("max_pool2d", &MaxPool, &[img], |_| 0, |_| {
-        [4usize, 2, 1, 1].iter().fold(CommCost::default(), |c, &h| c.then(predict::ltz(27 * h).then(predict::mul(27 * h))))
+        [4usize, 2, 1, 1].iter().fold(Cost::ZERO, |c, &h| c.then(predict::ltz(27 * h).then(predict::mul(27 * h))))
     });
 }
 
 #[test]
 fn latency_presets() {
-    let c = CommCost::new(9, 1_000_000, 0);
+    let c = Cost::communication(9, 1_000_000, 0);
     let lan = mpc_sim::Network::LAN.latency_s(&c);
     let wan = mpc_sim::Network::WAN.latency_s(&c);
     assert!((lan - (9.0 * 0.5e-3 + 8e6 / 1e9)).abs() < 1e-12);

@@ -6,10 +6,10 @@
 #![allow(clippy::unwrap_used)]
 
 use activation_approx::{DensitySpec, Empirical, FixedPoint, Truncation};
-use mpc_sim::{CommCost, CostEvaluator, Evaluator, Party, PlainEvaluator};
+use mpc_sim::{Cost, CostEvaluator, Evaluator, Party, PlainEvaluator};
 use secure_methods::transformer::{self, LayerNormRecipe, SoftmaxRecipe};
 
-fn cost(t: Truncation, cols: usize, f: impl Fn(&mut CostEvaluator, &<CostEvaluator as Evaluator>::Value)) -> CommCost {
+fn cost(t: Truncation, cols: usize, f: impl Fn(&mut CostEvaluator, &<CostEvaluator as Evaluator>::Value)) -> Cost {
     let mut c = CostEvaluator::new(FixedPoint::default(), t);
     let x = c.input(Party::P0, &vec![0.5; cols], &[1, cols]).unwrap();
     c.reset_meter();
@@ -17,7 +17,7 @@ fn cost(t: Truncation, cols: usize, f: impl Fn(&mut CostEvaluator, &<CostEvaluat
     c.total().cost()
 }
 
-fn row(layer: &str, recipe: &str, cols: usize, t: Truncation, c: CommCost) {
+fn row(layer: &str, recipe: &str, cols: usize, t: Truncation, c: Cost) {
     println!(
         "| {layer} | {recipe} | {cols} | {t:?} | {} | {} | {} |",
         c.rounds, c.bytes_per_party, c.offline_bytes_per_party

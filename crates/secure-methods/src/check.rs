@@ -4,8 +4,7 @@
 //! FSS backend ([`FssSession`] vs [`FssCostEvaluator`]).
 
 use activation_approx::Truncation;
-use mpc_sim::fss::AesCalls;
-use mpc_sim::{CommCost, CostEvaluator, Evaluator, FssConfig, FssCostEvaluator, FssSession, Party, PlainEvaluator, Session, SessionConfig};
+use mpc_sim::{Cost, CostEvaluator, Evaluator, FssConfig, FssCostEvaluator, FssSession, Party, PlainEvaluator, Session, SessionConfig};
 
 use crate::method::SecureMethod;
 
@@ -15,9 +14,9 @@ pub struct MethodCheck {
     /// Largest |secure − plain| over the inputs, in units of 2^−f.
     pub max_diff_lsb: u64,
     /// Totals the secure session metered for the whole batch (input sharing and the reveal excluded).
-    pub metered: CommCost,
+    pub metered: Cost,
     /// Totals the cost evaluator predicted for the same batch.
-    pub predicted: CommCost,
+    pub predicted: Cost,
     /// The plaintext fixed-point outputs (ring elements).
     pub plain: Vec<i64>,
 }
@@ -51,14 +50,11 @@ pub struct FssMethodCheck {
     /// Largest |FSS secure − plain| over the inputs, in units of 2^−f.
     pub max_diff_lsb: u64,
     /// Totals the [`FssSession`] metered for the batch (input sharing and the reveal excluded); the offline bytes
-    /// are the dealer's material per party: DCF keys, masks and the Beaver triples of the power tree.
-    pub metered: CommCost,
-    /// Totals the [`FssCostEvaluator`] predicted for the same batch.
-    pub predicted: CommCost,
-    /// AES calls the session counted.
-    pub aes_metered: AesCalls,
-    /// AES calls the cost evaluator predicted.
-    pub aes_predicted: AesCalls,
+    /// are the dealer's material per party: DCF keys, masks and the Beaver triples of the power tree; the AES calls
+    /// are those the session counted.
+    pub metered: Cost,
+    /// Totals (with AES calls) the [`FssCostEvaluator`] predicted for the same batch.
+    pub predicted: Cost,
 }
 
 /// Runs `method` on `xs` on the FSS session (seeded, `bits`-bit comparison domain), on the plaintext evaluator and on
@@ -80,13 +76,12 @@ pub fn check_method_fss(
     let sx = s.input(Party::P0, xs, &shape)?;
     s.reset_meter();
     let sy = method.run_fss(&mut s, &sx)?;
-    let metered = s.total().cost();
-    let aes_metered = s.aes_calls();
+    let metered = s.cost();
     let secure_out = s.reveal_raw(&sy)?;
     let mut c = FssCostEvaluator::new(fx, truncation, bits)?;
     let cx = c.input(Party::P0, xs, &shape)?;
     c.reset_meter();
     method.run_fss_cost(&mut c, &cx)?;
     let max_diff_lsb = secure_out.iter().zip(&plain_out).map(|(a, b)| a.wrapping_sub(*b).unsigned_abs()).max().unwrap_or(0);
-    Ok(FssMethodCheck { max_diff_lsb, metered, predicted: c.total().cost(), aes_metered, aes_predicted: c.aes_calls() })
+    Ok(FssMethodCheck { max_diff_lsb, metered, predicted: c.cost() })
 }

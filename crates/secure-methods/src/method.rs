@@ -5,9 +5,10 @@
 
 use std::fmt;
 
-use activation_approx::{Cost, FixedPoint, Truncation};
+use activation_approx::{Cost, Count, FixedPoint, Truncation};
 use mpc_sim::{CostEvaluator, CostValue, Evaluator, FssCostEvaluator, FssSession, Party, PlainEvaluator, PlainValue, Session, Shared};
 use serde::Serialize;
+use serde::ser::SerializeStruct;
 
 /// Structure of a method, for reports: how many pieces of which degree over which range, and by which protocol.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -100,27 +101,21 @@ pub trait SecureMethod: Method {
     /// dealer bytes (Beaver material, FSS keys and masks) per party, and AES calls per party (0 on Beaver).
     fn backend_cost(&self, fss: bool, truncation: Truncation, input_bound: f64) -> mpc_sim::Result<BackendCost> {
         let fx = self.fixed_point();
-        let (total, aes_calls, failure_bound) = if fss {
+        let (cost, failure_bound) = if fss {
             let mut ev = FssCostEvaluator::new(fx, truncation, 64)?;
             let x = ev.input_raw(Party::P0, &[0], &[1], fx.frac_bits)?;
             let x = CostValue { bound: input_bound * 2f64.powi(fx.frac_bits as i32), ..x };
             ev.reset_meter();
             self.run_fss_cost(&mut ev, &x)?;
-            (ev.total().cost(), ev.aes_calls().online_per_party, ev.failure_mass())
+            (ev.cost(), ev.failure_mass())
         } else {
             let mut ev = CostEvaluator::new(fx, truncation).with_input_bound(input_bound);
             let x = ev.input(Party::P0, &[0.0], &[1])?;
             ev.reset_meter();
             self.run_cost(&mut ev, &x)?;
-            (ev.total().cost(), 0, ev.failure_mass())
+            (ev.total().cost(), ev.failure_mass())
         };
-        Ok(BackendCost {
-            rounds: total.rounds,
-            online_bytes: total.bytes_per_party,
-            key_bytes: total.offline_bytes_per_party,
-            aes_calls,
-            failure_bound,
-        })
+        Ok(BackendCost { cost, failure_bound })
     }
 
     /// Per-element cost under `truncation`, from the [`CostEvaluator`], with the local-truncation failure bound for
@@ -131,15 +126,15 @@ pub trait SecureMethod: Method {
         let x = ev.input(Party::P0, &[0.0], &[1])?;
         ev.reset_meter();
         self.run_cost(&mut ev, &x)?;
-        let total = ev.total().cost();
         let (comparisons, multiplications) = ev.op_counts();
         Ok(MethodCost {
             truncation,
+            // Online rounds and bytes with the operation counts (the dealer bytes are not a column of the tables).
             cost: Cost {
-                rounds: total.rounds as u32,
-                bytes_per_party: total.bytes_per_party,
-                comparisons: comparisons as u32,
-                multiplications: multiplications as u32,
+                comparisons: Count(comparisons),
+                multiplications: Count(multiplications),
+                offline_bytes_per_party: activation_approx::Bytes::ZERO,
+                ..ev.total().cost()
             },
             failure_bound: ev.failure_mass(),
             input_bound,
@@ -202,19 +197,28 @@ impl MethodEvaluator for FssCostEvaluator {
     }
 }
 
-/// A method's per-element cost on one backend ([`SecureMethod::backend_cost`]), per party.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// A method's per-element cost on one backend ([`SecureMethod::backend_cost`]), per party: online rounds and bytes,
+/// dealer bytes (Beaver material; on FSS also the DCF keys and masks) and AES calls to evaluate the FSS keys (0 on the
+/// Beaver backend). Serialized as the backend table's JSON row: `{"rounds", "online_bytes", "key_bytes",
+/// "aes_calls", "failure_bound"}`.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BackendCost {
-    /// Online rounds.
-    pub rounds: u64,
-    /// Online bytes sent.
-    pub online_bytes: u64,
-    /// Dealer bytes received (Beaver material; on FSS also the DCF keys and masks).
-    pub key_bytes: u64,
-    /// AES calls to evaluate the FSS keys (0 on the Beaver backend).
-    pub aes_calls: u64,
+    /// Rounds, online and dealer bytes per party, AES calls per party.
+    pub cost: Cost,
     /// Local-truncation failure bound per element (0 under dealer-pair truncation).
     pub failure_bound: f64,
+}
+
+impl Serialize for BackendCost {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("BackendCost", 5)?;
+        st.serialize_field("rounds", &self.cost.rounds)?;
+        st.serialize_field("online_bytes", &self.cost.bytes_per_party)?;
+        st.serialize_field("key_bytes", &self.cost.offline_bytes_per_party)?;
+        st.serialize_field("aes_calls", &self.cost.aes_calls_per_party)?;
+        st.serialize_field("failure_bound", &self.failure_bound)?;
+        st.end()
+    }
 }
 
 /// A method's per-element cost under one truncation protocol.
@@ -223,6 +227,7 @@ pub struct MethodCost {
     /// The truncation protocol priced.
     pub truncation: Truncation,
     /// Rounds, bytes per party, comparisons and products per element.
+    #[serde(with = "activation_approx::cost::layout::element")]
     pub cost: Cost,
     /// Per-element bound on the probability that a local truncation fails (0 under dealer-pair truncation).
     pub failure_bound: f64,

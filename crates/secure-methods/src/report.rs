@@ -13,8 +13,8 @@
 //!   (one party's bytes; links are full duplex). LAN: 1 Gbit/s, 0.5 ms; WAN: 100 Mbit/s, 40 ms.
 
 use activation_approx::metrics::{error_sign_changes, max_abs_error_fn};
-use activation_approx::{Activation, Density, Truncation};
-use mpc_sim::{CommCost, Network};
+use activation_approx::{Activation, Bytes, Cost, Count, Density, Rounds, Truncation};
+use mpc_sim::Network;
 use serde::Serialize;
 
 use crate::method::{MethodCost, SecureMethod};
@@ -54,17 +54,17 @@ pub struct MethodReport {
     /// The input bound B of `failure_bound`.
     pub input_bound: f64,
     /// Secure comparisons per element.
-    pub comparisons: u32,
+    pub comparisons: Count,
     /// Secure multiplications per element.
-    pub multiplications: u32,
+    pub multiplications: Count,
     /// Rounds.
-    pub rounds: u32,
+    pub rounds: Rounds,
     /// Bytes sent by one party per element.
-    pub bytes: u64,
+    pub bytes: Bytes,
     /// Rounds under the other truncation protocol.
-    pub other_rounds: u32,
+    pub other_rounds: Rounds,
     /// Bytes per party per element under the other truncation protocol.
-    pub other_bytes: u64,
+    pub other_bytes: Bytes,
     /// Failure bound under the other truncation protocol (local truncation's, when the columns are dealer pair).
     pub other_failure_bound: f64,
     /// Estimated LAN milliseconds per 10⁶ elements.
@@ -79,8 +79,8 @@ pub struct MethodReport {
 
 /// Milliseconds for `n` elements in one batch on `net`.
 pub fn millis(net: &Network, cost: &MethodCost, n: f64) -> f64 {
-    let c = CommCost::new(u64::from(cost.cost.rounds), 0, 0);
-    1e3 * (net.latency_s(&c) + n * cost.cost.bytes_per_party as f64 * 8.0 / net.bandwidth_bps)
+    let c = Cost { rounds: cost.cost.rounds, ..Cost::ZERO };
+    1e3 * (net.latency_s(&c) + n * cost.cost.bytes_per_party.get() as f64 * 8.0 / net.bandwidth_bps)
 }
 
 /// Measures `method` against `f` under `density` (module docs); costs under `truncation`, failure bound for inputs

@@ -4,7 +4,7 @@
 //! output up to the truncation errors.
 #![allow(clippy::unwrap_used)]
 
-use activation_approx::{ActivationRegistry, DensitySpec, Truncation};
+use activation_approx::{ActivationRegistry, Bytes, DensitySpec, Truncation};
 use secure_methods::{BuildContext, MethodRegistry, check_method, measure};
 
 /// Largest |secure − plain| in LSBs per method: splines and NFGen lose ±1 LSB per truncation, scaled by at most a
@@ -34,8 +34,8 @@ fn metered_equals_predicted_equals_reported_for_every_method() {
                 let c = check_method(m.as_ref(), &xs, 11, t).unwrap();
                 let per = m.cost(t, 8.0).unwrap();
                 assert_eq!(c.metered, c.predicted, "{name}/{af}/{t:?}: metered vs CostEvaluator");
-                assert_eq!(c.metered.rounds, u64::from(per.cost.rounds), "{name}/{af}/{t:?}: rounds vs report");
-                assert_eq!(c.metered.bytes_per_party, n as u64 * per.cost.bytes_per_party, "{name}/{af}/{t:?}: bytes vs report");
+                assert_eq!(c.metered.rounds, per.cost.rounds, "{name}/{af}/{t:?}: rounds vs report");
+                assert_eq!(c.metered.bytes_per_party, per.cost.bytes_per_party * n as u64, "{name}/{af}/{t:?}: bytes vs report");
                 // Local truncation may fail (rarely) on NFGen's near-2^61 terms; the failure bound says how often.
                 let bad = c.max_diff_lsb > tolerance(name);
                 if bad && !(t == Truncation::Local && per.failure_bound > 1e-6) {
@@ -73,7 +73,7 @@ fn nfgen_silu_under_dealer_pair_truncation_pays_one_truncation_per_term() {
     let reg = MethodRegistry::builtin();
     let m = reg.build("nfgen", &BuildContext::new("silu").unwrap()).unwrap();
     let c = m.cost(Truncation::DealerPair, 8.0).unwrap();
-    assert!(c.cost.bytes_per_party <= 816, "{c:?}");
+    assert!(c.cost.bytes_per_party <= Bytes(816), "{c:?}");
     let l = m.cost(Truncation::Local, 8.0).unwrap();
     assert!(l.cost.bytes_per_party < c.cost.bytes_per_party);
     assert!(l.failure_bound > 2f64.powi(-30), "NFGen's scaled terms make local truncation unsafe: {l:?}");

@@ -4,7 +4,7 @@
 
 use activation_approx::nfgen::{self, NfgenConfig};
 use activation_approx::{
-    ActivationRegistry, Builtin, Cost, CostModel, FixedPoint, PiecewisePoly, Polynomial, Tail, Truncation, TwoPartyCostModel,
+    ActivationRegistry, Builtin, Bytes, Cost, CostModel, Count, FixedPoint, Rounds, PiecewisePoly, Polynomial, Tail, Truncation, TwoPartyCostModel,
 };
 use mpc_sim::{CostEvaluator, Evaluator, Party};
 use secure_methods::{BuildContext, MethodError, MethodRegistry, SecureMethod};
@@ -200,24 +200,29 @@ fn fixed_point_follows_f64_for_every_method() {
     }
 }
 
+/// A per-element cost: rounds, bytes per party, comparisons, multiplications.
+fn per_element(rounds: u64, bytes: u64, comparisons: u64, multiplications: u64) -> Cost {
+    Cost { comparisons: Count(comparisons), multiplications: Count(multiplications), ..Cost::communication(rounds, bytes, 0) }
+}
+
 #[test]
 fn costs_follow_the_published_structures() {
     let c = |m: &str, af: &str, t: Truncation| build(m, af).cost(t, 8.0).unwrap().cost;
     let l = Truncation::Local;
     // PUMA GeLU: 3 comparisons; x², x⁴ squares (8 B), x³, x⁶ = x⁴·x² products (16 B); 3 selection products.
-    assert_eq!(c("puma", "gelu", l), Cost { rounds: 9, bytes_per_party: 3 * 64 + 2 * 8 + 2 * 16 + 3 * 16, comparisons: 3, multiplications: 7 });
+    assert_eq!(c("puma", "gelu", l), per_element(9, 3 * 64 + 2 * 8 + 2 * 16 + 3 * 16, 3, 7));
     // PUMA SiLU builds no x³ (no term uses it): x², x⁴, x⁶.
-    assert_eq!(c("puma", "silu", l).bytes_per_party, 3 * 64 + 2 * 8 + 16 + 3 * 16);
+    assert_eq!(c("puma", "silu", l).bytes_per_party, Bytes(3 * 64 + 2 * 8 + 16 + 3 * 16));
     // Seg3 GeLU as two public polynomials in x: powers x², x³, x⁴; 9 rounds, not 11.
-    assert_eq!(c("bumblebee", "gelu", l), Cost { rounds: 9, bytes_per_party: 3 * 64 + 2 * 8 + 16 + 3 * 16, comparisons: 3, multiplications: 6 });
-    assert_eq!(c("relu-swap", "gelu", l), Cost { rounds: 9, bytes_per_party: 80, comparisons: 1, multiplications: 1 });
-    assert_eq!(c("mpcformer-quad", "gelu", l), Cost { rounds: 1, bytes_per_party: 8, comparisons: 0, multiplications: 1 });
+    assert_eq!(c("bumblebee", "gelu", l), per_element(9, 3 * 64 + 2 * 8 + 16 + 3 * 16, 3, 6));
+    assert_eq!(c("relu-swap", "gelu", l), per_element(9, 80, 1, 1));
+    assert_eq!(c("mpcformer-quad", "gelu", l), per_element(1, 8, 0, 1));
     // Dealer pair: every truncation 1 round + 8 B (quad: the square's and the final one).
-    assert_eq!(c("mpcformer-quad", "gelu", Truncation::DealerPair), Cost { rounds: 3, bytes_per_party: 24, comparisons: 0, multiplications: 1 });
+    assert_eq!(c("mpcformer-quad", "gelu", Truncation::DealerPair), per_element(3, 24, 0, 1));
     // CrypTen sigmoid: LTZ 8, |x| 1, exp 9 squarings, 3 Newton steps of 2 rounds, final mux 1 = 25 rounds; the
     // first exp product by 2^−9 is a local truncation.
     let s = c("crypten", "sigmoid", l);
-    assert_eq!((s.rounds, s.comparisons, s.multiplications), (25, 1, 1 + 9 + 6 + 1));
+    assert_eq!((s.rounds, s.comparisons, s.multiplications), (Rounds(25), Count(1), Count(1 + 9 + 6 + 1)));
 }
 
 #[test]
@@ -300,9 +305,9 @@ fn search_closed_form_equals_the_cost_evaluator() {
                     ev.piecewise(&x, &enc).unwrap();
                     let total = ev.total().cost();
                     let closed = model.piecewise_cost(&pp);
-                    assert_eq!((u64::from(closed.rounds), closed.bytes_per_party), (total.rounds, total.bytes_per_party), "m={m} d={d} v={variant} {t:?}");
+                    assert_eq!((closed.rounds, closed.bytes_per_party), (total.rounds, total.bytes_per_party), "m={m} d={d} v={variant} {t:?}");
                     let (cmp, mul) = ev.op_counts();
-                    assert_eq!((u64::from(closed.comparisons), u64::from(closed.multiplications)), (cmp, mul), "m={m} d={d} v={variant} {t:?}: counts");
+                    assert_eq!((closed.comparisons, closed.multiplications), (Count(cmp), Count(mul)), "m={m} d={d} v={variant} {t:?}: counts");
                     let (a, b) = (model.failure_bound(&pp, 4.0), ev.failure_mass());
                     assert!((a - b).abs() <= 1e-12 * b.max(1e-300), "m={m} d={d} v={variant} {t:?}: failure {a} vs {b}");
                     cases += 1;

@@ -37,6 +37,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::density::Density;
 use crate::error::{ApproxError, Result};
 use crate::fixed::{FixedPoint, power_tree_split};
+use crate::quantity::{Bytes, Rounds};
 use crate::format::ApproximationFile;
 
 /// An MPC framework an approximation can be exported to.
@@ -144,7 +145,7 @@ pub struct ExportPlan {
     /// The expected errors from the file: (density-weighted fixed-point error, max error on the central 99.9 %).
     pub expected_error: (f64, f64),
     /// Predicted per-element cost from the file: (bytes per party, rounds).
-    pub predicted: (u64, u32),
+    pub predicted: (Bytes, Rounds),
 }
 
 impl ExportPlan {

@@ -19,34 +19,22 @@
 //! identically.
 
 use activation_approx::fixed::{power_closure, power_tree_depth};
-use activation_approx::{EncodedPiecewise, FixedPoint, Truncation};
-use serde::{Deserialize, Serialize};
+use activation_approx::{Cost, EncodedPiecewise, FixedPoint, Truncation};
 
 use super::dcf::{self, DcfShape};
-use super::session::{AesCalls, SplineLayout};
+use super::session::SplineLayout;
 use crate::error::{MpcError, Result};
 use crate::evaluator::Evaluator;
-use crate::meter::{Channel, CommCost, Stats};
+use crate::meter::{Channel, Stats};
 use crate::predict::{self, CostEvaluator, CostValue};
 use crate::share::{Meta, Party};
 
-/// A gate's communication and AES work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct FssCost {
-    /// Rounds, online bytes and offline (key) bytes per party.
-    pub comm: CommCost,
-    /// AES calls.
-    pub aes: AesCalls,
-}
-
-/// The FSS sign gate on `n` elements with an `bits`-bit comparison domain.
-pub fn ltz(n: usize, bits: u32) -> FssCost {
+/// The FSS sign gate on `n` elements with an `bits`-bit comparison domain: its communication and AES work.
+pub fn ltz(n: usize, bits: u32) -> Cost {
     let shape = DcfShape { bits: bits - 1, payload: 1 };
     let n = n as u64;
-    FssCost {
-        comm: CommCost::new(1, 8 * n, n * (16 + dcf::key_bytes(shape))),
-        aes: AesCalls { online_per_party: n * dcf::eval_aes_calls(shape), dealer: n * dcf::gen_aes_calls(shape) },
-    }
+    Cost::communication(1, 8 * n, n * (16 + dcf::key_bytes(shape)))
+        .with_aes_calls(n * dcf::eval_aes_calls(shape), n * dcf::gen_aes_calls(shape))
 }
 
 /// The Beaver power tree of the powers with `need[k]` on n elements ([`crate::recipes::powers_where`]: the needed
@@ -54,12 +42,12 @@ pub fn ltz(n: usize, bits: u32) -> FssCost {
 /// concurrently, each one square (k a power of two: 1 round, 8 B) or one Beaver product (1 round, 16 B) followed
 /// by a truncation; levels run one after the other. The FSS tests check it against the metered session and the
 /// [`FssCostEvaluator`].
-pub fn power_tree(n: usize, need: &[bool], t: Truncation) -> CommCost {
+pub fn power_tree(n: usize, need: &[bool], t: Truncation) -> Cost {
     let need = power_closure(need);
     let d = need.len().saturating_sub(1);
-    let mut total = CommCost::default();
+    let mut total = Cost::ZERO;
     for level in 1..=power_tree_depth(d) {
-        let mut lvl = CommCost::default();
+        let mut lvl = Cost::ZERO;
         for k in (2..=d).filter(|&k| need[k] && power_tree_depth(k) == level) {
             let p = if k.is_power_of_two() { predict::square(n) } else { predict::mul(n) };
             lvl = lvl.par(p.then(predict::truncate(n, t)));
@@ -75,23 +63,20 @@ pub fn spline_key_bytes(pw: &EncodedPiecewise, bits: u32) -> u64 {
     8 + 8 * k as u64 + (pw.thresholds.len() as u64 + 1) * dcf::key_bytes(DcfShape { bits, payload: k })
 }
 
-/// The FSS spline gate on `n` elements (module docs).
-pub fn spline(pw: &EncodedPiecewise, n: usize, bits: u32, t: Truncation) -> FssCost {
+/// The FSS spline gate on `n` elements (module docs): its communication and AES work.
+pub fn spline(pw: &EncodedPiecewise, n: usize, bits: u32, t: Truncation) -> Cost {
     let lay = SplineLayout::of(pw);
     let k = lay.payload();
     let keys = pw.thresholds.len() as u64 + 1;
     let shape = DcfShape { bits, payload: k };
     let nn = n as u64;
-    let open = CommCost::new(1, 8 * nn, nn * spline_key_bytes(pw, bits));
+    let open = Cost::communication(1, 8 * nn, nn * spline_key_bytes(pw, bits));
     let comm = if lay.fused() {
         open
     } else {
         open.par(power_tree(n, &pw.used_powers(), t)).then(predict::mul(n * lay.powers.len())).then(predict::truncate(n, t))
     };
-    FssCost {
-        comm,
-        aes: AesCalls { online_per_party: nn * keys * dcf::eval_aes_calls(shape), dealer: nn * keys * dcf::gen_aes_calls(shape) },
-    }
+    comm.with_aes_calls(nn * keys * dcf::eval_aes_calls(shape), nn * keys * dcf::gen_aes_calls(shape))
 }
 
 /// The cost-only evaluator of the FSS backend: [`CostEvaluator`] with the FSS gates (same labels, parallel
@@ -101,7 +86,8 @@ pub struct FssCostEvaluator {
     inner: CostEvaluator,
     bits: u32,
     truncation: Truncation,
-    aes: AesCalls,
+    /// Predicted AES calls (online per party, dealer): a cost with only its AES fields set.
+    aes: Cost,
     gate_input: f64,
 }
 
@@ -115,7 +101,7 @@ impl FssCostEvaluator {
                 hint: "choose 2 ≤ bits ≤ 64 (64 compares the whole ring)",
             });
         }
-        Ok(FssCostEvaluator { inner: CostEvaluator::new(fx, truncation), bits, truncation, aes: AesCalls::default(), gate_input: 0.0 })
+        Ok(FssCostEvaluator { inner: CostEvaluator::new(fx, truncation), bits, truncation, aes: Cost::ZERO, gate_input: 0.0 })
     }
 
     /// The predicted totals.
@@ -131,7 +117,7 @@ impl FssCostEvaluator {
     /// Zeroes the predicted counters and AES calls (as [`super::FssSession::reset_meter`] does).
     pub fn reset_meter(&mut self) {
         self.inner.reset_meter();
-        self.aes = AesCalls::default();
+        self.aes = Cost::ZERO;
     }
 
     /// Σ max|v|/2^63 over the local truncations so far ([`CostEvaluator::failure_mass`]).
@@ -139,9 +125,10 @@ impl FssCostEvaluator {
         self.inner.failure_mass()
     }
 
-    /// Predicted AES calls.
-    pub fn aes_calls(&self) -> AesCalls {
-        self.aes
+    /// The predicted totals as a [`Cost`]: rounds and bytes ([`Stats::cost`]) with the AES calls of key
+    /// evaluation (per party) and generation (dealer), as [`super::FssSession::cost`] meters them.
+    pub fn cost(&self) -> Cost {
+        self.total().cost().then(self.aes)
     }
 
     /// The largest bound (ring units, [`CostValue::bound`]) on any input of an FSS gate (sign or spline) so far.
@@ -160,9 +147,10 @@ impl FssCostEvaluator {
         self.gate_input = self.gate_input.max(v.bound);
     }
 
-    fn add_aes(&mut self, a: AesCalls) {
-        self.aes.online_per_party += a.online_per_party;
-        self.aes.dealer += a.dealer;
+    /// Adds a gate's AES calls (its rounds and bytes are charged to the channel).
+    fn add_aes(&mut self, c: Cost) {
+        self.aes.aes_calls_per_party += c.aes_calls_per_party;
+        self.aes.dealer_aes_calls += c.dealer_aes_calls;
     }
 }
 
@@ -239,8 +227,8 @@ impl Evaluator for FssCostEvaluator {
         a.meta.check_fx("ltz", &self.fixed_point())?;
         self.note_gate_input(a);
         let c = ltz(a.meta.len(), self.bits);
-        self.inner.charge_external(c.comm);
-        self.add_aes(c.aes);
+        self.inner.charge_external(c);
+        self.add_aes(c);
         Ok(CostValue { meta: a.meta.with_scale(0), bound: 1.0 })
     }
     fn matmul_raw(&mut self, a: &CostValue, b: &CostValue) -> Result<CostValue> {
@@ -289,11 +277,8 @@ impl Evaluator for FssCostEvaluator {
         let shape = DcfShape { bits: self.bits, payload: k };
         let keys = pw.thresholds.len() as u64 + 1;
         let nn = n as u64;
-        self.add_aes(AesCalls {
-            online_per_party: nn * keys * dcf::eval_aes_calls(shape),
-            dealer: nn * keys * dcf::gen_aes_calls(shape),
-        });
-        let open = CommCost::new(1, 8 * nn, nn * spline_key_bytes(pw, self.bits));
+        self.add_aes(Cost::ZERO.with_aes_calls(nn * keys * dcf::eval_aes_calls(shape), nn * keys * dcf::gen_aes_calls(shape)));
+        let open = Cost::communication(1, 8 * nn, nn * spline_key_bytes(pw, self.bits));
         let bound2 = spline_bound(pw, x.bound);
         if lay.fused() {
             // Truncated inside the gate: ⌊L/2^f⌋ − e, e ∈ {0, 1}, no failure event.

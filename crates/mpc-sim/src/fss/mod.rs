@@ -11,5 +11,5 @@ pub mod cost;
 pub mod dcf;
 pub mod session;
 
-pub use cost::{FssCost, FssCostEvaluator};
-pub use session::{AesCalls, FssConfig, FssSession, GateKeys, SplineLayout, spline_payload};
+pub use cost::FssCostEvaluator;
+pub use session::{FssConfig, FssSession, GateKeys, SplineLayout, spline_payload};

@@ -67,7 +67,7 @@
 
 use std::collections::HashSet;
 
-use activation_approx::{EncodedPiecewise, FixedPoint};
+use activation_approx::{Cost, Count, EncodedPiecewise, FixedPoint};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -95,15 +95,6 @@ impl Default for FssConfig {
     fn default() -> Self {
         FssConfig { session: SessionConfig::default(), bits: 64 }
     }
-}
-
-/// AES calls counted by the session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct AesCalls {
-    /// Online evaluation work of one party (both parties do the same).
-    pub online_per_party: u64,
-    /// Dealer work (key generation).
-    pub dealer: u64,
 }
 
 /// The keys of one gate call: an id, the dealer's seed for them and what they are for. Cloning a key set only
@@ -179,7 +170,8 @@ pub struct FssSession {
     dealer: ChaCha8Rng,
     next_id: u64,
     used: HashSet<u64>,
-    aes: AesCalls,
+    /// AES calls so far (online per party, dealer): a cost with only its AES fields set.
+    aes: Cost,
     openings: Option<Vec<Vec<u64>>>,
 }
 
@@ -200,7 +192,7 @@ impl FssSession {
             dealer: ChaCha8Rng::seed_from_u64(cfg.session.seed ^ 0xF55_DEA1_u64.rotate_left(40)),
             next_id: 0,
             used: HashSet::new(),
-            aes: AesCalls::default(),
+            aes: Cost::ZERO,
             openings: None,
         })
     }
@@ -216,7 +208,7 @@ impl FssSession {
             dealer: ChaCha8Rng::from_seed(self.dealer.random()),
             next_id: 0,
             used: HashSet::new(),
-            aes: AesCalls::default(),
+            aes: Cost::ZERO,
             openings: None,
         }
     }
@@ -252,15 +244,16 @@ impl FssSession {
         self.inner.total()
     }
 
-    /// AES calls so far.
-    pub fn aes_calls(&self) -> AesCalls {
-        self.aes
+    /// Totals so far as a [`Cost`]: the meter's rounds and bytes ([`Stats::cost`]) with the AES calls of key
+    /// evaluation (per party) and generation (dealer).
+    pub fn cost(&self) -> Cost {
+        self.total().cost().then(self.aes)
     }
 
     /// Zeroes the meter and the AES counters.
     pub fn reset_meter(&mut self) {
         self.inner.reset_meter();
-        self.aes = AesCalls::default();
+        self.aes = Cost::ZERO;
     }
 
     fn modulus_mask(&self) -> u64 {
@@ -385,8 +378,8 @@ impl FssSession {
         for (a, b, ec, gc) in parts {
             s0.extend(a);
             s1.extend(b);
-            self.aes.online_per_party += ec;
-            self.aes.dealer += gc;
+            self.aes.aes_calls_per_party += Count(ec);
+            self.aes.dealer_aes_calls += Count(gc);
         }
         Pair::from_halves(s0, s1)
     }
@@ -661,8 +654,8 @@ impl FssSession {
                 c0[dst..dst + len].copy_from_slice(&ca[j * len..(j + 1) * len]);
                 c1[dst..dst + len].copy_from_slice(&cb[j * len..(j + 1) * len]);
             }
-            self.aes.online_per_party += ec;
-            self.aes.dealer += gc;
+            self.aes.aes_calls_per_party += Count(ec);
+            self.aes.dealer_aes_calls += Count(gc);
         }
         (Pair::from_halves(l0, l1), Pair::from_halves(c0, c1))
     }

@@ -2,7 +2,7 @@
 #![allow(dead_code, missing_docs, unreachable_pub, clippy::unwrap_used)]
 
 use activation_approx::{FixedPoint, PiecewisePoly, Polynomial, Tail, Truncation};
-use mpc_sim::{CommCost, CostEvaluator, Evaluator, Party, PlainEvaluator, Session, SessionConfig};
+use mpc_sim::{Cost, CostEvaluator, Evaluator, Party, PlainEvaluator, Session, SessionConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -35,7 +35,7 @@ pub fn check<P: Proto>(
     p: &P,
     operands: &[Operand],
     tol: impl Fn(i64) -> i64,
-    expected: impl Fn(Truncation) -> CommCost,
+    expected: impl Fn(Truncation) -> Cost,
 ) {
     let fx = FixedPoint::default();
     for t in TRUNCS {
