@@ -77,7 +77,8 @@ impl Target {
     /// probabilistically to one of the two neighbouring multiples of 2^−f (< 1 LSB); CrypTen's two-party division by
     /// the scale truncates both shares locally (< 2 LSB, apart from a wrap event of probability about |v|/2^63); SPU's
     /// two-party SEMI2K truncation (`TruncAPr2` in libspu/mpc/semi2k/arithmetic.cc, its default with
-    /// `trunc_allow_msb_error = false`) adds the shares' shifted halves, subtracts a wrap bit computed in a small
+    /// `trunc_allow_msb_error = false`; Algorithm 4 of "Improved secure two-party computation from a geometric
+    /// perspective", as cited there) adds the shares' shifted halves, subtracts a wrap bit computed in a small
     /// ring and adds 1, so it returns floor or floor + 1 (< 1 LSB).
     pub fn truncation_error(self, file_frac_bits: u32) -> f64 {
         let lsb = 2f64.powi(-(self.frac_bits(file_frac_bits) as i32));
