@@ -33,6 +33,18 @@ pub struct Cost {
     pub comparisons: u32,
     /// Secure multiplications (squares included).
     pub multiplications: u32,
+    /// Offline (dealer) bytes received by one party: priced by [`crate::FssCostModel`] (DCF keys, masks and the
+    /// Beaver material of its products); 0 from [`TwoPartyCostModel`], which prices the online phase only.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub offline_bytes_per_party: u64,
+    /// AES calls of one party's online evaluation of the FSS keys ([`crate::FssCostModel`]); 0 on the Beaver
+    /// backend.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub aes_calls: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// A way to price an approximation; the search minimises [`CostModel::scalar`].
@@ -144,6 +156,7 @@ impl TwoPartyCostModel {
             bytes_per_party: n_cmp as u64 * self.cmp_bytes + poly_diffs as u64 * self.mul_bytes + bytes + tb,
             comparisons: n_cmp,
             multiplications: mults + poly_diffs,
+            ..Cost::default()
         }
     }
 
@@ -219,7 +232,7 @@ mod tests {
         .unwrap();
         let c = TwoPartyCostModel::default().with_truncation(Truncation::Local).piecewise_cost(&pp);
         // comparisons 4·64; powers x² (8) x⁴ (8); selection 2·16.
-        assert_eq!(c, Cost { rounds: 9, bytes_per_party: 4 * 64 + 16 + 2 * 16, comparisons: 4, multiplications: 2 + 2 });
+        assert_eq!(c, Cost { rounds: 9, bytes_per_party: 4 * 64 + 16 + 2 * 16, comparisons: 4, multiplications: 2 + 2, ..Cost::default() });
         let d = TwoPartyCostModel::default().with_truncation(Truncation::DealerPair).piecewise_cost(&pp);
         assert_eq!(d.rounds, 10);
         assert_eq!(d.bytes_per_party, 4 * 64 + 16 + 2 * 16 + 2 * 8 + 8);

@@ -140,6 +140,7 @@ pub trait SecureMethod: Method {
                 bytes_per_party: total.bytes_per_party,
                 comparisons: comparisons as u32,
                 multiplications: multiplications as u32,
+                ..Cost::default()
             },
             failure_bound: ev.failure_mass(),
             input_bound,

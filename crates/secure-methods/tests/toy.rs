@@ -49,7 +49,7 @@ fn a_method_registered_from_outside_works_end_to_end() {
     let m = reg.build("shifted-relu", &BuildContext::new("silu").unwrap()).unwrap();
     assert_eq!(m.eval_fixed(&[-1.0, -0.25, 2.0]).unwrap(), vec![0.0, -0.25, 2.0]);
     let c = m.cost(Truncation::Local, 8.0).unwrap();
-    assert_eq!(c.cost, Cost { rounds: 9, bytes_per_party: 80, comparisons: 1, multiplications: 1 });
+    assert_eq!(c.cost, Cost { rounds: 9, bytes_per_party: 80, comparisons: 1, multiplications: 1, ..Cost::default() });
     let e = reg.build("shifted-relu", &BuildContext::new("gelu").unwrap()).unwrap_err();
     assert!(e.to_string().contains("not defined for activation 'gelu'"), "{e}");
 }
