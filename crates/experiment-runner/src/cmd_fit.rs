@@ -540,6 +540,35 @@ mod tests {
         assert!(file.errors.weighted <= 1e-2);
     }
 
+    /// `--backend fss` stores the FSS model and its price (key bytes and AES calls), `--check` re-prices the file
+    /// under that model, and a tampered key-byte figure is caught.
+    #[test]
+    fn fss_backend_fit_stores_and_checks_the_fss_price() {
+        let dir = std::env::temp_dir().join(format!("compact-fit-test-fss-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let out = dir.join("silu-fss.json");
+        let args = T::try_parse_from([
+            "fit", "--af", "silu", "--pieces", "2", "--degree", "3", "--range", "-2.5,2.5", "--backend", "fss", "--out",
+            out.to_str().expect("utf-8 path"),
+        ])
+        .expect("parse")
+        .args;
+        run(args).expect("fixed-structure fit");
+        let file = load_verified(&out).expect("verified");
+        let model = file.fss_cost_model.expect("FSS model stored");
+        assert!(file.cost_model.is_none());
+        let want = model.piecewise_cost(&file.piecewise().expect("pp"));
+        assert_eq!(file.cost, want);
+        // 2 central pieces + 2 tails = 4 keys of a 4-word payload on 64 bits.
+        assert!(file.cost.offline_bytes_per_party > 4 * 64 * (16 + 8 * 4));
+        assert_eq!(file.cost.aes_calls, 4 * (64 * 3 + 2));
+        let text = std::fs::read_to_string(&out).expect("read");
+        let key = format!("\"offline_bytes_per_party\": {}", file.cost.offline_bytes_per_party);
+        assert!(text.contains(&key), "{text}");
+        std::fs::write(&out, text.replace(&key, "\"offline_bytes_per_party\": 1")).expect("write");
+        assert!(load_verified(&out).is_err());
+    }
+
     #[test]
     fn tails_flag_chooses_offset_or_asymptote() {
         use activation_approx::Tail;
