@@ -443,6 +443,8 @@ method = ["nfgn"]"#, "", "unknown method 'nfgn'"),
             (r#"activation = ["silu"]"#, "", "needs a 'task' axis"),
             (r#"task = ["mnist"]"#, "nu = 2.0", "nu = 2"),
             (r#"task = ["mnist"]"#, "colour = 1", "unknown parameter 'colour'"),
+            (r#"task = ["mnist"]"#, "backend = \"gpu\"", "backend `gpu`: choose beaver or fss"),
+            (r#"task = ["mnist"]"#, "backend = 1", "must be \"beaver\" or \"fss\""),
         ];
         for (grid, params, want) in cases {
             let err = acc.validate(&spec("accuracy", grid, params)).unwrap_err().to_string();
@@ -454,6 +456,8 @@ method = ["nfgn"]"#, "", "unknown method 'nfgn'"),
             assert!(err.contains(want), "{params}: {err}");
         }
         sec.validate(&spec("secure", "task = [\"mnist\"]", "samples = 10\ncnn_samples = 5")).unwrap();
+        sec.validate(&spec("secure", "task = [\"mnist\"]", "backend = \"fss\"")).unwrap();
+        acc.validate(&spec("accuracy", "task = [\"mnist\"]", "backend = \"beaver\"")).unwrap();
         let Err(err) = executor("acuracy", &paths()) else { panic!("unknown kind accepted") };
         let err = err.to_string();
         assert!(err.contains("unknown experiment kind 'acuracy'") && err.contains("accuracy"), "{err}");
