@@ -144,18 +144,38 @@ pub mod layout {
             bytes_per_party: Bytes,
             comparisons: Count,
             multiplications: Count,
+            /// Only an FSS price has offline bytes and AES calls; omitted when 0, so Beaver files are unchanged.
+            #[serde(default, skip_serializing_if = "Bytes::is_zero")]
+            offline_bytes_per_party: Bytes,
+            #[serde(default, skip_serializing_if = "Count::is_zero")]
+            aes_calls: Count,
         }
 
         /// Writes the element layout.
         pub fn serialize<S: Serializer>(c: &Cost, s: S) -> Result<S::Ok, S::Error> {
-            Element { rounds: c.rounds, bytes_per_party: c.bytes_per_party, comparisons: c.comparisons, multiplications: c.multiplications }
-                .serialize(s)
+            Element {
+                rounds: c.rounds,
+                bytes_per_party: c.bytes_per_party,
+                comparisons: c.comparisons,
+                multiplications: c.multiplications,
+                offline_bytes_per_party: c.offline_bytes_per_party,
+                aes_calls: c.aes_calls_per_party,
+            }
+            .serialize(s)
         }
 
         /// Reads the element layout.
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Cost, D::Error> {
             let e = Element::deserialize(d)?;
-            Ok(Cost { rounds: e.rounds, bytes_per_party: e.bytes_per_party, comparisons: e.comparisons, multiplications: e.multiplications, ..Cost::ZERO })
+            Ok(Cost {
+                rounds: e.rounds,
+                bytes_per_party: e.bytes_per_party,
+                comparisons: e.comparisons,
+                multiplications: e.multiplications,
+                offline_bytes_per_party: e.offline_bytes_per_party,
+                aes_calls_per_party: e.aes_calls,
+                ..Cost::ZERO
+            })
         }
     }
 
@@ -445,7 +465,13 @@ mod tests {
         let back: Communication = serde_json::from_str(&serde_json::to_string(&Communication { cost: full }).unwrap()).unwrap();
         assert_eq!(back.cost, Cost::communication(3, 16, 24));
         let back: Element = serde_json::from_str(&serde_json::to_string(&Element { cost: full }).unwrap()).unwrap();
-        assert_eq!(back.cost, Cost { comparisons: Count(1), multiplications: Count(2), ..Cost::communication(3, 16, 0) });
+        // The element layout also keeps an FSS price's offline bytes and online AES calls (omitted when 0, as above).
+        let want = Cost { comparisons: Count(1), multiplications: Count(2), ..Cost::communication(3, 16, 24) };
+        assert_eq!(back.cost, want.with_aes_calls(full.aes_calls_per_party.get(), 0));
+        let fss = r#"{"cost":{"rounds":1,"bytes_per_party":8,"comparisons":2,"multiplications":0,"offline_bytes_per_party":7880,"aes_calls":582}}"#;
+        let e: Element = serde_json::from_str(fss).unwrap();
+        assert_eq!(e.cost, Cost { comparisons: Count(2), ..Cost::communication(1, 8, 7880).with_aes_calls(582, 0) });
+        assert_eq!(serde_json::to_string(&e).unwrap(), fss);
         // A missing field is an error, as it was.
         assert!(serde_json::from_str::<Element>(r#"{"cost":{"rounds":9,"bytes_per_party":224,"comparisons":2}}"#).is_err());
     }

@@ -17,6 +17,8 @@
 //!   "errors": {"weighted": …, "max_central_999": …, …},
 //!   "cost": {"rounds": 9, "bytes_per_party": 224, "comparisons": 2, "multiplications": 7},
 //!   "cost_model": {…} | null,
+//!   "fss_cost_model": {"bits": 64, "truncation": "dealer_pair", …},  // only when fitted with --backend fss;
+//!                                                   // then "cost" also has offline_bytes_per_party and aes_calls
 //!   "search": {"method": "anneal", "seed": 0, "evaluations": 4000, …} | null
 //! }
 //! ```
@@ -30,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::activation::Tail;
 use crate::cost::{Cost, TwoPartyCostModel};
+use crate::fss_cost::FssCostModel;
 use crate::density::DensitySpec;
 use crate::error::{ApproxError, Result};
 use crate::fixed::FixedPoint;
@@ -127,6 +130,10 @@ pub struct ApproximationFile {
     pub cost: Cost,
     /// The cost model's parameters, if it is the default two-party model.
     pub cost_model: Option<TwoPartyCostModel>,
+    /// The FSS backend's cost model, when the search priced under it (`compact fit --backend fss`): then `cost` is
+    /// its price (with offline bytes and AES calls) and `cost_model` is absent. Omitted for the Beaver backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fss_cost_model: Option<FssCostModel>,
     /// Search provenance.
     pub search: Option<SearchInfo>,
 }
@@ -171,8 +178,19 @@ impl ApproximationFile {
             errors,
             cost,
             cost_model,
+            fss_cost_model: None,
             search,
         }
+    }
+
+    /// The same file priced under the FSS backend's model: `cost` becomes `model`'s price of the approximation,
+    /// the two-party model is dropped and the FSS one stored.
+    pub fn with_fss_cost_model(mut self, model: FssCostModel) -> Result<Self> {
+        let pp = self.piecewise()?;
+        self.cost = crate::cost::CostModel::piecewise_cost(&model, &pp);
+        self.cost_model = None;
+        self.fss_cost_model = Some(model);
+        Ok(self)
     }
 
     /// Pretty JSON.

@@ -27,6 +27,11 @@ macro_rules! quantity {
             pub const fn get(self) -> u64 {
                 self.0
             }
+
+            /// Whether it is zero (for `skip_serializing_if`).
+            pub fn is_zero(&self) -> bool {
+                self.0 == 0
+            }
         }
 
         impl Add for $name {

@@ -49,9 +49,13 @@ impl Verification {
     }
 }
 
-/// The per-element cost of `pp` under the file's cost model (the one place the cost is computed for a check).
+/// The per-element cost of `pp` under the file's cost model (the one place the cost is computed for a check): its
+/// FSS model when it has one, else its two-party model (default [`crate::cost::TwoPartyCostModel`]).
 pub fn file_cost(file: &ApproximationFile, pp: &PiecewisePoly) -> Cost {
-    file.cost_model.unwrap_or_default().piecewise_cost(pp)
+    match &file.fss_cost_model {
+        Some(m) => m.piecewise_cost(pp),
+        None => file.cost_model.unwrap_or_default().piecewise_cost(pp),
+    }
 }
 
 /// Relative agreement of a stored and a re-measured error (NaN equals NaN: both "not measurable").

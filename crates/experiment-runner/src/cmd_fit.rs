@@ -14,7 +14,8 @@ use activation_approx::format::SearchInfo;
 use activation_approx::search::{Candidate, SearchOutcome};
 use activation_approx::{
     ActivationRegistry, AnnealConfig, ApproximationFile, CostModel, Criterion, DensitySpec, Empirical,
-    ErrorReport, ExhaustiveGrid, Fitter, FixedPoint, Structure, TailFit, TwoPartyCostModel, anneal, exhaustive,
+    ErrorReport, ExhaustiveGrid, Fitter, FixedPoint, FssCostModel, Structure, TailFit, TwoPartyCostModel, anneal,
+    exhaustive,
 };
 use activation_approx::limits::{MAX_ANNEAL_STEPS, MAX_APPROX_FILE_BYTES, MAX_BINS, MAX_SAMPLES_FILE_BYTES, clip, num};
 use activation_approx::verify::verify;
@@ -22,6 +23,8 @@ use anyhow::{Context, Result, bail};
 use experiment_runner::input::read_capped;
 use experiment_runner::output::write_atomic;
 use clap::{Args, ValueEnum};
+
+use crate::cmd_secure::BackendArg;
 
 /// Arguments of `compact fit`.
 #[derive(Debug, Clone, Args)]
@@ -88,6 +91,10 @@ pub(crate) struct FitArgs {
     /// bare asymptote (asymptote).
     #[arg(long, value_enum, default_value_t = TailKind::Offset)]
     pub tails: TailKind,
+    /// Backend whose cost the search minimises: beaver (bytes per party of the Beaver spline protocol) or fss
+    /// (online + key bytes per party of the FSS spline gate, see `docs/cost-model.md`).
+    #[arg(long, value_enum, default_value_t = BackendArg::Beaver)]
+    pub backend: BackendArg,
     /// Output JSON file (default: <af>.approx.json).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -215,6 +222,12 @@ fn print_summary(file: &ApproximationFile, title: &str) -> Result<()> {
         ("rounds", file.cost.rounds.to_string()),
         ("bytes per element", format!("{} (sent by one party)", file.cost.bytes_per_party)),
     ];
+    let mut rows = rows;
+    if file.fss_cost_model.is_some() {
+        rows.push(("backend", "fss (priced by the FSS spline gate; comparisons are DCF keys' thresholds)".into()));
+        rows.push(("key bytes per element", format!("{} (received by one party from the dealer)", file.cost.offline_bytes_per_party)));
+        rows.push(("AES calls per element", format!("{} (one party, online)", file.cost.aes_calls_per_party)));
+    }
     outln!("{title}");
     let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     for (k, v) in rows {
@@ -271,8 +284,13 @@ pub(crate) fn run(args: FitArgs) -> Result<()> {
             Criterion::max_error(lo, hi, args.tol)?
         }
     };
-    let model = TwoPartyCostModel::default();
-    let mut fitter = Fitter::new(af.as_ref(), &criterion, &model);
+    let beaver = TwoPartyCostModel::default();
+    let fss = FssCostModel::default();
+    let model: &dyn CostModel = match args.backend {
+        BackendArg::Beaver => &beaver,
+        BackendArg::Fss => &fss,
+    };
+    let mut fitter = Fitter::new(af.as_ref(), &criterion, model);
     fitter.fx = fx;
     if let Some(m) = fit_method(args.fit) {
         fitter.method = m;
@@ -368,7 +386,7 @@ pub(crate) fn run(args: FitArgs) -> Result<()> {
     };
 
     let errors = ErrorReport::measure(af.as_ref(), &best.pp, &density, &fx);
-    let cost = model.piecewise_cost(&best.pp);
+    let cost = beaver.piecewise_cost(&best.pp);
     let file = ApproximationFile::new(
         af.name(),
         &best.pp,
@@ -377,9 +395,13 @@ pub(crate) fn run(args: FitArgs) -> Result<()> {
         fx,
         errors,
         cost,
-        Some(model),
+        Some(beaver),
         Some(info.clone()),
     );
+    let file = match args.backend {
+        BackendArg::Beaver => file,
+        BackendArg::Fss => file.with_fss_cost_model(fss)?,
+    };
     let title = format!(
         "compact fit: {} — {} ({}{}, {} structures evaluated){}",
         af.name(),
@@ -516,6 +538,35 @@ mod tests {
         let file = ApproximationFile::from_json(&std::fs::read_to_string(&out).expect("read")).expect("valid");
         assert_eq!(file.activation, "gelu");
         assert!(file.errors.weighted <= 1e-2);
+    }
+
+    /// `--backend fss` stores the FSS model and its price (key bytes and AES calls), `--check` re-prices the file
+    /// under that model, and a tampered key-byte figure is caught.
+    #[test]
+    fn fss_backend_fit_stores_and_checks_the_fss_price() {
+        let dir = std::env::temp_dir().join(format!("compact-fit-test-fss-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let out = dir.join("silu-fss.json");
+        let args = T::try_parse_from([
+            "fit", "--af", "silu", "--pieces", "2", "--degree", "3", "--range", "-2.5,2.5", "--backend", "fss", "--out",
+            out.to_str().expect("utf-8 path"),
+        ])
+        .expect("parse")
+        .args;
+        run(args).expect("fixed-structure fit");
+        let file = load_verified(&out).expect("verified");
+        let model = file.fss_cost_model.expect("FSS model stored");
+        assert!(file.cost_model.is_none());
+        let want = model.piecewise_cost(&file.piecewise().expect("pp"));
+        assert_eq!(file.cost, want);
+        // 2 central pieces + 2 tails = 4 keys of a 4-word payload on 64 bits.
+        assert!(file.cost.offline_bytes_per_party.get() > 4 * 64 * (16 + 8 * 4));
+        assert_eq!(file.cost.aes_calls_per_party.get(), 4 * (64 * 3 + 2));
+        let text = std::fs::read_to_string(&out).expect("read");
+        let key = format!("\"offline_bytes_per_party\": {}", file.cost.offline_bytes_per_party);
+        assert!(text.contains(&key), "{text}");
+        std::fs::write(&out, text.replace(&key, "\"offline_bytes_per_party\": 1")).expect("write");
+        assert!(load_verified(&out).is_err());
     }
 
     #[test]

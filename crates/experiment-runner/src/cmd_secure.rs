@@ -157,7 +157,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             (m, how)
         }
         None => {
-            let search = SearchParams { nu: args.nu, tau_lo: 1e-4, tau_hi: 3e-1, ladder: 10 };
+            let search = SearchParams { nu: args.nu, tau_lo: 1e-4, tau_hi: 3e-1, ladder: 10, backend: args.backend.into() };
             let methods = MethodRegistry::builtin();
             let c = choose_method(
                 &methods,

@@ -14,6 +14,10 @@
 //! 3. sort by per-element cost (bytes per party, then rounds, then τ) and evaluate validation accuracy
 //!    cheapest-first; the first candidate meeting ν is kept.
 //!
+//! The cost is the chosen backend's (spec parameter `backend = "beaver"|"fss"`, [`SearchParams::backend`]):
+//! online bytes per party on the Beaver backend, online + key bytes per party on the FSS backend, where every
+//! spline costs one opening online and the pieces cost key bytes instead (see `docs/cost-model.md`).
+//!
 //! It stops with a [`StopReason`]: `cheapest_admissible` when the cheapest candidate already meets ν (the
 //! constraint does not bind inside the candidate set), `constraint_binds` when a cheaper candidate missed ν; no
 //! candidate meeting ν is an error naming the way out (lower `tau_lo`). The test split is not touched here: the
@@ -25,8 +29,9 @@ use std::sync::{Arc, Mutex};
 use secure_methods::{BuildContext, MethodRegistry, SecureMethod, SplineMethod, compact};
 use activation_approx::search::{AnnealConfig, Criterion, Fitter, anneal};
 use activation_approx::one_comparison;
-use activation_approx::{ActivationRegistry, Bytes, CostModel, FixedPoint, PiecewisePoly, Rounds, Truncation, TwoPartyCostModel};
+use activation_approx::{ActivationRegistry, Bytes, CostModel, FixedPoint, FssCostModel, PiecewisePoly, Rounds, Truncation, TwoPartyCostModel};
 use anyhow::bail;
+use model_zoo::secure::Backend;
 
 use activation_approx::density::DensitySpec;
 
@@ -45,10 +50,12 @@ pub struct SearchParams {
     pub tau_hi: f64,
     /// Number of τ values of the ladder (≥ 2).
     pub ladder: usize,
+    /// The backend whose cost orders the candidates (and that Compact's annealer minimises).
+    pub backend: Backend,
 }
 
 impl SearchParams {
-    /// From a spec's parameters (defaults: ν = 0.01, τ ∈ [1e-4, 3e-1], 10 ladder values).
+    /// From a spec's parameters (defaults: ν = 0.01, τ ∈ [1e-4, 3e-1], 10 ladder values, backend `beaver`).
     pub fn from_spec(spec: &Spec) -> anyhow::Result<Self> {
         Self::for_point(spec, None)
     }
@@ -64,6 +71,11 @@ impl SearchParams {
             tau_lo: spec.param_f64("tau_lo", 1e-4)?,
             tau_hi: spec.param_f64("tau_hi", 3e-1)?,
             ladder: spec.param_usize("ladder", 10)?,
+            backend: match spec.params.get("backend") {
+                None => Backend::Beaver,
+                Some(toml::Value::String(b)) => b.parse::<Backend>()?,
+                Some(other) => bail!("parameter 'backend' = {} must be \"beaver\" or \"fss\"", activation_approx::limits::clip(&other.to_string())),
+            },
         };
         p.check()?;
         Ok(p)
@@ -119,7 +131,8 @@ pub struct Candidate {
     pub tau: Option<f64>,
     /// Its structure, for the record.
     pub structure: String,
-    /// Bytes per element per party.
+    /// Bytes per element per party that order the candidates: online bytes on the Beaver backend, online + key
+    /// bytes on the FSS backend ([`activation_approx::FssCostModel`]'s objective).
     pub bytes: Bytes,
     /// Rounds per element.
     pub rounds: Rounds,
@@ -134,7 +147,9 @@ const COST_INPUT_BOUND: f64 = 8.0;
 
 /// The cost-ordered candidates of the τ ladder for a searched method ([`SEARCHED`]), deduplicated by structure
 /// (tails and piece degrees, with the cost: the smallest τ of a structure is kept), cheapest first (bytes, rounds,
-/// τ). Every method is built with the model's density and the point's seed.
+/// τ) under `params.backend`: Compact anneals under that backend's closed form ([`TwoPartyCostModel`] or
+/// [`FssCostModel`]) and every candidate is priced by that backend's cost evaluator (through
+/// [`SecureMethod::backend_cost`]). Every method is built with the model's density and the point's seed.
 pub fn candidates(
     methods: &MethodRegistry,
     method_name: &str,
@@ -143,16 +158,29 @@ pub fn candidates(
     params: &SearchParams,
     seed: u64,
 ) -> anyhow::Result<Vec<Candidate>> {
-    let cost_model = TwoPartyCostModel::default().with_truncation(SEARCH_TRUNCATION);
+    let beaver = TwoPartyCostModel::default().with_truncation(SEARCH_TRUNCATION);
+    let fss = FssCostModel::default().with_truncation(SEARCH_TRUNCATION);
+    let cost_model: &dyn CostModel = match params.backend {
+        Backend::Beaver => &beaver,
+        Backend::Fss => &fss,
+    };
+    let is_fss = params.backend == Backend::Fss;
+    // (objective bytes, rounds) of a method on the chosen backend.
+    let price = |m: &dyn SecureMethod| -> anyhow::Result<(Bytes, Rounds)> {
+        let c = m.backend_cost(is_fss, SEARCH_TRUNCATION, COST_INPUT_BOUND)?.cost;
+        let bytes = if is_fss { c.bytes_per_party + c.offline_bytes_per_party } else { c.bytes_per_party };
+        Ok((bytes, c.rounds))
+    };
     let activation = ActivationRegistry::builtin().get(act_name)?;
     let mut out: Vec<(String, Candidate)> = Vec::new();
     let mut skipped = Vec::new();
     for tau in params.taus() {
         let built = (|| -> anyhow::Result<Candidate> { Ok(if method_name == "compact" {
             let criterion = Criterion::weighted(density.clone(), tau, None)?;
-            let fitter = Fitter::new(activation.as_ref(), &criterion, &cost_model);
+            let fitter = Fitter::new(activation.as_ref(), &criterion, cost_model);
             let pp = anneal(&fitter, &AnnealConfig { seed, ..AnnealConfig::default() })?.best.pp;
             let cost = cost_model.piecewise_cost(&pp);
+            let bytes = cost.bytes_per_party + if is_fss { cost.offline_bytes_per_party } else { Bytes::ZERO };
             let provenance = format!("accuracy-constrained search, τ = {tau:e}");
             let method = compact::from_approximation(act_name, &pp, FixedPoint::default(), &provenance)?;
             let degrees: Vec<usize> = pp.pieces.iter().map(|p| p.degree()).collect();
@@ -162,7 +190,7 @@ pub fn candidates(
                 approximation: Some(pp),
                 tau: Some(tau),
                 structure,
-                bytes: cost.bytes_per_party,
+                bytes,
                 rounds: cost.rounds,
             }
         } else if SEARCHED.contains(&method_name) {
@@ -170,10 +198,10 @@ pub fn candidates(
                 .with_density(serde_json::to_string(density)?)
                 .with_config(serde_json::json!({ "tol": tau, "seed": seed }));
             let method: Arc<dyn SecureMethod> = Arc::from(methods.build(method_name, &ctx)?);
-            let cost = method.cost(SEARCH_TRUNCATION, COST_INPUT_BOUND)?.cost;
+            let (bytes, rounds) = price(method.as_ref())?;
             let info = method.info();
             let structure = format!("{method_name}: {} segments, degrees {:?}", info.pieces, info.degrees);
-            Candidate { method, approximation: None, tau: Some(tau), structure, bytes: cost.bytes_per_party, rounds: cost.rounds }
+            Candidate { method, approximation: None, tau: Some(tau), structure, bytes, rounds }
         } else {
             bail!("method '{method_name}' is not searched; searched methods: {}", SEARCHED.join(", "));
         }) })();
@@ -203,7 +231,7 @@ pub fn candidates(
             let m = one_comparison::fit(activation.as_ref(), act_name, density, unit);
             let citation = format!("Compact's one-comparison form ({}), fitted under the model's density", if unit { "unit slope" } else { "fitted slope" });
             let method = SplineMethod::new("compact", act_name, citation, m.spline()?, FixedPoint::default(), Some((m.t, m.t)))?;
-            let cost = method.cost(SEARCH_TRUNCATION, COST_INPUT_BOUND)?.cost;
+            let (bytes, rounds) = price(&method)?;
             let structure = format!(
                 "one comparison, {}: t = {:.4}, c1 = {:.4}, a = {:.4}, c2 = {:.4}",
                 if unit { "unit slope" } else { "fitted slope" },
@@ -217,8 +245,8 @@ pub fn candidates(
                 approximation: None,
                 tau: None,
                 structure,
-                bytes: cost.bytes_per_party,
-                rounds: cost.rounds,
+                bytes,
+                rounds,
             });
         }
     }
@@ -276,7 +304,13 @@ pub fn constrained_search(
     let fx = FixedPoint::default();
     let rel = |acc: f64| (loaded.exact_val - acc) / loaded.exact_val;
     let density = model_density(&loaded.stats)?;
-    let key = format!("{model_key}|{method_name}|{act_name}|{seed}|{}|{}|{}|{batch}", params.tau_lo, params.tau_hi, params.ladder);
+    let key = format!(
+        "{model_key}|{method_name}|{act_name}|{seed}|{}|{}|{}|{batch}|{}",
+        params.tau_lo,
+        params.tau_hi,
+        params.ladder,
+        params.backend.name()
+    );
     let cands = cache.candidates(&key, || candidates(methods, method_name, act_name, &density, params, seed))?;
     let mut trials = Vec::new();
     for (i, cand) in cands.iter().enumerate() {

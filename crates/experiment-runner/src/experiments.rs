@@ -23,7 +23,11 @@ use serde_json::json;
 pub use crate::models::Paths;
 use crate::constrained::{ChosenMethod, SearchCache, SearchParams, choose_method};
 use crate::models::{LoadParams, ModelCache, accuracy_with, correctness, method_fn, paired_diff_ci95};
-use crate::records::{AccuracyResult, ApproximationResult, ApproximationSummary, Curve, InferenceSummary, LocalTruncationCost, SecureResult};
+use crate::records::{
+    AccuracyResult, ApproximationResult, ApproximationSummary, BackendPrice, Curve, InferenceSummary, LocalTruncationCost,
+    SecureResult,
+};
+use model_zoo::secure::Backend;
 use crate::spec::{Point, Spec};
 use crate::sweep::Executor;
 
@@ -142,8 +146,9 @@ impl Accuracy {
 }
 
 const ACCURACY_PARAMS: &[&str] =
-    &["config", "nu", "tau_lo", "tau_hi", "ladder", "calibration", "bins", "batch", "eval_limit"];
+    &["config", "nu", "tau_lo", "tau_hi", "ladder", "calibration", "bins", "batch", "eval_limit", "backend"];
 const SECURE_PARAMS: &[&str] = &[
+    "backend",
     "config",
     "nu",
     "tau_lo",
@@ -205,7 +210,15 @@ impl Executor for Accuracy {
         let test_correct = correctness(&loaded.net, test, f, load.batch)?;
         let test_acc = test_correct.iter().filter(|&&c| c).count() as f64 / test_correct.len().max(1) as f64;
         let ci = paired_diff_ci95(&loaded.exact_test_correct, &test_correct, seed)?;
-        let inference = measured_inference(&loaded.net, method.as_ref(), test, seed)?;
+        // One metered secure inference per backend (each checked equal to its prediction): the Beaver one is the
+        // record's headline inference, both go into the side-by-side backend prices.
+        let beaver = metered_cost(&loaded.net, method.as_ref(), test, seed, Backend::Beaver)?;
+        let fss = metered_cost(&loaded.net, method.as_ref(), test, seed, Backend::Fss)?;
+        let backends = [(Backend::Beaver, &beaver), (Backend::Fss, &fss)]
+            .into_iter()
+            .map(|(b, c)| backend_price(method.as_ref(), b, c, input_bound))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let inference = inference_summary(&loaded.net, beaver)?;
         let result = AccuracyResult {
             task: task.name().to_string(),
             activation: act_name.to_string(),
@@ -248,6 +261,8 @@ impl Executor for Accuracy {
                 range: info.range,
                 approximation: outcome.and_then(|o| o.approximation),
             },
+            backend: search.backend,
+            backends,
         };
         Ok(serde_json::to_value(result)?)
     }
@@ -290,13 +305,13 @@ impl Executor for Secure {
 
     fn run(&self, spec: &Spec, point: &Point, seed: u64) -> anyhow::Result<serde_json::Value> {
         use model_zoo::secure::{LayerKind, SecureOptions, evaluate_secure};
-        let PointSetup { task, act_name, method_name, loaded, chosen, .. } = self.accuracy.set_up(spec, point)?;
+        let PointSetup { task, act_name, method_name, loaded, chosen, search, .. } = self.accuracy.set_up(spec, point)?;
         let exported = loaded.net.export_folded()?;
         let cnn = exported.input_shape.len() == 3;
         let samples = if cnn { spec.param_usize("cnn_samples", 200)? } else { spec.param_usize("samples", 500)? };
         let batch = spec.param_usize("secure_batch", model_zoo::secure::default_batch(&exported))?;
         let data = self.accuracy.cache.task_data(task)?;
-        let opts = SecureOptions { batch, seed, truncation: SECURE_TRUNCATION, ..SecureOptions::default() };
+        let opts = SecureOptions { batch, seed, truncation: SECURE_TRUNCATION, backend: search.backend, ..SecureOptions::default() };
         let r = evaluate_secure(&exported, chosen.method.as_ref(), &data.test, samples.min(data.test.len()), &opts)?;
         let c = &r.metered;
         let result = SecureResult {
@@ -324,6 +339,7 @@ impl Executor for Secure {
             secure_seconds: r.secure_seconds,
             plain_seconds: r.plain_seconds,
             metered: r.metered.clone(),
+            backend: r.backend,
         };
         Ok(serde_json::to_value(result)?)
     }
@@ -341,12 +357,28 @@ pub fn measured_inference(
     data: &model_zoo::Dataset,
     seed: u64,
 ) -> anyhow::Result<InferenceSummary> {
-    use model_zoo::secure::{LayerKind, SecureOptions, evaluate_secure};
+    inference_summary(net, metered_cost(net, method, data, seed, Backend::Beaver)?)
+}
+
+/// One secure inference of `net` (first sample of `data`, batch of one) on `backend`, metered; `evaluate_secure`
+/// fails unless the metered cost equals the prediction.
+fn metered_cost(
+    net: &model_zoo::Network,
+    method: &dyn SecureMethod,
+    data: &model_zoo::Dataset,
+    seed: u64,
+    backend: Backend,
+) -> anyhow::Result<model_zoo::secure::InferenceCost> {
+    use model_zoo::secure::{SecureOptions, evaluate_secure};
     let exported = net.export_folded()?;
-    let opts = SecureOptions { batch: 1, seed, truncation: SECURE_TRUNCATION, ..SecureOptions::default() };
-    // evaluate_secure fails unless every batch's metered cost equals the prediction.
-    let report = evaluate_secure(&exported, method, data, 1, &opts)?;
-    let c = report.metered;
+    let opts = SecureOptions { batch: 1, seed, truncation: SECURE_TRUNCATION, backend, ..SecureOptions::default() };
+    Ok(evaluate_secure(&exported, method, data, 1, &opts)?.metered)
+}
+
+/// The record's per-layer-kind summary of a metered inference.
+fn inference_summary(net: &model_zoo::Network, c: model_zoo::secure::InferenceCost) -> anyhow::Result<InferenceSummary> {
+    use model_zoo::secure::LayerKind;
+    let exported = net.export_folded()?;
     Ok(InferenceSummary {
         total: c.total,
         linear: c.of_kind(LayerKind::Linear),
@@ -357,6 +389,30 @@ pub fn measured_inference(
         activation_elements: exported.activation_elements(),
         activation_layers: exported.n_activation_layers(),
         layers: c.layers,
+    })
+}
+
+/// A method's price on one backend: per element from the backend's cost evaluator
+/// ([`SecureMethod::backend_cost`], |x| ≤ `input_bound`), per inference from a metered inference `c`.
+fn backend_price(
+    method: &dyn SecureMethod,
+    backend: Backend,
+    c: &model_zoo::secure::InferenceCost,
+    input_bound: f64,
+) -> anyhow::Result<BackendPrice> {
+    let e = method.backend_cost(backend == Backend::Fss, SECURE_TRUNCATION, input_bound)?;
+    Ok(BackendPrice {
+        backend,
+        rounds_per_element: e.cost.rounds.get(),
+        online_bytes_per_element: e.cost.bytes_per_party.get(),
+        key_bytes_per_element: e.cost.offline_bytes_per_party.get(),
+        aes_calls_per_element: e.cost.aes_calls_per_party.get(),
+        rounds_per_inference: c.total.rounds.get(),
+        bytes_per_inference: c.total.bytes_per_party.get(),
+        offline_bytes_per_inference: c.total.offline_bytes_per_party.get(),
+        aes_calls_per_inference: c.aes_calls.get(),
+        lan_s_per_inference: mpc_sim::Network::LAN.latency_s(&c.total),
+        wan_s_per_inference: mpc_sim::Network::WAN.latency_s(&c.total),
     })
 }
 
@@ -387,6 +443,8 @@ method = ["nfgn"]"#, "", "unknown method 'nfgn'"),
             (r#"activation = ["silu"]"#, "", "needs a 'task' axis"),
             (r#"task = ["mnist"]"#, "nu = 2.0", "nu = 2"),
             (r#"task = ["mnist"]"#, "colour = 1", "unknown parameter 'colour'"),
+            (r#"task = ["mnist"]"#, "backend = \"gpu\"", "backend `gpu`: choose beaver or fss"),
+            (r#"task = ["mnist"]"#, "backend = 1", "must be \"beaver\" or \"fss\""),
         ];
         for (grid, params, want) in cases {
             let err = acc.validate(&spec("accuracy", grid, params)).unwrap_err().to_string();
@@ -398,6 +456,8 @@ method = ["nfgn"]"#, "", "unknown method 'nfgn'"),
             assert!(err.contains(want), "{params}: {err}");
         }
         sec.validate(&spec("secure", "task = [\"mnist\"]", "samples = 10\ncnn_samples = 5")).unwrap();
+        sec.validate(&spec("secure", "task = [\"mnist\"]", "backend = \"fss\"")).unwrap();
+        acc.validate(&spec("accuracy", "task = [\"mnist\"]", "backend = \"beaver\"")).unwrap();
         let Err(err) = executor("acuracy", &paths()) else { panic!("unknown kind accepted") };
         let err = err.to_string();
         assert!(err.contains("unknown experiment kind 'acuracy'") && err.contains("accuracy"), "{err}");

@@ -169,6 +169,41 @@ pub struct AccuracyResult {
     pub wan_s_per_inference: f64,
     /// Structure of the approximation.
     pub approximation: ApproximationSummary,
+    /// The backend the search priced under (`backend` spec parameter; Beaver in records that predate it).
+    #[serde(default)]
+    pub backend: model_zoo::secure::Backend,
+    /// The point's method priced on every backend, Beaver first: per element and per inference (each inference
+    /// metered by one secure run on that backend and checked equal to the prediction). Empty in older records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backends: Vec<BackendPrice>,
+}
+
+/// One backend's price of a point's method (per party): what the backend tables and figures of `compact report`
+/// show side by side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackendPrice {
+    /// The backend.
+    pub backend: model_zoo::secure::Backend,
+    /// Online rounds per activation element.
+    pub rounds_per_element: u64,
+    /// Online bytes sent per activation element.
+    pub online_bytes_per_element: u64,
+    /// Offline (dealer) bytes received per activation element: Beaver material, and on FSS the DCF keys.
+    pub key_bytes_per_element: u64,
+    /// AES calls per activation element (FSS key evaluation; 0 on Beaver).
+    pub aes_calls_per_element: u64,
+    /// Online rounds per inference (batch of one, whole model).
+    pub rounds_per_inference: u64,
+    /// Online bytes sent per inference.
+    pub bytes_per_inference: u64,
+    /// Offline bytes received per inference.
+    pub offline_bytes_per_inference: u64,
+    /// AES calls per inference.
+    pub aes_calls_per_inference: u64,
+    /// Estimated seconds per inference on the LAN link (`mpc_sim::Network::LAN`).
+    pub lan_s_per_inference: f64,
+    /// Estimated seconds per inference on the WAN link (`mpc_sim::Network::WAN`).
+    pub wan_s_per_inference: f64,
 }
 
 /// `secure` kind: a model run end to end on secret shares.
@@ -222,6 +257,9 @@ pub struct SecureResult {
     pub plain_seconds: f64,
     /// Metered cost per inference with its per-layer breakdown.
     pub metered: model_zoo::secure::InferenceCost,
+    /// The backend of the secure run (`backend` spec parameter; Beaver in records that predate it).
+    #[serde(default)]
+    pub backend: model_zoo::secure::Backend,
 }
 
 /// Record fields that are wall-clock timings: left out when records are compared for reproducibility.

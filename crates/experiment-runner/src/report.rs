@@ -79,6 +79,9 @@ pub fn build(results: &Path) -> anyhow::Result<Report> {
     let acc = crate::report_any::read_unique(&raw.join("accuracy.jsonl"))?;
     if !acc.is_empty() {
         report.sections.push(accuracy_outputs(&acc, results, "accuracy", "Accuracy per task, activation and method")?);
+        if let Some(section) = backend_outputs(&acc, &tables, &figures, results)? {
+            report.sections.push(section);
+        }
     }
     let abl = crate::report_any::read_unique(&raw.join("ablations.jsonl"))?;
     if !abl.is_empty() {
@@ -498,12 +501,109 @@ fn secure_outputs(records: &[Record], tables: &Path, results: &Path) -> anyhow::
     Ok(("Secure end-to-end inference".into(), body))
 }
 
+/// The accuracy records' method priced on both backends, side by side (`backends` of each record; records
+/// without it are skipped, and no section is written when none has it): per element (online rounds, online bytes,
+/// key bytes, AES calls) and per inference (rounds, online and offline MB, AES calls, LAN and WAN estimates), with
+/// the WAN ratio Beaver / FSS. Figures `backends-bytes` and `backends-wan`: one panel per method, the points of the
+/// sweep (model × activation) on the x axis sorted by their Beaver value, Beaver and FSS as two curves.
+fn backend_outputs(records: &[Record], tables: &Path, figures: &Path, results: &Path) -> anyhow::Result<Option<(String, String)>> {
+    let r = results.display();
+    let rows: Vec<Value> = sorted(records, &["task", "activation", "method"])
+        .into_iter()
+        .filter(|v| v.get("backends").and_then(Value::as_array).is_some_and(|a| a.len() >= 2))
+        .collect();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let price = |v: &Value, b: &str| -> Value {
+        v.get("backends")
+            .and_then(Value::as_array)
+            .and_then(|a| a.iter().find(|p| p.get("backend").and_then(Value::as_str) == Some(b)))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let col = |b: &str, k: &str| Values::U64(rows.iter().map(|v| u(&price(v, b), k)).collect());
+    let mb = |b: &str, k: &str| Values::F64(rows.iter().map(|v| u(&price(v, b), k) as f64 / 1e6).collect());
+    let fl = |b: &str, k: &str| Values::F64(rows.iter().map(|v| f(&price(v, b), k)).collect());
+    let mut t = Table::new()
+        .with("task", col_s(&rows, "task"))
+        .with("depth", col_u(&rows, "depth"))
+        .with("activation", col_s(&rows, "activation"))
+        .with("method", col_s(&rows, "method"))
+        .with("searched for", col_s(&rows, "backend"));
+    for (b, tag) in [("beaver", "Beaver"), ("fss", "FSS")] {
+        t = t
+            .with(&format!("{tag} rounds/elem"), col(b, "rounds_per_element"))
+            .with(&format!("{tag} B/elem"), col(b, "online_bytes_per_element"))
+            .with(&format!("{tag} key B/elem"), col(b, "key_bytes_per_element"))
+            .with(&format!("{tag} AES/elem"), col(b, "aes_calls_per_element"))
+            .with(&format!("{tag} rounds/inf"), col(b, "rounds_per_inference"))
+            .with(&format!("{tag} MB/inf"), mb(b, "bytes_per_inference"))
+            .with(&format!("{tag} offline MB/inf"), mb(b, "offline_bytes_per_inference"))
+            .with(&format!("{tag} AES/inf"), col(b, "aes_calls_per_inference"))
+            .with(&format!("{tag} LAN s/inf"), fl(b, "lan_s_per_inference"))
+            .with(&format!("{tag} WAN s/inf"), fl(b, "wan_s_per_inference"));
+    }
+    t = t.with(
+        "WAN Beaver/FSS ×",
+        Values::F64(rows.iter().map(|v| f(&price(v, "beaver"), "wan_s_per_inference") / f(&price(v, "fss"), "wan_s_per_inference")).collect()),
+    );
+    t.write(tables, "backends")?;
+    let methods: BTreeSet<String> = rows.iter().map(|v| s(v, "method")).collect();
+    for (key, what, stem, scale) in [
+        ("bytes_per_inference", "MB sent per inference by one party, online (log)", "bytes", 1e-6),
+        ("wan_s_per_inference", "estimated WAN seconds per inference (log)", "wan", 1.0),
+    ] {
+        let value = |v: &Value, b: &str| {
+            let p = price(v, b);
+            scale * p.get(key).and_then(Value::as_f64).unwrap_or(f64::NAN)
+        };
+        let panels = methods
+            .iter()
+            .map(|m| {
+                let mut mine: Vec<&Value> = rows.iter().filter(|v| &s(v, "method") == m).collect();
+                mine.sort_by(|a, b| value(a, "beaver").total_cmp(&value(b, "beaver")));
+                let series = ["beaver", "fss"]
+                    .iter()
+                    .map(|b| Series {
+                        name: (*b).to_string(),
+                        points: mine.iter().enumerate().map(|(i, v)| ((i + 1) as f64, value(v, b))).collect(),
+                    })
+                    .collect();
+                LineChart {
+                    title: m.clone(),
+                    x_label: "model × activation, sorted by the Beaver value".into(),
+                    y_label: what.into(),
+                    series,
+                    log_y: true,
+                    markers_at_points: true,
+                    ..LineChart::default()
+                }
+            })
+            .collect::<Vec<_>>();
+        SmallMultiples { title: format!("Beaver vs FSS: {what}"), cols: panels.len().clamp(1, 3), panels }
+            .write(figures, &format!("backends-{stem}"))?;
+    }
+    let body = format!(
+        "Every accuracy point's method priced on both secure backends (the same fixed-point program; dealer-pair \
+         truncation): per activation element from each backend's cost evaluator, per inference from one metered \
+         secure inference on each backend (checked equal to the prediction). `searched for` is the backend whose \
+         cost Compact's search minimised. Offline bytes are what the dealer sends each party before the inference \
+         (Beaver triples and truncation pairs; on FSS also the DCF keys). LAN/WAN estimates count online rounds and \
+         bytes only. Written by `compact report` from `{r}/raw/accuracy.jsonl`; model of the costs: \
+         `docs/cost-model.md`.\n\n{}\n![bytes]({r}/figures/backends-bytes.svg) ![wan]({r}/figures/backends-wan.svg)\n",
+        t.to_markdown()?
+    );
+    Ok(Some(("Both backends side by side: Beaver triples vs function secret sharing".into(), body)))
+}
+
 /// One sentence saying what a figure (by file stem) shows.
 fn caption(stem: &str) -> String {
     let (kind, rest) = stem.split_once('-').unwrap_or((stem, ""));
     match kind {
         "approx" => format!("Every method's fixed-point curve of {rest} against the exact activation, over the shaded input density, in panels of at most six curves."),
         "error" => format!("Absolute error of every method's fixed-point evaluation of {rest} (log scale), same panels as the curves."),
+        "backends" => format!("One panel per method: {} per inference on the Beaver and the FSS backend, for every model × activation of the accuracy sweep (x: sorted by the Beaver value).", if rest == "wan" { "estimated WAN seconds" } else { "megabytes one party sends online" }),
         "frontier" => format!("{rest}: bytes per inference against test relative accuracy loss, Compact and its ablations over ν and every baseline as a point, one panel per activation."),
         "depth" => {
             let (what, act) = rest.split_once('-').unwrap_or((rest, ""));

@@ -4,9 +4,10 @@
 
 use activation_approx::nfgen::{self, NfgenConfig};
 use activation_approx::{
-    ActivationRegistry, Builtin, Bytes, Cost, CostModel, Count, FixedPoint, Rounds, PiecewisePoly, Polynomial, Tail, Truncation, TwoPartyCostModel,
+    ActivationRegistry, Builtin, Bytes, Cost, CostModel, Count, FixedPoint, FssCostModel, Rounds, PiecewisePoly, Polynomial, Tail,
+    Truncation, TwoPartyCostModel,
 };
-use mpc_sim::{CostEvaluator, Evaluator, Party};
+use mpc_sim::{CostEvaluator, CostValue, Evaluator, FssCostEvaluator, Party};
 use secure_methods::{BuildContext, MethodError, MethodRegistry, SecureMethod};
 
 /// (method/activation, [(x, f(x))]) computed by `reference_values.py` (this crate's tests directory) from the published formulas,
@@ -310,6 +311,64 @@ fn search_closed_form_equals_the_cost_evaluator() {
                     assert_eq!((closed.comparisons, closed.multiplications), (Count(cmp), Count(mul)), "m={m} d={d} v={variant} {t:?}: counts");
                     let (a, b) = (model.failure_bound(&pp, 4.0), ev.failure_mass());
                     assert!((a - b).abs() <= 1e-12 * b.max(1e-300), "m={m} d={d} v={variant} {t:?}: failure {a} vs {b}");
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 8 * 8 * 3 * 2);
+}
+
+/// The FSS search model ([`FssCostModel`]) equals the [`FssCostEvaluator`] running the FSS spline gate, on the same
+/// structures as the Beaver closed form above (1–8 pieces × degrees 1–8 × 3 coefficient/tail variants × both
+/// truncations): rounds, online bytes, offline (key) bytes, AES calls per party and the local-truncation failure
+/// bound; and the scalar the search minimises is online + offline bytes.
+#[test]
+fn fss_search_closed_form_equals_the_fss_cost_evaluator() {
+    let fx = FixedPoint::default();
+    let mut cases = 0;
+    for m in 1..=8usize {
+        for d in 1..=8usize {
+            for variant in 0..3 {
+                let bps: Vec<f64> = (0..=m).map(|i| -4.0 + 8.0 * i as f64 / m as f64).collect();
+                let pieces: Vec<Polynomial> = (0..m)
+                    .map(|i| {
+                        let mut c: Vec<f64> = (0..=d).map(|j| 0.3 / (1 + i + j) as f64).collect();
+                        match variant {
+                            1 if d >= 3 => c[d - 1] = 1e-7,
+                            2 => c.iter_mut().skip(1).for_each(|v| *v = if i % 2 == 0 { 0.0 } else { *v }),
+                            _ => {}
+                        }
+                        Polynomial::new(c)
+                    })
+                    .collect();
+                let (left, right) = match variant {
+                    0 => (Tail::Zero, Tail::Identity),
+                    1 => (Tail::Constant { value: 0.25 }, Tail::Linear { slope: 0.5, intercept: 0.1 }),
+                    _ => (Tail::Constant { value: 0.25 }, Tail::Constant { value: 0.25 }),
+                };
+                let pp = PiecewisePoly::new(left, bps, pieces, right).unwrap();
+                let enc = pp.encode(&fx).unwrap();
+                for t in [Truncation::Local, Truncation::DealerPair] {
+                    let model = FssCostModel::default().with_truncation(t);
+                    let mut ev = FssCostEvaluator::new(fx, t, model.bits).unwrap();
+                    let x = ev.input_raw(Party::P0, &[0], &[1], fx.frac_bits).unwrap();
+                    let x = CostValue { bound: 4.0 * 2f64.powi(fx.frac_bits as i32), ..x };
+                    ev.reset_meter();
+                    ev.piecewise(&x, &enc).unwrap();
+                    let total = ev.total().cost();
+                    let closed = model.piecewise_cost(&pp);
+                    let ctx = format!("m={m} d={d} v={variant} {t:?}");
+                    assert_eq!(
+                        (closed.rounds, closed.bytes_per_party, closed.offline_bytes_per_party),
+                        (total.rounds, total.bytes_per_party, total.offline_bytes_per_party),
+                        "{ctx}"
+                    );
+                    assert_eq!(closed.aes_calls_per_party, ev.cost().aes_calls_per_party, "{ctx}: AES calls");
+                    let (a, b) = (model.failure_bound(&pp, 4.0), ev.failure_mass());
+                    assert!((a - b).abs() <= 1e-12 * b.max(1e-300), "{ctx}: failure {a} vs {b}");
+                    let scalar = (total.bytes_per_party + total.offline_bytes_per_party).get() as f64;
+                    assert_eq!(model.scalar(&closed), scalar, "{ctx}: scalar");
                     cases += 1;
                 }
             }
