@@ -5,24 +5,28 @@
 //! (pieces × degrees × both truncations), as the Beaver closed form ([`crate::TwoPartyCostModel`]) is tested.
 //!
 //! # The gate priced (per element, bytes of one party)
-//! The spline gate with m segments (m − 1 thresholds, tails included), maximum degree d, payload k = max(d, 1) + 1
-//! words and an n-bit comparison domain:
-//! - **online**: open the masked input y = x + r (1 round, 8 B); each party evaluates its m DCF keys at the public
-//!   y locally (no communication) and gets shares of the active segment's payload; for d ≥ 2 the powers
-//!   x² … x^d come from the Beaver power tree *concurrently with the opening* (⌈log₂ d⌉ levels of one square or
-//!   product each, plus its truncation), then one batched Beaver round multiplies the d − 1 selected coefficients
-//!   by the powers (16 B each); then one truncation (t rounds: 0 local, 1 dealer pair, 8 B);
-//! - **offline** (dealer → each party): the mask share and the constant share (8 + 8k B), m DCF keys of
+//! The spline gate with m segments (m − 1 thresholds, tails included) and an n-bit comparison domain. Its layout
+//! (mpc-sim's `fss::SplineLayout`) follows the *encoded* coefficients: P = the powers j ≥ 2 with a nonzero encoded
+//! coefficient in some segment, S = the segments with a nonzero encoded slope.
+//! - **Fused gate (P empty: degree ≤ 1 after encoding)**: open the masked input y = x + r (1 round, 8 B); each party
+//!   evaluates its m DCF keys at y locally; the payload (k = 1 + |S| words: the dealer's part of the truncated
+//!   segment value and one selection word per sloped segment) lets each party add the public part ⌊c₁·y/2^f⌋ of the
+//!   selected segment itself, so the output is already truncated (⌊L/2^f⌋ or one below, no failure event):
+//!   **1 round, 8 B online** under either truncation setting.
+//! - **Otherwise**: the opening, concurrently the Beaver power tree of P's closure (each level that builds a power
+//!   costs one round plus its truncation; a square 8 B, a product 16 B), then one batched Beaver round multiplying
+//!   the |P| selected coefficients by the powers (16 B each), then one truncation (t rounds: 0 local, 1 dealer pair,
+//!   8 B); payload k = 2 + |P| words.
+//! - **Offline** (dealer → each party): the mask share and the constant share (8 + 8k B), m DCF keys of
 //!   K(n, k) = 16 + n·(16 + 8k) + ⌈2n/8⌉ + 8k bytes each (Boyle et al., EUROCRYPT 2021, Fig. 1: a λ = 128-bit
 //!   seed, one correction word per level, the packed control bits, a leaf word), and the Beaver material of the
 //!   power tree (24 B a product, 16 B a square), of the coefficient products (24 B each) and of each dealer-pair
-//!   truncation (24 B);
+//!   truncation (24 B).
 //! - **AES**: evaluating one key walks n tree levels with 1 + ⌈k/2⌉ fixed-key AES calls each, plus ⌈k/2⌉ at the
 //!   leaf: m·(n·(1 + ⌈k/2⌉) + ⌈k/2⌉) calls per party.
 //!
-//! Rounds = 1 + t for d ≤ 1, max(1, ⌈log₂ d⌉·(1 + t)) + 1 + t for d ≥ 2. The number of pieces m therefore costs
-//! **key bytes and AES work, not rounds or online bytes** — the reason the best structure can differ from the
-//! Beaver one, where every threshold is an 8-round, 64-byte comparison.
+//! The number of pieces m therefore costs **key bytes and AES work, not rounds or online bytes** — the reason the
+//! best structure can differ from the Beaver one, where every threshold is an 8-round, 64-byte comparison.
 //!
 //! # The scalar minimised
 //! [`FssCostModel::scalar`] = online bytes + `key_weight` × offline bytes per party (default weight 1: the
@@ -146,8 +150,8 @@ impl FssCostModel {
     /// Per-element bound on the probability that a local truncation of the FSS spline gate fails for inputs
     /// |x| ≤ `input_bound`: Σ over the truncated values v of max|v|/2^63 — each power of the tree (its raw
     /// product bounded by the product of its factors' bounds, the truncated power by raw/2^f + 1) and the final
-    /// sum, bounded by [`fss_spline_bound`]. 0 under dealer-pair truncation, and 0 for degree ≤ 1 apart from the
-    /// final truncation.
+    /// sum, bounded by [`fss_spline_bound`]. 0 under dealer-pair truncation, and 0 for the fused gate (no power
+    /// x^j, j ≥ 2, used), which truncates inside without a failure event.
     pub fn local_failure_bound(&self, pw: &EncodedPiecewise, input_bound: f64) -> f64 {
         if self.truncation == Truncation::DealerPair {
             return 0.0;
@@ -159,13 +163,19 @@ impl FssCostModel {
         let two63 = 2f64.powi(63);
         let sc = 2f64.powi(self.fx.frac_bits as i32);
         let xb = input_bound.abs() * sc;
-        let d = pw.max_degree;
+        let need = pw.used_powers();
+        if !need.iter().skip(2).any(|&u| u) {
+            // The fused gate truncates inside, without a failure event.
+            return 0.0;
+        }
+        let built = power_closure(&need);
+        let d = built.len() - 1;
         let mut failure = 0.0;
-        if d >= 2 {
+        {
             let mut pb = vec![0.0f64; d + 1];
             pb[1] = xb;
             for level in 1..=power_tree_depth(d) {
-                for j in (2..=d).filter(|&j| power_tree_depth(j) == level) {
+                for j in (2..=d).filter(|&j| built[j] && power_tree_depth(j) == level) {
                     let p = power_tree_split(j);
                     let raw = pb[p] * pb[j - p];
                     failure += raw / two63;
