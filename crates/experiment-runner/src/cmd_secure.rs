@@ -298,8 +298,21 @@ fn render(
     let _ = writeln!(s, "| part | rounds | bytes/party | share of bytes | dealer bytes/party |");
     let _ = writeln!(s, "|---|---:|---:|---:|---:|");
     let total = c.total.bytes_per_party.max(1) as f64;
-    for (name, kind) in [("input", LayerKind::Input), ("linear", LayerKind::Linear), ("activation", LayerKind::Activation), ("pooling", LayerKind::Pooling), ("output", LayerKind::Output)] {
+    let kinds = [
+        ("input", LayerKind::Input),
+        ("linear", LayerKind::Linear),
+        ("attention products", LayerKind::AttentionProduct),
+        ("softmax", LayerKind::Softmax),
+        ("layernorm", LayerKind::LayerNorm),
+        ("activation", LayerKind::Activation),
+        ("pooling", LayerKind::Pooling),
+        ("output", LayerKind::Output),
+    ];
+    for (name, kind) in kinds {
         let k = c.of_kind(kind);
+        if k.rounds == 0 && k.bytes_per_party == 0 && matches!(kind, LayerKind::AttentionProduct | LayerKind::Softmax | LayerKind::LayerNorm) {
+            continue;
+        }
         let _ = writeln!(s, "| {name} | {} | {} | {:.1} % | {} |", k.rounds, k.bytes_per_party, 100.0 * k.bytes_per_party as f64 / total, k.offline_bytes_per_party);
     }
     let _ = writeln!(s);

@@ -5,12 +5,12 @@
 
 use activation_approx::{ActivationRegistry, FixedPoint};
 use candle_core::Tensor;
-use model_zoo::secure::{LayerKind, SecureModel, SecureOptions, evaluate_secure};
+use model_zoo::secure::{LayerKind, SecureModel, SecureOptions, TransformerRecipes, evaluate_secure};
 use model_zoo::{ActivationPlan, Arch, Dataset, ModelActivation, ModelConfig, Network, Task, activation_statistics};
 use mpc_sim::PlainEvaluator;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use secure_methods::{BuildContext, MethodRegistry, SecureMethod};
+use secure_methods::{BuildContext, MethodRegistry, SecureMethod, SoftmaxRecipe};
 
 fn vit() -> ModelConfig {
     ModelConfig {
@@ -124,9 +124,12 @@ fn secure_transformer_matches_plaintext_prediction_and_reference() {
             let c = r.metered.of_kind(kind);
             assert!(c.rounds > 0 && c.bytes_per_party > 0, "{kind:?}: {c:?}");
         }
-        // Fixed-point plaintext vs the f64 forward with the method's fixed-point activation.
+        // Fixed-point plaintext vs the f64 forward (exact softmax and LayerNorm) with the method's fixed-point
+        // activation; CrypTen's softmax (error ≤ 2e-3 per probability) keeps the gap at fixed-point noise, the
+        // default PUMA softmax (≤ 1e-2) is checked by the agreement above.
         let mut pe = PlainEvaluator::new(FixedPoint::default());
-        let sm = SecureModel::share(&mut pe, &model).unwrap();
+        let recipes = TransformerRecipes { softmax: SoftmaxRecipe::crypten(), ..TransformerRecipes::default() };
+        let sm = SecureModel::share(&mut pe, &model).unwrap().with_recipes(recipes);
         let d = ds.sample_len();
         let got = sm.infer(&mut pe, m.as_ref(), &ds.features, 6).unwrap();
         let act = |_: usize, x: f64| m.eval_fixed(&[x]).unwrap()[0];
@@ -134,7 +137,7 @@ fn secure_transformer_matches_plaintext_prediction_and_reference() {
         for k in 0..6 {
             let want = model.forward(&ds.features[k * d..(k + 1) * d], &act).unwrap();
             for (g, w) in got[k * classes..(k + 1) * classes].iter().zip(&want) {
-                assert!((g - w).abs() < 5e-2, "{}: fixed-point {g} vs f64 {w}", m.name());
+                assert!((g - w).abs() < 2e-2, "{}: fixed-point {g} vs f64 {w}", m.name());
             }
         }
     }
