@@ -28,13 +28,20 @@ fn text() -> ModelConfig {
     }
 }
 
-/// A fresh network whose LayerNorm γ, β (1 and 0 at initialisation) are randomised, so that folding them matters.
+/// A fresh network whose LayerNorm γ, β (1 and 0 at initialisation) are randomised, so that folding them matters,
+/// and whose class token and position embeddings (±0.02 at initialisation) are U(−1, 1): a row of variance ≈ 10⁻⁴
+/// lies below the secure LayerNorm's valid range (the inverse square root's input is then a few ring units).
 fn network(cfg: ModelConfig, seed: u64) -> Network {
     let reg = ActivationRegistry::builtin();
     let act = ModelActivation::resolve(&cfg.activation, &reg).unwrap();
     let net = Network::new(cfg, act, seed).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(seed + 100);
     for (name, var) in net.named_tensors() {
+        if name.ends_with(".cls") || name.ends_with(".pos") {
+            let n = var.elem_count();
+            let v: Vec<f32> = (0..n).map(|_| rng.random_range(-1f32..1.0)).collect();
+            var.set(&Tensor::from_vec(v, var.dims(), net.device()).unwrap()).unwrap();
+        }
         if name.ends_with(".gamma") || name.ends_with(".beta") {
             let n = var.elem_count();
             let base = if name.ends_with(".gamma") { 1.0 } else { 0.0 };
