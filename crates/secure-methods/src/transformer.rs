@@ -25,16 +25,20 @@
 //!   ([`crate::crypten::exp`]); the reciprocal is Newton–Raphson r ← 2r − s·r² from r₀ = 3·e^(1 − 2s) + 0.003,
 //!   10 iterations ([`crate::crypten::reciprocal_pos`]).
 //! - [`SoftmaxRecipe::puma`] (the default) — PUMA (Dong et al. 2023, §4, softmax with a clipped exponential), as
-//!   released in SPU: `examples/python/ml/flax_llama7b/flax_llama7b.py::hack_softmax` computes `b = x > -14`,
-//!   `exp(x) * b`, the sum and the division; the example's runtime config (`3pc.json`) sets `fxp_exp_iters = 5`
-//!   with the Taylor (= limit) mode `libspu/kernel/hal/fxp_approx.cc::exp_taylor`, (1 + x/2⁵)^(2⁵); the division is
+//!   released in SPU (`secretflow/spu`): `examples/python/ml/flax_llama7b/flax_llama7b.py::hack_softmax` computes
+//!   `b = x > -14`, `exp(x) * b`, the sum and the division; exp is the Taylor (= limit) mode
+//!   `src/libspu/kernel/hal/fxp_approx.cc::exp_taylor`, (1 + x/2^n)^(2^n) with SPU's default `fxp_exp_iters` = 8
+//!   (the LLaMA example's `3pc.json` lowers it to 5: [`SoftmaxRecipe::puma_fast`]); the division is
 //!   x·(1/s) (`enable_optimize_denominator_with_broadcast`) with SPU's Goldschmidt reciprocal
-//!   (`libspu/kernel/hal/fxp_base.cc::reciprocal_goldschmidt_positive`): normalise s = c·2^(k) with c ∈ [0.5, 1),
+//!   (`src/libspu/kernel/hal/fxp_base.cc::reciprocal_goldschmidt_positive`): normalise s = c·2^(k) with c ∈ [0.5, 1),
 //!   w = 2.9142 − 2c, e = 1 − c·w, then `fxp_div_goldschmidt_iters` = 2 times r ← r·(1 + e), e ← e², result r·2^(−k).
 //!   SPU finds 2^(−k) by bit decomposition (highest one bit, bit reversal), which this backend does not have; we find
 //!   it with the same-output comparison ladder \[s ≥ 2^j\], j = 1..⌊log₂ cols⌋ (one LTZ batch, 8 rounds), and
 //!   2^(−k) = 1/2 − Σ_j \[s ≥ 2^j\]·2^(−j−1) (a local linear combination of bits). The exponential and the clipping
 //!   comparison run concurrently; r·(1 + e) and e² of one Goldschmidt step run concurrently.
+//! - [`SoftmaxRecipe::compact`] (issue 15, item 4) — Compact's density-aware piecewise polynomial for exp on x ≤ 0
+//!   ([`fit_exp`]: the annealing search of `activation_approx::search` on [`ExpNonPositive`] under the measured
+//!   density of x − max), evaluated by [`Evaluator::piecewise`], with PUMA's reciprocal.
 //!
 //! ## Range analysis (f = 16 in Z_2^64)
 //! Inputs must be encodable (|x| < 2^47) and their row spread max − min < 2^46 so d = x − m is. The exponential's
@@ -44,9 +48,11 @@
 //! softmax is valid for row spreads below 256 (2^n), which attention logits (|x| ≲ 30) satisfy. PUMA's exponential
 //! is multiplied by \[d > −14\]: below −14 the result is exactly 0 whatever the (possibly wrapped) power is, since the
 //! product with a zero bit is 0 in the ring. The row sum is s ∈ [1, cols] (≤ 128·2^16 = 2^23 in ring units), the
-//! reciprocal in [1/cols, 1]; the Newton iterates stay in (0, 1/s] from r₀ ≤ 3e + 0.003 < 2/s for s ≥ 1... (r₀ < 2/s
-//! holds for every s ≥ 1: 3e^(1−2s) + 0.003 < 2/s), Goldschmidt's in [1, 2]. Every product therefore stays below 2^40
-//! in ring units: no overflow for any row width up to 2^16 columns, in particular 17 and 128 tokens.
+//! reciprocal in [1/cols, 1]. Newton's r ← r(2 − s·r) converges iff 0 < s·r₀ < 2; CrypTen's r₀ = 3e^(1−2s) + 0.003
+//! satisfies it for 1 ≤ s < 2/0.003 ≈ 666 (s·r₀ = 1.107 at s = 1, → 0.003·s for large s), and its iterates stay in
+//! (0, max(r₀, 1/s)] ⊂ (0, 1.11]; rows of more than [`NEWTON_MAX_COLUMNS`] real columns are refused for that
+//! recipe. Goldschmidt's c lies in [0.5, 1), w in (0.9, 1.92], r in [1, 2]. Every product therefore stays below 2^40
+//! in ring units: no overflow for any row width up to 2^16 columns (CrypTen's: 640), in particular 17 and 128 tokens.
 //!
 //! ## Error (vs the f64 softmax)
 //! Three sources: the approximation of exp, the reciprocal's iteration error, and fixed-point rounding (each
@@ -55,9 +61,10 @@
 //!   the rounding of d/256 at 2^(−16) multiplied by 256 gives a relative error up to 256·2^(−16) = 0.4 %. The
 //!   measured max abs error of the probabilities (tests, 10⁴ rows of 17 and 64 columns, logits N(0, 3²)) is
 //!   [`SOFTMAX_ERROR_BOUND`]`.crypten`.
-//! - PUMA: (1 + d/32)^32 = e^(d − d²/64 + …): a relative error up to d²/64 (e^(−2)·4/64 ≈ 8.5e-3 absolute at d = −2),
-//!   and the clipping drops e^(−14) ≈ 8e-7 per column. Goldschmidt's two steps leave e₀⁴ ≤ (0.0858)⁴ ≈ 5e-5
-//!   relative. The measured bound is [`SOFTMAX_ERROR_BOUND`]`.puma`.
+//! - PUMA: the same limit (n = 8) and its rounding; the clipping drops e^(−14) ≈ 8e-7 per column; Goldschmidt's two
+//!   steps leave e₀⁴ ≤ (0.0858)⁴ ≈ 5e-5 relative. Bound: [`SOFTMAX_ERROR_BOUND`]`.puma`. With n = 5
+//!   ([`SoftmaxRecipe::puma_fast`]) (1 + d/32)^32 = e^(d − d²/64 + …) errs by up to e^d·d²/64 (8.5e-3 at d = −2)
+//!   before normalisation: bound [`SOFTMAX_ERROR_BOUND`]`.puma_fast`.
 //!
 //! # LayerNorm ([`layer_norm_rows`])
 //! y = (x − μ)/√(σ² + ε), μ = mean, σ² = mean of (x − μ)² (biased, as in PyTorch's LayerNorm), without γ and β (the
@@ -82,11 +89,13 @@
 //!
 //! Range (f = 16): c = x − μ and its square at scale 2f: |c| < 2^15 keeps c² < 2^62 in ring units (|c| ≲ 2^7
 //! for activations, so the row sum of 64 squares stays below 2^(14+32+6) = 2^52); Newton's intermediates y, y², v·y
-//! are below 2^8 for v ≥ 2^(−8). The relative error of r is ≤ 1e-3 for v ∈ [`LayerNormRecipe::valid_range`] (tested),
-//! dominated for small v by the encoding of v itself (resolution 2^(−16)/v: 1.5e-3 relative at v = 0.01, halved by the
-//! square root).
+//! are below 2^8 for v ≥ 2^(−8). With the ladder the relative error of r is ≤ 1e-3 for v ∈ [0.01, 100] (tested;
+//! measured 4.1e-4 at 0.01, 3e-5 around 1, 7e-4 at 90): fixed-point resolution dominates at both ends — the encoding of
+//! v (2^(−16)/v relative, halved by the square root) for small v, the absolute resolution of r ≈ 0.1 for large v.
 
-use activation_approx::FixedPoint;
+use activation_approx::density::DensitySpec;
+use activation_approx::search::{AnnealConfig, Criterion, Fitter, TailFit, anneal};
+use activation_approx::{Activation, EncodedPiecewise, FixedPoint, PiecewisePoly, Tail, Truncation, TwoPartyCostModel};
 use mpc_sim::{Evaluator, MpcError};
 
 use crate::crypten;
@@ -108,6 +117,9 @@ pub enum ExpRecipe {
         /// The public lower bound below which exp is taken as 0 (PUMA: −14).
         lower: f64,
     },
+    /// A piecewise polynomial with public breakpoints and coefficients, through [`Evaluator::piecewise`] — Compact's
+    /// density-aware approximation of exp on x ≤ 0 ([`fit_exp`], [`SoftmaxRecipe::compact`]).
+    Piecewise(EncodedPiecewise),
 }
 
 /// The reciprocal of a softmax recipe (input: the row sum s ∈ [1, cols]).
@@ -146,23 +158,52 @@ impl SoftmaxRecipe {
         }
     }
 
-    /// PUMA's softmax as released in SPU (module docs): exp (1 + d/32)^32 clipped to 0 for d ≤ −14, Goldschmidt
-    /// reciprocal with 2 iterations.
+    /// PUMA's softmax as released in SPU (module docs) with SPU's default exp iterations (`fxp_exp_iters` = 8,
+    /// `libspu/core/config.cc`): exp (1 + d/256)^256 clipped to 0 for d ≤ −14, Goldschmidt reciprocal with 2
+    /// iterations.
     pub fn puma() -> Self {
         SoftmaxRecipe {
-            exp: ExpRecipe::ClippedLimit { iters: 5, lower: -14.0 },
+            exp: ExpRecipe::ClippedLimit { iters: 8, lower: -14.0 },
             reciprocal: ReciprocalRecipe::Goldschmidt { iters: 2 },
         }
     }
 
-    /// A short name for tables ("crypten", "puma", or "custom").
+    /// PUMA's softmax with the exp iterations of its released LLaMA-7B configuration (`fxp_exp_iters` = 5 in
+    /// `examples/python/ml/flax_llama7b/3pc.json`): (1 + d/32)^32, cheaper (3 squarings fewer) and coarser.
+    pub fn puma_fast() -> Self {
+        SoftmaxRecipe { exp: ExpRecipe::ClippedLimit { iters: 5, lower: -14.0 }, ..Self::puma() }
+    }
+
+    /// Compact's density-aware exponential (a piecewise polynomial found by [`fit_exp`]) with PUMA's Goldschmidt
+    /// reciprocal, so that it differs from [`SoftmaxRecipe::puma`] in the exponential only. Errors if a threshold or
+    /// coefficient does not encode at `fx`.
+    pub fn compact(exp: &PiecewisePoly, fx: FixedPoint) -> mpc_sim::Result<Self> {
+        Ok(SoftmaxRecipe { exp: ExpRecipe::Piecewise(exp.encode(&fx)?), ..Self::puma() })
+    }
+
+    /// A short name for tables ("crypten", "puma", "puma-fast", "compact" or "custom").
     pub fn name(&self) -> &'static str {
         if *self == Self::crypten() {
             "crypten"
         } else if *self == Self::puma() {
             "puma"
+        } else if *self == Self::puma_fast() {
+            "puma-fast"
+        } else if matches!(self.exp, ExpRecipe::Piecewise(_)) && self.reciprocal == Self::puma().reciprocal {
+            "compact"
         } else {
             "custom"
+        }
+    }
+
+    /// The documented max abs error of the probabilities vs the f64 softmax for the named recipes
+    /// ([`SOFTMAX_ERROR_BOUND`]), `None` for a custom one.
+    pub fn error_bound(&self) -> Option<f64> {
+        match self.name() {
+            "crypten" => Some(SOFTMAX_ERROR_BOUND.crypten),
+            "puma" => Some(SOFTMAX_ERROR_BOUND.puma),
+            "puma-fast" => Some(SOFTMAX_ERROR_BOUND.puma_fast),
+            _ => None,
         }
     }
 }
@@ -173,18 +214,29 @@ impl Default for SoftmaxRecipe {
     }
 }
 
-/// Measured max abs error of the fixed-point softmax probabilities vs the f64 softmax (f = 16; tests: 10⁴ rows of
-/// 17 and of 64 columns, logits N(0, 3²)); the tests fail if a recipe exceeds its bound.
+/// Bounds on the max abs error of the fixed-point softmax probabilities vs the f64 softmax (f = 16), checked by the
+/// tests on 10⁴ rows of 17, 64 and 128 columns with logits N(0, 3²). Measured maxima at 17 / 64 / 128 columns:
+/// CrypTen 5.7e-3 / 8.2e-3 / 1.0e-2, PUMA 5.7e-3 / 8.2e-3 / 1.0e-2, PUMA-fast 4.0e-2 / 5.7e-2 / 6.9e-2; the error grows
+/// with the row width because every exp term carries its own rounding bias (up to 2^n·2^(−16) relative).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SoftmaxErrorBound {
     /// [`SoftmaxRecipe::crypten`].
     pub crypten: f64,
     /// [`SoftmaxRecipe::puma`].
     pub puma: f64,
+    /// [`SoftmaxRecipe::puma_fast`].
+    pub puma_fast: f64,
+    /// [`SoftmaxRecipe::compact`] fitted ([`fit_exp`], τ = 3e-4, central max error 3e-3, seed 1) to the density of
+    /// x − max of 2000 other rows of the same logits at 17 columns (measured 5.2e-3 on 10⁴ held-out rows).
+    pub compact: f64,
 }
 
 /// The documented error bounds of the two published softmax recipes.
-pub const SOFTMAX_ERROR_BOUND: SoftmaxErrorBound = SoftmaxErrorBound { crypten: 2e-3, puma: 1e-2 };
+pub const SOFTMAX_ERROR_BOUND: SoftmaxErrorBound = SoftmaxErrorBound { crypten: 1.5e-2, puma: 1.5e-2, puma_fast: 8e-2, compact: 1e-2 };
+
+/// Measured max abs error of [`layer_norm_rows`] with [`LayerNormRecipe::default`] vs the f64 normalisation (f = 16;
+/// tests: 10⁴ rows of width 64, variances log-uniform over [1e-2, 1e2]); the test fails beyond it.
+pub const LAYER_NORM_ERROR_BOUND: f64 = 5e-3;
 
 /// The initial guess of the Newton inverse square root.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,11 +268,27 @@ impl LayerNormRecipe {
         LayerNormRecipe { init: InvSqrtInit::Crypten, iters: 3 }
     }
 
-    /// The range of v = σ² + ε on which the inverse square root's relative error is ≤ 1e-3 at f = 16 (tested).
+    /// The range of v = σ² + ε on which the inverse square root's relative error is at most
+    /// [`LayerNormRecipe::max_relative_error`] at f = 16 (tested on 4000 log-spaced points).
+    ///
+    /// The ladder: [max(2^lo, 1e-2), min(2^hi, 100)] — above 100, 1/√v < 0.1 is held with an absolute resolution
+    /// of 2^(−16), which alone exceeds 1e-3 relative from v ≈ 150. CrypTen's guess: [0.5, 100]; within it the three
+    /// iterations leave up to 3.1e-3 (measured; worst near v ≈ 8 and v ≈ 1.2, where the exp-shaped guess is furthest
+    /// from 1/√v), ≤ 1e-3 only on [1.9, 5.2] and [15.6, 100]; below 0.5 they have not converged (1.99 vs 10 at 0.01).
     pub fn valid_range(&self) -> (f64, f64) {
         match self.init {
             InvSqrtInit::Crypten => (0.5, 100.0),
-            InvSqrtInit::PowerOfTwo { lo, hi } => (2f64.powi(lo).max(1e-2), 2f64.powi(hi)),
+            InvSqrtInit::PowerOfTwo { lo, hi } => (2f64.powi(lo).max(1e-2), 2f64.powi(hi).min(100.0)),
+        }
+    }
+
+    /// The relative error bound of 1/√v on [`LayerNormRecipe::valid_range`]: 1e-3 for the ladder with 3 iterations
+    /// (or more), 3.5e-3 for CrypTen's recipe; `None` for other settings.
+    pub fn max_relative_error(&self) -> Option<f64> {
+        match (&self.init, self.iters) {
+            (InvSqrtInit::Crypten, 3) => Some(3.5e-3),
+            (InvSqrtInit::PowerOfTwo { .. }, n) if n >= 3 => Some(1e-3),
+            _ => None,
         }
     }
 
@@ -335,7 +403,58 @@ pub fn exp_nonpositive<E: Evaluator>(ev: &mut E, d: &E::Value, r: &ExpRecipe) ->
             };
             ev.mul_raw(&bit, &e)
         }
+        ExpRecipe::Piecewise(ref pw) => {
+            let fx = ev.fixed_point();
+            if pw.fx != fx {
+                return Err(MpcError::FixedPointMismatch { op: "piecewise exp", left: fx.frac_bits, right: pw.fx.frac_bits });
+            }
+            ev.piecewise(d, pw)
+        }
     }
+}
+
+/// exp on the half-line x ≤ 0 as a catalogue function for Compact's search: e^min(x, 0), tails 0 at −∞ and the
+/// constant 1 at +∞ (softmax's inputs after the max subtraction are ≤ 0; 1 beyond 0 keeps the function continuous).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExpNonPositive;
+
+impl Activation for ExpNonPositive {
+    fn name(&self) -> &str {
+        "exp_nonpositive"
+    }
+    fn eval(&self, x: f64) -> f64 {
+        x.min(0.0).exp()
+    }
+    fn left_tail(&self) -> Tail {
+        Tail::Zero
+    }
+    fn right_tail(&self) -> Tail {
+        Tail::Constant { value: 1.0 }
+    }
+}
+
+/// Compact's search (Islam et al., PoPETs 2024, §4: simulated annealing over breakpoints and degrees, cheapest
+/// structure whose ρ-weighted mean error E_ρ|f − p| is ≤ `tol`) applied to [`ExpNonPositive`] under the softmax's
+/// input density `density` (of x − max, e.g. an `Empirical` histogram of recorded values), priced by the two-party
+/// cost model under dealer-pair truncation. `max_error` optionally caps the max error on the density's central 99.9 %
+/// as well (Compact's central cap): softmax normalises by the row sum, so a large error at the frequent d = 0 (the
+/// maximum itself) matters more than the mean suggests. Errors are measured on the fixed-point evaluation
+/// ([`Fitter::fixed_point_errors`]): a high-degree piece over a range of 8 or more loses its small top coefficients
+/// to the encoding at f = 16, which the f64 error would not see. The tails are the asymptotes themselves
+/// ([`TailFit::Asymptote`]): 0 below the range, so very negative inputs add exactly nothing to the row sum. Errors
+/// when no feasible structure is found (raise `tol`).
+pub fn fit_exp(density: &DensitySpec, tol: f64, max_error: Option<f64>, seed: u64, fx: FixedPoint) -> mpc_sim::Result<PiecewisePoly> {
+    let criterion = Criterion::weighted(density.clone(), tol, max_error)?;
+    let model = TwoPartyCostModel { fx, truncation: Truncation::DealerPair, ..TwoPartyCostModel::default() };
+    let mut fitter = Fitter::new(&ExpNonPositive, &criterion, &model);
+    fitter.fx = fx;
+    fitter.fixed_point_errors = true;
+    fitter.tail_fit = TailFit::Asymptote;
+    let best = anneal(&fitter, &AnnealConfig { seed, ..AnnealConfig::default() })?.best;
+    if !best.feasible() {
+        return Err(bad("exp tolerance", tol.to_string(), "no feasible piecewise exp found; raise the tolerance"));
+    }
+    Ok(best.pp)
 }
 
 fn check_iters(name: &'static str, n: usize, lo: usize, hi: usize) -> R<()> {
@@ -363,12 +482,23 @@ fn ladder_value<E: Evaluator>(ev: &mut E, like: &E::Value, bits: &[E::Value], ex
     ev.lincomb_raw(&terms, fx.frac_bits, fx.encode(g(base))?)
 }
 
+/// Widest row (real columns) for CrypTen's Newton reciprocal of the row sum: its initial guess 3e^(1−2s) + 0.003
+/// exceeds 2/s, and the iteration diverges, from s ≈ 666 (module docs, range analysis).
+pub const NEWTON_MAX_COLUMNS: usize = 640;
+
 /// 1/s for s ∈ [1, max_sum] by the recipe `r`.
 pub fn reciprocal_sum<E: Evaluator>(ev: &mut E, s: &E::Value, max_sum: usize, r: &ReciprocalRecipe) -> R<E::Value> {
     match *r {
         ReciprocalRecipe::Newton { iters, exp_iters } => {
             check_iters("reciprocal iterations", iters, 1, 50)?;
             check_iters("exp iterations", exp_iters, 1, 20)?;
+            if max_sum > NEWTON_MAX_COLUMNS {
+                return Err(bad(
+                    "row width for the Newton reciprocal",
+                    max_sum.to_string(),
+                    "CrypTen's initial guess diverges for row sums above 666; use at most 640 columns or the Goldschmidt reciprocal",
+                ));
+            }
             crypten::reciprocal_pos(ev, s, iters, None, exp_iters)
         }
         ReciprocalRecipe::Goldschmidt { iters } => {
