@@ -242,6 +242,15 @@ pub struct Network {
     device: Device,
 }
 
+/// Sizes of an encoder stack (token width, blocks, heads, MLP width, classes).
+struct EncoderDims {
+    width: usize,
+    depth: usize,
+    heads: usize,
+    mlp: usize,
+    classes: usize,
+}
+
 struct Init {
     rng: ChaCha8Rng,
     device: Device,
@@ -271,7 +280,8 @@ impl Init {
         Ok(LayerNorm { gamma: self.constant(n, 1.0)?, beta: self.constant(n, 0.0)? })
     }
     /// `depth` blocks, the final LayerNorm, the pooling and the classifier.
-    fn encoder(&mut self, layers: &mut Vec<Layer>, width: usize, depth: usize, heads: usize, mlp: usize, classes: usize, pool: Pooling) -> Result<()> {
+    fn encoder(&mut self, layers: &mut Vec<Layer>, dims: EncoderDims, pool: Pooling) -> Result<()> {
+        let EncoderDims { width, depth, heads, mlp, classes } = dims;
         for index in 0..depth {
             layers.push(Layer::Block(Box::new(Block {
                 heads,
@@ -362,14 +372,16 @@ impl Network {
                     image: *input,
                     patch: *patch,
                 })));
-                init.encoder(&mut layers, *width, *depth, *heads, *mlp_width, *classes, Pooling::ClassToken)?;
+                let dims = EncoderDims { width: *width, depth: *depth, heads: *heads, mlp: *mlp_width, classes: *classes };
+                init.encoder(&mut layers, dims, Pooling::ClassToken)?;
             }
             Arch::TextTransformer { vocab, max_len, width, depth, heads, mlp_width, classes } => {
                 layers.push(Layer::TokenEmbed(Box::new(TokenEmbed {
                     table: init.symmetric(&[*vocab, *width], 1.0)?,
                     pos: init.symmetric(&[*max_len, *width], 0.02)?,
                 })));
-                init.encoder(&mut layers, *width, *depth, *heads, *mlp_width, *classes, Pooling::Mean)?;
+                let dims = EncoderDims { width: *width, depth: *depth, heads: *heads, mlp: *mlp_width, classes: *classes };
+                init.encoder(&mut layers, dims, Pooling::Mean)?;
             }
         }
         let layers = layers.into_iter().enumerate().map(|(i, l)| (format!("l{i}"), l)).collect();
