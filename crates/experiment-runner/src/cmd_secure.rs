@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use secure_methods::{SecureMethod, compact};
-use activation_approx::Truncation;
+use activation_approx::{Cost, Truncation};
 use anyhow::{Context, bail};
 use secure_methods::MethodRegistry;
 use experiment_runner::constrained::{SearchCache, SearchParams, choose_method};
@@ -298,8 +298,21 @@ fn render(
     let _ = writeln!(s, "| part | rounds | bytes/party | share of bytes | dealer bytes/party |");
     let _ = writeln!(s, "|---|---:|---:|---:|---:|");
     let total = c.total.bytes_per_party.get().max(1) as f64;
-    for (name, kind) in [("input", LayerKind::Input), ("linear", LayerKind::Linear), ("activation", LayerKind::Activation), ("pooling", LayerKind::Pooling), ("output", LayerKind::Output)] {
+    let kinds = [
+        ("input", LayerKind::Input),
+        ("linear", LayerKind::Linear),
+        ("attention products", LayerKind::AttentionProduct),
+        ("softmax", LayerKind::Softmax),
+        ("layernorm", LayerKind::LayerNorm),
+        ("activation", LayerKind::Activation),
+        ("pooling", LayerKind::Pooling),
+        ("output", LayerKind::Output),
+    ];
+    for (name, kind) in kinds {
         let k = c.of_kind(kind);
+        if k == Cost::ZERO && matches!(kind, LayerKind::AttentionProduct | LayerKind::Softmax | LayerKind::LayerNorm) {
+            continue;
+        }
         let _ = writeln!(s, "| {name} | {} | {} | {:.1} % | {} |", k.rounds, k.bytes_per_party, 100.0 * k.bytes_per_party.get() as f64 / total, k.offline_bytes_per_party);
     }
     let _ = writeln!(s);

@@ -66,7 +66,9 @@ fn run() -> anyhow::Result<ExitCode> {
             }
         }
         Some("train") => {
-            let task: Task = flag(&args, "--task").context("train needs --task (mnist, fashion-mnist, spam, letter, cifar10)")?.parse()?;
+            let task: Task = flag(&args, "--task")
+                .context("train needs --task (mnist, fashion-mnist, spam, letter, cifar10, mnist-vit, fashion-mnist-vit, spam-text)")?
+                .parse()?;
             let act = flag(&args, "--activation").unwrap_or_else(|| "silu".to_string());
             registry.get(&act)?;
             let mut spec = default_spec(task, &act, parse(&args, "--depth")?)?;
@@ -86,6 +88,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 match &mut spec.config.arch {
                     model_zoo::Arch::Mlp { width, .. } => *width = w,
                     model_zoo::Arch::VggCnn { widths, .. } => *widths = [w / 4, w / 2, w],
+                    model_zoo::Arch::Vit { width, .. } | model_zoo::Arch::TextTransformer { width, .. } => *width = w,
                 }
             }
             if let Some(stem) = flag(&args, "--stem") {

@@ -6,7 +6,9 @@
 //! - [`data`]: loaders — IDX (MNIST, Fashion-MNIST), SpamAssassin raw e-mails → hashed bag-of-words, UCI Letter
 //!   from R's `.rda` (own XDR reader), CIFAR-10 binary batches — with fixed train / validation / test splits and
 //!   checksum verification against the pinned hashes.
-//! - [`model`]: the MLP (configurable depth) and the VGG-style CNN (6 conv + 2 FC activation layers).
+//! - [`model`]: the MLP (configurable depth), the VGG-style CNN (6 conv + 2 FC activation layers), and the
+//!   pre-norm Vision and text transformers (one activation layer per encoder block, in its MLP;
+//!   layers in [`transformer`]).
 //! - [`act`]: the differentiable candle form of each built-in activation, and [`ActivationPlan`], which replaces
 //!   the activation by any `f64 → f64` function (all layers or per layer) at evaluation time.
 //! - [`train`]: AdamW training with a warm-up + cosine schedule, evaluation, safetensors + JSON sidecar.
@@ -27,6 +29,7 @@ pub mod model;
 pub mod secure;
 pub mod stats;
 pub mod train;
+pub mod transformer;
 pub mod zoo;
 
 pub use act::{ActFn, ActivationPlan, ModelActivation, act_fn};

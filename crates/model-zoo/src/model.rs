@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::act::{ActivationPlan, ModelActivation, map_elementwise};
 use crate::data::Task;
 use crate::error::{Result, ZooError};
+use crate::transformer::{Block, LayerNorm, Linear, PatchEmbed, Pooling, TokenEmbed};
 
 /// BatchNorm ε.
 pub const BN_EPS: f64 = 1e-5;
@@ -55,6 +56,44 @@ pub enum Arch {
         /// Output classes.
         classes: usize,
     },
+    /// Pre-norm Vision Transformer ([`crate::transformer`]): `patch`×`patch` patches of the image → tokens plus a
+    /// class token, learned position embeddings, `depth` encoder blocks (one activation layer each, in the MLP),
+    /// a final LayerNorm, and the classifier on the class token.
+    Vit {
+        /// Input image `[H, W, C]` (H and W multiples of `patch`).
+        input: [usize; 3],
+        /// Patch side.
+        patch: usize,
+        /// Token width D.
+        width: usize,
+        /// Encoder blocks (= activation layers).
+        depth: usize,
+        /// Attention heads (D must be a multiple).
+        heads: usize,
+        /// Hidden width of each block's MLP.
+        mlp_width: usize,
+        /// Output classes.
+        classes: usize,
+    },
+    /// Pre-norm text transformer: hashed token ids (padding < 0) → learned embeddings plus position embeddings,
+    /// `depth` encoder blocks with padding masked out of attention, a final LayerNorm, the mean over the real
+    /// tokens, the classifier.
+    TextTransformer {
+        /// Token ids `0..vocab`.
+        vocab: usize,
+        /// Sequence length (input size).
+        max_len: usize,
+        /// Token width D.
+        width: usize,
+        /// Encoder blocks (= activation layers).
+        depth: usize,
+        /// Attention heads.
+        heads: usize,
+        /// Hidden width of each block's MLP.
+        mlp_width: usize,
+        /// Output classes.
+        classes: usize,
+    },
 }
 
 impl Arch {
@@ -63,6 +102,7 @@ impl Arch {
         match self {
             Arch::Mlp { depth, .. } => *depth,
             Arch::VggCnn { .. } => 8,
+            Arch::Vit { depth, .. } | Arch::TextTransformer { depth, .. } => *depth,
         }
     }
 
@@ -71,6 +111,7 @@ impl Arch {
         match self {
             Arch::Mlp { width, .. } => *width,
             Arch::VggCnn { widths, .. } => widths[2],
+            Arch::Vit { width, .. } | Arch::TextTransformer { width, .. } => *width,
         }
     }
 
@@ -78,8 +119,14 @@ impl Arch {
     pub fn input_shape(&self) -> Vec<usize> {
         match self {
             Arch::Mlp { input, .. } => vec![*input],
-            Arch::VggCnn { input, .. } => input.to_vec(),
+            Arch::VggCnn { input, .. } | Arch::Vit { input, .. } => input.to_vec(),
+            Arch::TextTransformer { max_len, .. } => vec![*max_len],
         }
+    }
+
+    /// Whether the architecture is a transformer.
+    pub fn is_transformer(&self) -> bool {
+        matches!(self, Arch::Vit { .. } | Arch::TextTransformer { .. })
     }
 
     fn validate(&self) -> Result<()> {
@@ -95,9 +142,30 @@ impl Arch {
                     return bad(format!("CNN needs images ≥ 8×8 and positive widths; got input {input:?}, widths {widths:?}, fc {fc}, classes {classes}"));
                 }
             }
+            Arch::Vit { input, patch, width, depth, heads, mlp_width, classes } => {
+                if *patch == 0 || input[0] % patch != 0 || input[1] % patch != 0 || input[0] == 0 || input[1] == 0 || input[2] == 0 {
+                    return bad(format!("ViT needs an image whose sides are multiples of the patch; got input {input:?}, patch {patch}"));
+                }
+                check_encoder(*width, *depth, *heads, *mlp_width, *classes)?;
+            }
+            Arch::TextTransformer { vocab, max_len, width, depth, heads, mlp_width, classes } => {
+                if *vocab == 0 || *max_len == 0 {
+                    return bad(format!("text transformer needs vocab, max_len ≥ 1; got vocab {vocab}, max_len {max_len}"));
+                }
+                check_encoder(*width, *depth, *heads, *mlp_width, *classes)?;
+            }
         }
         Ok(())
     }
+}
+
+fn check_encoder(width: usize, depth: usize, heads: usize, mlp_width: usize, classes: usize) -> Result<()> {
+    if width == 0 || depth == 0 || heads == 0 || width % heads != 0 || mlp_width == 0 || classes < 2 {
+        return Err(ZooError::Config(format!(
+            "transformer needs width, depth, heads, mlp_width ≥ 1, width a multiple of heads and classes ≥ 2; got width {width}, depth {depth}, heads {heads}, mlp_width {mlp_width}, classes {classes}"
+        )));
+    }
+    Ok(())
 }
 
 /// What a saved model is: task, architecture and activation name.
@@ -150,6 +218,16 @@ pub enum Layer {
     MaxPool2,
     /// `[B, H, W, C]` → `[B, H·W·C]` (row-major, channels fastest).
     Flatten,
+    /// Image → class token + patch tokens `[B, 1 + T, D]`.
+    PatchEmbed(Box<PatchEmbed>),
+    /// Token ids → tokens `[B, L, D]` (sets the padding mask).
+    TokenEmbed(Box<TokenEmbed>),
+    /// One pre-norm encoder block (its MLP holds one activation layer).
+    Block(Box<Block>),
+    /// LayerNorm over the last axis.
+    LayerNorm(LayerNorm),
+    /// Tokens `[B, T, D]` → `[B, D]`.
+    Pool(Pooling),
 }
 
 /// A network: named layers, the activation, and the configuration it was built from.
@@ -162,6 +240,15 @@ pub struct Network {
     /// The activation.
     pub activation: ModelActivation,
     device: Device,
+}
+
+/// Sizes of an encoder stack (token width, blocks, heads, MLP width, classes).
+struct EncoderDims {
+    width: usize,
+    depth: usize,
+    heads: usize,
+    mlp: usize,
+    classes: usize,
 }
 
 struct Init {
@@ -179,6 +266,41 @@ impl Init {
     }
     fn constant(&self, n: usize, value: f32) -> Result<Var> {
         Ok(Var::from_tensor(&Tensor::full(value, n, &self.device)?)?)
+    }
+    /// U(−a, a).
+    fn symmetric(&mut self, shape: &[usize], a: f32) -> Result<Var> {
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| self.rng.random_range(-a..a)).collect();
+        Ok(Var::from_tensor(&Tensor::from_vec(v, shape, &self.device)?)?)
+    }
+    fn linear(&mut self, out: usize, inp: usize) -> Result<Linear> {
+        Ok(Linear { weight: self.uniform(&[out, inp], inp)?, bias: self.uniform(&[out], inp)? })
+    }
+    fn ln(&self, n: usize) -> Result<LayerNorm> {
+        Ok(LayerNorm { gamma: self.constant(n, 1.0)?, beta: self.constant(n, 0.0)? })
+    }
+    /// `depth` blocks, the final LayerNorm, the pooling and the classifier.
+    fn encoder(&mut self, layers: &mut Vec<Layer>, dims: EncoderDims, pool: Pooling) -> Result<()> {
+        let EncoderDims { width, depth, heads, mlp, classes } = dims;
+        for index in 0..depth {
+            layers.push(Layer::Block(Box::new(Block {
+                heads,
+                ln1: self.ln(width)?,
+                q: self.linear(width, width)?,
+                k: self.linear(width, width)?,
+                v: self.linear(width, width)?,
+                o: self.linear(width, width)?,
+                ln2: self.ln(width)?,
+                fc1: self.linear(mlp, width)?,
+                fc2: self.linear(width, mlp)?,
+                index,
+            })));
+        }
+        layers.push(Layer::LayerNorm(self.ln(width)?));
+        layers.push(Layer::Pool(pool));
+        let head = self.linear(classes, width)?;
+        layers.push(Layer::Dense { weight: head.weight, bias: Some(head.bias) });
+        Ok(())
     }
     fn bn(&self, n: usize) -> Result<Layer> {
         Ok(Layer::BatchNorm(BatchNorm {
@@ -240,6 +362,27 @@ impl Network {
                 let b = init.uniform(&[*classes], d_in)?;
                 layers.push(Layer::Dense { weight: k, bias: Some(b) });
             }
+            Arch::Vit { input, patch, width, depth, heads, mlp_width, classes } => {
+                let per = patch * patch * input[2];
+                let tokens = (input[0] / patch) * (input[1] / patch);
+                layers.push(Layer::PatchEmbed(Box::new(PatchEmbed {
+                    proj: init.linear(*width, per)?,
+                    cls: init.symmetric(&[*width], 0.02)?,
+                    pos: init.symmetric(&[tokens + 1, *width], 0.02)?,
+                    image: *input,
+                    patch: *patch,
+                })));
+                let dims = EncoderDims { width: *width, depth: *depth, heads: *heads, mlp: *mlp_width, classes: *classes };
+                init.encoder(&mut layers, dims, Pooling::ClassToken)?;
+            }
+            Arch::TextTransformer { vocab, max_len, width, depth, heads, mlp_width, classes } => {
+                layers.push(Layer::TokenEmbed(Box::new(TokenEmbed {
+                    table: init.symmetric(&[*vocab, *width], 1.0)?,
+                    pos: init.symmetric(&[*max_len, *width], 0.02)?,
+                })));
+                let dims = EncoderDims { width: *width, depth: *depth, heads: *heads, mlp: *mlp_width, classes: *classes };
+                init.encoder(&mut layers, dims, Pooling::Mean)?;
+            }
         }
         let layers = layers.into_iter().enumerate().map(|(i, l)| (format!("l{i}"), l)).collect();
         Ok(Network { config, layers, activation, device })
@@ -252,7 +395,7 @@ impl Network {
 
     /// Number of activation layers.
     pub fn n_activation_layers(&self) -> usize {
-        self.layers.iter().filter(|(_, l)| matches!(l, Layer::Activation { .. })).count()
+        self.layers.iter().filter(|(_, l)| matches!(l, Layer::Activation { .. } | Layer::Block(_))).count()
     }
 
     /// Number of trainable parameters.
@@ -273,6 +416,11 @@ impl Network {
                 Layer::BatchNorm(bn) => {
                     out.push(bn.gamma.clone());
                     out.push(bn.beta.clone());
+                }
+                Layer::PatchEmbed(_) | Layer::TokenEmbed(_) | Layer::Block(_) | Layer::LayerNorm(_) => {
+                    let mut named = Vec::new();
+                    crate::transformer::named_parts(l, "", &mut named);
+                    out.extend(named.into_iter().map(|(_, v)| v));
                 }
                 _ => {}
             }
@@ -298,6 +446,9 @@ impl Network {
                     out.push((format!("{name}.running_mean"), bn.running_mean.clone()));
                     out.push((format!("{name}.running_var"), bn.running_var.clone()));
                 }
+                Layer::PatchEmbed(_) | Layer::TokenEmbed(_) | Layer::Block(_) | Layer::LayerNorm(_) => {
+                    crate::transformer::named_parts(l, name, &mut out);
+                }
                 _ => {}
             }
         }
@@ -308,7 +459,9 @@ impl Network {
     pub fn input_tensor(&self, features: &[f32], sample_shape: &[usize]) -> Result<Tensor> {
         let want = self.config.arch.input_shape();
         let per: usize = want.iter().product();
-        if sample_shape != want.as_slice() || per == 0 || features.len() % per != 0 {
+        // A ViT reads its image row-major channels-last, so a flat sample of the same size is the same image.
+        let vit_flat = matches!(self.config.arch, Arch::Vit { .. }) && sample_shape.iter().product::<usize>() == per;
+        if (sample_shape != want.as_slice() && !vit_flat) || per == 0 || features.len() % per != 0 {
             let mut got = vec![if per == 0 { 0 } else { features.len() / per.max(1) }];
             got.extend_from_slice(sample_shape);
             return Err(ZooError::InputShape { got, expected: want });
@@ -339,8 +492,27 @@ impl Network {
 
     fn forward_impl(&self, x: &Tensor, train: bool, plan: &ActivationPlan, observe: &mut dyn FnMut(usize, &Tensor) -> Result<()>) -> Result<Tensor> {
         let mut x = x.clone();
+        let mut mask: Option<Tensor> = None;
         for (_, layer) in &self.layers {
             x = match layer {
+                Layer::PatchEmbed(p) => p.forward(&x)?,
+                Layer::TokenEmbed(t) => {
+                    let (y, m) = t.forward(&x)?;
+                    mask = Some(m);
+                    y
+                }
+                Layer::Block(blk) => {
+                    let x = (&x + blk.attention(&x, mask.as_ref())?)?;
+                    let u = blk.fc1.forward(&blk.ln2.forward(&x)?)?;
+                    observe(blk.index, &u)?;
+                    let a = match plan.replacement(blk.index) {
+                        Some(f) => map_elementwise(&u, f.as_ref())?,
+                        None => self.activation.apply(&u)?,
+                    };
+                    (x + blk.fc2.forward(&a)?)?
+                }
+                Layer::LayerNorm(ln) => ln.forward(&x)?,
+                Layer::Pool(p) => p.forward(&x, mask.as_ref())?,
                 Layer::Dense { weight, bias } => {
                     let y = x.matmul(&weight.as_tensor().t()?)?;
                     match bias {

@@ -39,7 +39,7 @@
 
 use std::time::Instant;
 
-use secure_methods::{MethodEvaluator, SecureMethod};
+use secure_methods::{LayerNormRecipe, MethodEvaluator, SecureMethod, SoftmaxRecipe, layer_norm_rows, softmax_rows};
 use activation_approx::{FixedPoint, Truncation};
 use mpc_sim::{
     Bytes, Channel, Cost, CostEvaluator, Count, Rounds, Evaluator, FssConfig, FssCostEvaluator, FssSession, Party, PlainEvaluator, Session,
@@ -51,6 +51,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::Dataset;
 use crate::error::{Result, ZooError};
 use crate::export::{ExportedLayer, ExportedModel};
+use crate::transformer::Pooling;
 
 /// The party that owns the input and receives the logits.
 pub const CLIENT: Party = Party::P0;
@@ -77,6 +78,12 @@ pub enum LayerKind {
     Pooling,
     /// Flatten (free) or the opening of the logits.
     Output,
+    /// Secret × secret products of attention: Q·Kᵀ and softmax·V.
+    AttentionProduct,
+    /// Row softmax of the attention scores.
+    Softmax,
+    /// LayerNorm's normalisation (mean, variance, inverse square root).
+    LayerNorm,
 }
 
 #[derive(Debug, Clone)]
@@ -87,17 +94,63 @@ enum Layer<E: Evaluator> {
     Activation,
     MaxPool2,
     Flatten,
+    /// `offset` `[1 + T, D]`: row 0 = cls + pos₀, row 1 + t = b + pos_{1+t}.
+    PatchEmbed { weight: E::Fixed, offset: E::Value, image: [usize; 3], patch: usize, width: usize },
+    /// The client inputs one-hot rows `[b·L, vocab]`; `table` `[vocab, D]`, `pos` `[L, D]`.
+    TokenEmbed { table: E::Fixed, pos: E::Value, vocab: usize, max_len: usize, width: usize },
+    Block(Box<SecureBlock<E>>),
+    Normalize { eps: f64 },
+    Pool(Pooling),
 }
+
+/// An encoder block's shared weights: W_Q | W_K | W_V as one `[D, 3D]` fixed matrix (one product for the three
+/// projections), the others `[in, out]`.
+#[derive(Debug, Clone)]
+struct SecureBlock<E: Evaluator> {
+    width: usize,
+    heads: usize,
+    mlp_width: usize,
+    eps: f64,
+    qkv: (E::Fixed, E::Value),
+    o: (E::Fixed, E::Value),
+    fc1: (E::Fixed, E::Value),
+    fc2: (E::Fixed, E::Value),
+}
+
+/// The sub-layers of an encoder block, in order, with their kinds (meter label suffixes).
+pub const BLOCK_PARTS: [(&str, LayerKind); 10] = [
+    ("ln1", LayerKind::LayerNorm),
+    ("qkv", LayerKind::Linear),
+    ("scores", LayerKind::AttentionProduct),
+    ("softmax", LayerKind::Softmax),
+    ("attn-v", LayerKind::AttentionProduct),
+    ("proj", LayerKind::Linear),
+    ("ln2", LayerKind::LayerNorm),
+    ("fc1", LayerKind::Linear),
+    ("act", LayerKind::Activation),
+    ("fc2", LayerKind::Linear),
+];
 
 impl<E: Evaluator> Layer<E> {
     fn kind(&self) -> LayerKind {
         match self {
-            Layer::Dense { .. } | Layer::Conv3x3 { .. } | Layer::Affine { .. } => LayerKind::Linear,
-            Layer::Activation => LayerKind::Activation,
+            Layer::Dense { .. } | Layer::Conv3x3 { .. } | Layer::Affine { .. } | Layer::PatchEmbed { .. } | Layer::TokenEmbed { .. } => LayerKind::Linear,
+            Layer::Activation | Layer::Block(_) => LayerKind::Activation,
             Layer::MaxPool2 => LayerKind::Pooling,
             Layer::Flatten => LayerKind::Output,
+            Layer::Normalize { .. } => LayerKind::LayerNorm,
+            Layer::Pool(_) => LayerKind::Pooling,
         }
     }
+}
+
+/// The softmax and LayerNorm recipes of a transformer's secure pass.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TransformerRecipes {
+    /// Exponential and reciprocal of the attention softmax.
+    pub softmax: SoftmaxRecipe,
+    /// Inverse square root of LayerNorm.
+    pub layer_norm: LayerNormRecipe,
 }
 
 /// A model whose weights the server has secret-shared and prepared for repeated products on evaluator `E`.
@@ -107,6 +160,14 @@ pub struct SecureModel<E: Evaluator> {
     input_shape: Vec<usize>,
     classes: usize,
     layers: Vec<(String, Layer<E>)>,
+    recipes: TransformerRecipes,
+}
+
+/// Shares a row-major `[out][in]` weight as the fixed right operand `[in, out]` and its bias `[out]`.
+fn share_linear<E: Evaluator>(ev: &mut E, weight: &[f32], bias: &[f32], k: usize, n: usize) -> mpc_sim::Result<(E::Fixed, E::Value)> {
+    let wt: Vec<f64> = (0..k * n).map(|j| f64::from(weight[(j % n) * k + j / n])).collect();
+    let w = ev.input(SERVER, &wt, &[k, n])?;
+    Ok((ev.fix_right(&w)?, ev.input(SERVER, &f64s(bias), &[n])?))
 }
 
 fn f64s(v: &[f32]) -> Vec<f64> {
@@ -162,7 +223,20 @@ impl<E: MethodEvaluator> SecureModel<E> {
         if classes == 0 {
             return Err(ZooError::Config("the model has no dense output layer".into()));
         }
-        Ok(SecureModel { activation: model.activation.clone(), input_shape: model.input_shape.clone(), classes, layers })
+        Ok(SecureModel {
+            activation: model.activation.clone(),
+            input_shape: model.input_shape.clone(),
+            classes,
+            layers,
+            recipes: TransformerRecipes::default(),
+        })
+    }
+
+    /// The same model with other softmax / LayerNorm recipes (transformers only; default: PUMA's softmax and the
+    /// power-of-two-ladder Newton inverse square root of `secure_methods::transformer`).
+    pub fn with_recipes(mut self, recipes: TransformerRecipes) -> Self {
+        self.recipes = recipes;
+        self
     }
 
     /// The server's shares of layer `i` (weights fixed as right operands).
@@ -206,6 +280,57 @@ impl<E: MethodEvaluator> SecureModel<E> {
             ExportedLayer::Activation { .. } => (model.activation.clone(), Layer::Activation),
             ExportedLayer::MaxPool2 => ("maxpool".to_string(), Layer::MaxPool2),
             ExportedLayer::Flatten => ("flatten".to_string(), Layer::Flatten),
+            ExportedLayer::PatchEmbed { image, patch, width, weight, bias, cls, pos } => {
+                let d = *width;
+                let per = patch * patch * image[2];
+                let wt: Vec<f64> = (0..per * d).map(|j| f64::from(weight[(j % d) * per + j / d])).collect();
+                let w = ev.input(SERVER, &wt, &[per, d])?;
+                let offset: Vec<f64> = pos
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &p)| f64::from(p) + f64::from(if i < d { cls[i] } else { bias[i % d] }))
+                    .collect();
+                let rows = offset.len() / d;
+                ("patch-embed".to_string(), Layer::PatchEmbed {
+                    weight: ev.fix_right(&w)?,
+                    offset: ev.input(SERVER, &offset, &[rows, d])?,
+                    image: *image,
+                    patch: *patch,
+                    width: d,
+                })
+            }
+            ExportedLayer::TokenEmbed { vocab, max_len, width, table, pos } => {
+                let t = ev.input(SERVER, &f64s(table), &[*vocab, *width])?;
+                ("token-embed".to_string(), Layer::TokenEmbed {
+                    table: ev.fix_right(&t)?,
+                    pos: ev.input(SERVER, &f64s(pos), &[*max_len, *width])?,
+                    vocab: *vocab,
+                    max_len: *max_len,
+                    width: *width,
+                })
+            }
+            ExportedLayer::Block(b) => {
+                let d = b.width;
+                // W_Q | W_K | W_V stacked as [3D][D] rows: one [D, 3D] fixed operand.
+                let mut w = b.q.0.clone();
+                w.extend_from_slice(&b.k.0);
+                w.extend_from_slice(&b.v.0);
+                let mut bias = b.q.1.clone();
+                bias.extend_from_slice(&b.k.1);
+                bias.extend_from_slice(&b.v.1);
+                ("block".to_string(), Layer::Block(Box::new(SecureBlock {
+                    width: d,
+                    heads: b.heads,
+                    mlp_width: b.mlp_width,
+                    eps: b.eps,
+                    qkv: share_linear(ev, &w, &bias, d, 3 * d)?,
+                    o: share_linear(ev, &b.o.0, &b.o.1, d, d)?,
+                    fc1: share_linear(ev, &b.fc1.0, &b.fc1.1, d, b.mlp_width)?,
+                    fc2: share_linear(ev, &b.fc2.0, &b.fc2.1, b.mlp_width, d)?,
+                })))
+            }
+            ExportedLayer::Normalize { eps } => ("layernorm".to_string(), Layer::Normalize { eps: *eps }),
+            ExportedLayer::Pool { pooling } => ("pool".to_string(), Layer::Pool(*pooling)),
         };
         Ok((name, layer))
     }
@@ -219,7 +344,12 @@ impl<E: MethodEvaluator> SecureModel<E> {
     /// logits' opening.
     pub fn labels(&self) -> Vec<(String, LayerKind)> {
         let mut out = vec![(INPUT_LABEL.to_string(), LayerKind::Input)];
-        out.extend(self.layers.iter().map(|(n, l)| (n.clone(), l.kind())));
+        for (n, l) in &self.layers {
+            match l {
+                Layer::Block(_) => out.extend(BLOCK_PARTS.iter().map(|(p, k)| (format!("{n}-{p}"), *k))),
+                _ => out.push((n.clone(), l.kind())),
+            }
+        }
         out.push((self.output_label(), LayerKind::Output));
         out
     }
@@ -251,18 +381,61 @@ impl<E: MethodEvaluator> SecureModel<E> {
         if b == 0 || features.len() != b * d {
             return Err(ZooError::InputShape { got: vec![b, features.len() / b.max(1)], expected: self.input_shape.clone() });
         }
-        let x = ev.scope(INPUT_LABEL, |ev| ev.input(CLIENT, &f64s(features), &[b, d]))?;
-        let logits = self.forward(ev, method, x, b)?;
+        let (x, real) = match self.layers.first() {
+            Some((_, Layer::TokenEmbed { .. })) => {
+                let (onehot, real, vocab) = self.one_hot(features)?;
+                (ev.scope(INPUT_LABEL, |ev| ev.input(CLIENT, &onehot, &[b * d, vocab]))?, Some(real))
+            }
+            _ => (ev.scope(INPUT_LABEL, |ev| ev.input(CLIENT, &f64s(features), &[b, d]))?, None),
+        };
+        let logits = self.forward_masked(ev, method, x, b, real.as_deref())?;
         let scale = 2f64.powi(E::meta(&logits).scale as i32);
         let out = ev.scope(&self.output_label(), |ev| ev.reveal_to_raw(&logits, CLIENT))?;
         Ok(out.into_iter().map(|v| v as f64 / scale).collect())
     }
 
+    /// The client's one-hot encoding of token ids (a text transformer's input): rows `[b·L, vocab]`, and which
+    /// positions are real tokens (public: the padding positions, i.e. each message's length up to L, are revealed).
+    fn one_hot(&self, features: &[f32]) -> Result<(Vec<f64>, Vec<bool>, usize)> {
+        let vocab = self
+            .layers
+            .iter()
+            .find_map(|(_, l)| match l {
+                Layer::TokenEmbed { vocab, .. } => Some(*vocab),
+                _ => None,
+            })
+            .unwrap_or(0);
+        let mut out = vec![0f64; features.len() * vocab];
+        let mut real = Vec::with_capacity(features.len());
+        for (r, &id) in features.iter().enumerate() {
+            real.push(id >= 0.0);
+            if id >= 0.0 {
+                if id as usize >= vocab || id.fract() != 0.0 {
+                    return Err(ZooError::Config(format!("token id {id} is not an integer in 0..{vocab}; tokenise with the model's hash bits")));
+                }
+                out[r * vocab + id as usize] = 1.0;
+            }
+        }
+        Ok((out, real, vocab))
+    }
+
     /// The secret-shared forward pass of a batch `x` = \[b, d\]; returns the shared logits \[b, classes\].
-    pub fn forward(&self, ev: &mut E, method: &dyn SecureMethod, mut x: E::Value, b: usize) -> Result<E::Value> {
+    /// (A text transformer takes the one-hot rows `[b·L, vocab]` and needs the padding: use [`SecureModel::infer`].)
+    pub fn forward(&self, ev: &mut E, method: &dyn SecureMethod, x: E::Value, b: usize) -> Result<E::Value> {
+        self.forward_masked(ev, method, x, b, None)
+    }
+
+    fn forward_masked(&self, ev: &mut E, method: &dyn SecureMethod, mut x: E::Value, b: usize, real: Option<&[bool]>) -> Result<E::Value> {
         let mut shape = self.input_shape.clone();
         for (label, layer) in &self.layers {
             let n: usize = shape.iter().product();
+            if let Layer::Block(blk) = layer {
+                let [t, d] = shape[..] else {
+                    return Err(ZooError::InputShape { got: shape.clone(), expected: vec![0, blk.width] });
+                };
+                x = self.block(ev, method, blk, &x, b, t, d, real, label)?;
+                continue;
+            }
             let mut step = |ev: &mut E| -> Result<E::Value> {
                 Ok(match layer {
                     Layer::Dense { weight, bias, in_dim, out_dim } => {
@@ -334,6 +507,71 @@ impl<E: MethodEvaluator> SecureModel<E> {
                         shape = vec![n];
                         x.clone()
                     }
+                    Layer::PatchEmbed { weight, offset, image, patch, width } => {
+                        let d = *width;
+                        let per = patch * patch * image[2];
+                        let idx = crate::transformer::patch_indices(*image, *patch);
+                        let t = idx.len() / per;
+                        if n != image.iter().product::<usize>() {
+                            return Err(ZooError::InputShape { got: shape.clone(), expected: image.to_vec() });
+                        }
+                        let gi: Vec<Option<usize>> = (0..b).flat_map(|s| idx.iter().map(move |&i| Some(s * n + i))).collect();
+                        let patches = ev.gather(&x, &gi, &[b * t, per])?;
+                        let y = ev.matmul_fixed(&patches, weight)?;
+                        // Row 0 of every sample (the class token) is zero before the offset is added.
+                        let ti: Vec<Option<usize>> = (0..b * (t + 1) * d)
+                            .map(|i| {
+                                let (s, r, c) = (i / ((t + 1) * d), (i / d) % (t + 1), i % d);
+                                (r > 0).then(|| (s * t + r - 1) * d + c)
+                            })
+                            .collect();
+                        let y = ev.gather(&y, &ti, &[b * (t + 1), d])?;
+                        let off = ev.gather(offset, &broadcast(b, (t + 1) * d), &[b * (t + 1), d])?;
+                        shape = vec![t + 1, d];
+                        ev.add(&y, &off)?
+                    }
+                    Layer::TokenEmbed { table, pos, max_len, width, .. } => {
+                        let y = ev.matmul_fixed(&x, table)?;
+                        let p = ev.gather(pos, &broadcast(b, max_len * width), &[b * max_len, *width])?;
+                        shape = vec![*max_len, *width];
+                        ev.add(&y, &p)?
+                    }
+                    Layer::Normalize { eps } => {
+                        let d = shape.last().copied().unwrap_or(n);
+                        let y = layer_norm_rows(ev, &x, d, *eps, &self.recipes.layer_norm)?;
+                        ev.reshape(&y, &[b * n / d, d])?
+                    }
+                    Layer::Pool(pooling) => {
+                        let [t, d] = shape[..] else {
+                            return Err(ZooError::InputShape { got: shape.clone(), expected: vec![0, 0] });
+                        };
+                        shape = vec![d];
+                        match (pooling, real) {
+                            (Pooling::ClassToken, _) => {
+                                let idx: Vec<Option<usize>> = (0..b * d).map(|i| Some((i / d) * t * d + i % d)).collect();
+                                ev.gather(&x, &idx, &[b, d])?
+                            }
+                            (Pooling::Mean, _) => {
+                                // Per sample: its real rows transposed to [d, n_s], summed per column, times 1/n_s
+                                // (public); samples concurrently.
+                                let all = vec![true; b * t];
+                                let real = real.unwrap_or(&all);
+                                let parts = ev.parallel(b, |ev, s| {
+                                    let rows: Vec<usize> = (0..t).filter(|&r| real[s * t + r]).collect();
+                                    let k = rows.len().max(1);
+                                    let idx: Vec<Option<usize>> =
+                                        (0..d * k).map(|i| rows.get(i % k).map(|r| (s * t + r) * d + i / k)).collect();
+                                    let g = ev.gather(&x, &idx, &[d * k])?;
+                                    let sum = ev.sum_groups(&g, k, &[d])?;
+                                    ev.mul_public(&sum, 1.0 / k as f64)
+                                })?;
+                                let refs: Vec<&E::Value> = parts.iter().collect();
+                                let y = ev.concat(&refs)?;
+                                ev.reshape(&y, &[b, d])?
+                            }
+                        }
+                    }
+                    Layer::Block(_) => return Err(ZooError::Config("encoder block outside the block path".into())),
                 })
             };
             x = ev.scope(label, |ev| Ok(step(ev)))??;
@@ -342,6 +580,109 @@ impl<E: MethodEvaluator> SecureModel<E> {
             return Err(ZooError::InputShape { got: shape, expected: vec![self.classes] });
         }
         Ok(x)
+    }
+}
+
+impl<E: MethodEvaluator> SecureModel<E> {
+    /// One pre-norm encoder block on `x` `[b·t, d]` (see [`crate::export::ExportedBlock`]); every sub-layer is metered
+    /// under `{label}-{part}` ([`BLOCK_PARTS`]).
+    ///
+    /// Attention: Q | K | V come from one fixed product `[b·t, d]·[d, 3d]` (1/√d_h already in W_Q); then for every
+    /// (sample, head) pair at once (concurrent branches: the rounds of one), S = Q_h·K_hᵀ `[t, t]` and, after the
+    /// softmax of the rows (padding keys of that sample masked, public), P·V_h `[t, d_h]` — secret × secret matrix
+    /// products with dealer matrix triples ([`Evaluator::matmul`], one truncation each).
+    #[allow(clippy::too_many_arguments)]
+    fn block(
+        &self,
+        ev: &mut E,
+        method: &dyn SecureMethod,
+        blk: &SecureBlock<E>,
+        x: &E::Value,
+        b: usize,
+        t: usize,
+        d: usize,
+        real: Option<&[bool]>,
+        label: &str,
+    ) -> Result<E::Value> {
+        if d != blk.width || d % blk.heads != 0 {
+            return Err(ZooError::InputShape { got: vec![t, d], expected: vec![t, blk.width] });
+        }
+        let (h, dh, m) = (blk.heads, d / blk.heads, blk.mlp_width);
+        let lab = |p: &str| format!("{label}-{p}");
+        let linear = |ev: &mut E, v: &E::Value, (w, bias): &(E::Fixed, E::Value), out: usize| -> mpc_sim::Result<E::Value> {
+            let y = ev.matmul_fixed(v, w)?;
+            let bb = ev.gather(bias, &broadcast(b * t, out), &[b * t, out])?;
+            ev.add(&y, &bb)
+        };
+        let n1 = ev.scope(&lab("ln1"), |ev| layer_norm_rows(ev, x, d, blk.eps, &self.recipes.layer_norm))?;
+        let n1 = ev.reshape(&n1, &[b * t, d])?;
+        let qkv = ev.scope(&lab("qkv"), |ev| linear(ev, &n1, &blk.qkv, 3 * d))?;
+        // Element (row r, column c) of Q, K, V for sample s, head j: qkv[(s·t + r)·3d + which·d + j·dh + c].
+        let at = |s: usize, which: usize, j: usize, r: usize, c: usize| (s * t + r) * 3 * d + which * d + j * dh + c;
+        let scores = ev.scope(&lab("scores"), |ev| {
+            let parts = ev.parallel(b * h, |ev, p| {
+                let (s, j) = (p / h, p % h);
+                let qi: Vec<Option<usize>> = (0..t * dh).map(|i| Some(at(s, 0, j, i / dh, i % dh))).collect();
+                let ki: Vec<Option<usize>> = (0..dh * t).map(|i| Some(at(s, 1, j, i % t, i / t))).collect();
+                let q = ev.gather(&qkv, &qi, &[t, dh])?;
+                let kt = ev.gather(&qkv, &ki, &[dh, t])?;
+                ev.matmul(&q, &kt)
+            })?;
+            let refs: Vec<&E::Value> = parts.iter().collect();
+            ev.concat(&refs)
+        })?;
+        // scores: rows (s, j, r), t columns.
+        let probs = ev.scope(&lab("softmax"), |ev| match real {
+            None => softmax_rows(ev, &scores, t, None, &self.recipes.softmax),
+            Some(real) => {
+                let per = h * t * t;
+                let parts = ev.parallel(b, |ev, s| {
+                    let mine = ev.gather(&scores, &(s * per..(s + 1) * per).map(Some).collect::<Vec<_>>(), &[h * t, t])?;
+                    let pad: Vec<bool> = real[s * t..(s + 1) * t].iter().map(|r| !r).collect();
+                    softmax_rows(ev, &mine, t, Some(&pad), &self.recipes.softmax)
+                })?;
+                let refs: Vec<&E::Value> = parts.iter().collect();
+                ev.concat(&refs)
+            }
+        })?;
+        let att = ev.scope(&lab("attn-v"), |ev| {
+            let parts = ev.parallel(b * h, |ev, p| {
+                let (s, j) = (p / h, p % h);
+                let pi: Vec<Option<usize>> = (0..t * t).map(|i| Some(p * t * t + i)).collect();
+                let vi: Vec<Option<usize>> = (0..t * dh).map(|i| Some(at(s, 2, j, i / dh, i % dh))).collect();
+                let pm = ev.gather(&probs, &pi, &[t, t])?;
+                let v = ev.gather(&qkv, &vi, &[t, dh])?;
+                ev.matmul(&pm, &v)
+            })?;
+            let refs: Vec<&E::Value> = parts.iter().collect();
+            let all = ev.concat(&refs)?;
+            // (s, j, r, c) → row s·t + r, column j·dh + c.
+            let idx: Vec<Option<usize>> = (0..b * t * d)
+                .map(|i| {
+                    let (row, col) = (i / d, i % d);
+                    let (s, r, j, c) = (row / t, row % t, col / dh, col % dh);
+                    Some(((s * h + j) * t + r) * dh + c)
+                })
+                .collect();
+            ev.gather(&all, &idx, &[b * t, d])
+        })?;
+        let x = ev.scope(&lab("proj"), |ev| {
+            let y = linear(ev, &att, &blk.o, d)?;
+            let x = ev.reshape(x, &[b * t, d])?;
+            ev.add(&x, &y)
+        })?;
+        let n2 = ev.scope(&lab("ln2"), |ev| layer_norm_rows(ev, &x, d, blk.eps, &self.recipes.layer_norm))?;
+        let n2 = ev.reshape(&n2, &[b * t, d])?;
+        let u = ev.scope(&lab("fc1"), |ev| linear(ev, &n2, &blk.fc1, m))?;
+        let a = ev.scope(&lab("act"), |ev| {
+            let flat = ev.reshape(&u, &[b * t * m])?;
+            let y = ev.run_method(method, &flat)?;
+            ev.reshape(&y, &[b * t, m])
+        })?;
+        Ok(ev.scope(&lab("fc2"), |ev| {
+            let y = linear(ev, &a, &blk.fc2, d)?;
+            ev.add(&x, &y)
+        })?)
     }
 }
 
@@ -411,9 +752,15 @@ impl Default for SecureOptions {
 }
 
 /// The batch size used unless one is given: 100 samples for an MLP, 10 for a CNN (its im2col rows are H·W per
-/// sample, so a batch's dealer material and messages stay at a few hundred MB).
+/// sample, so a batch's dealer material and messages stay at a few hundred MB) and for a transformer (tokens × width
+/// rows per sample, and the text transformer's one-hot input).
 pub fn default_batch(model: &ExportedModel) -> usize {
-    if model.input_shape.len() == 3 { 10 } else { 100 }
+    if model.input_shape.len() == 3 || model.is_transformer() { 10 } else { 100 }
+}
+
+/// Whether the model's input is token ids (a text transformer): its cost depends on the public padding.
+fn token_input(model: &ExportedModel) -> bool {
+    matches!(model.layers.first(), Some(ExportedLayer::TokenEmbed { .. }))
 }
 
 /// Cost of one layer per inference.
@@ -462,11 +809,13 @@ impl InferenceCost {
     }
 
     /// Builds the per-inference cost from a channel's labels after running `samples` samples in one batch.
-    fn from_channel(labels: &[(String, LayerKind)], by_label: &[(String, Stats)], total: Stats, samples: u64) -> Result<Self> {
+    /// With `exact` false the per-inference bytes are the batch's average (rounded down) — a text transformer's
+    /// cost depends on each message's public number of real tokens.
+    fn from_channel_with(labels: &[(String, LayerKind)], by_label: &[(String, Stats)], total: Stats, samples: u64, exact: bool) -> Result<Self> {
         let get = |l: &str| by_label.iter().find(|(k, _)| k == l).map(|(_, s)| *s).unwrap_or_default();
         let per = |s: Stats| -> Result<Cost> {
             let c = s.cost();
-            if c.bytes_per_party.get() % samples != 0 || c.offline_bytes_per_party.get() % samples != 0 {
+            if exact && (c.bytes_per_party.get() % samples != 0 || c.offline_bytes_per_party.get() % samples != 0) {
                 return Err(ZooError::Config(format!("cost {c:?} of {samples} samples is not a multiple of the batch")));
             }
             Ok(Cost { bytes_per_party: c.bytes_per_party / samples, offline_bytes_per_party: c.offline_bytes_per_party / samples, ..c })
@@ -502,20 +851,36 @@ pub fn predict_cost_on(
     backend: Backend,
 ) -> Result<InferenceCost> {
     let d: usize = model.input_shape.iter().product();
+    predict_batch_cost(model, method, fx, truncation, backend, &vec![0.0; d], 1)
+}
+
+/// The predicted cost of a batch of `b` samples `features` (per inference): the same as [`predict_cost_on`] for
+/// every model but the text transformer, whose cost depends on the public padding of its inputs (the token values
+/// themselves never change the cost).
+pub fn predict_batch_cost(
+    model: &ExportedModel,
+    method: &dyn SecureMethod,
+    fx: FixedPoint,
+    truncation: Truncation,
+    backend: Backend,
+    features: &[f32],
+    b: usize,
+) -> Result<InferenceCost> {
+    let exact = !token_input(model);
     match backend {
         Backend::Beaver => {
             let mut ev = CostEvaluator::new(fx, truncation);
             let sm = SecureModel::share(&mut ev, model)?;
-            sm.infer(&mut ev, method, &vec![0.0; d], 1)?;
-            InferenceCost::from_channel(&sm.labels(), &ev.channel().by_label(), ev.total(), 1)
+            sm.infer(&mut ev, method, features, b)?;
+            InferenceCost::from_channel_with(&sm.labels(), &ev.channel().by_label(), ev.total(), b as u64, exact)
         }
         Backend::Fss => {
             let mut ev = FssCostEvaluator::new(fx, truncation, FSS_BITS)?;
             let sm = SecureModel::share(&mut ev, model)?;
             let before = ev.cost().aes_calls_per_party;
-            sm.infer(&mut ev, method, &vec![0.0; d], 1)?;
-            let mut c = InferenceCost::from_channel(&sm.labels(), &ev.channel().by_label(), ev.total(), 1)?;
-            c.aes_calls = ev.cost().aes_calls_per_party - before;
+            sm.infer(&mut ev, method, features, b)?;
+            let mut c = InferenceCost::from_channel_with(&sm.labels(), &ev.channel().by_label(), ev.total(), b as u64, exact)?;
+            c.aes_calls = (ev.cost().aes_calls_per_party - before) / b as u64;
             Ok(c)
         }
     }
@@ -574,10 +939,11 @@ where
         .map(|(&(s, e), mut ev)| {
             let logits = sm.infer(&mut ev, method, &data.features[s * d..e * d], e - s)?;
             let samples = (e - s) as u64;
-            let mut cost = InferenceCost::from_channel(&sm.labels(), &ev.meter().by_label(), ev.meter().total(), samples)?;
+            let mut cost =
+                InferenceCost::from_channel_with(&sm.labels(), &ev.meter().by_label(), ev.meter().total(), samples, !token_input(model))?;
             cost.setup = setup_cost;
             let aes = ev.aes_online();
-            if aes.get() % samples != 0 {
+            if aes.get() % samples != 0 && !token_input(model) {
                 return Err(ZooError::Config(format!("{aes} AES calls for {samples} samples is not a multiple of the batch")));
             }
             cost.aes_calls = aes / samples;
@@ -665,12 +1031,23 @@ pub fn evaluate_secure(
         .collect::<Result<_>>()?;
     let plain_seconds = t1.elapsed().as_secs_f64();
 
-    // Every batch's metered per-inference cost must equal the prediction, exactly.
-    for ((s, e), (_, cost)) in batches.iter().zip(&secure) {
-        if *cost != predicted {
+    // Every batch's metered per-inference cost must equal the prediction, exactly (a text transformer: each batch's
+    // own prediction, its cost depends on the public padding).
+    let mut predicted = predicted;
+    for (k, ((s, e), (_, cost))) in batches.iter().zip(&secure).enumerate() {
+        let want = if token_input(model) {
+            let p = predict_batch_cost(model, method, opts.fx, truncation, opts.backend, &data.features[s * d..e * d], e - s)?;
+            if k == 0 {
+                predicted = p.clone();
+            }
+            p
+        } else {
+            predicted.clone()
+        };
+        if *cost != want {
             return Err(ZooError::Config(format!(
                 "metered cost of samples {s}..{e} differs from the prediction: metered {:?}, predicted {:?}",
-                cost.total, predicted.total
+                cost.total, want.total
             )));
         }
     }

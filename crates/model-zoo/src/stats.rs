@@ -46,7 +46,8 @@ impl Histogram {
     }
 }
 
-/// Statistics of one activation layer.
+/// Statistics of one activation layer (for a transformer, `batch_norm` names the MLP's first linear layer and
+/// γ, β are the per-channel empirical standard deviation and mean of its outputs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActivationStats {
     /// 0-based activation-layer index.
@@ -91,8 +92,44 @@ pub fn activation_statistics(net: &Network, train: &Dataset, n_calibration: usiz
             Ok(())
         })?;
     }
-    // The BatchNorm right before each activation layer.
+    let moments = |v: &[f32]| {
+        let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len().max(1) as f64;
+        let var = v.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / v.len().max(1) as f64;
+        (mean, var.sqrt())
+    };
     let mut out = Vec::with_capacity(n_act);
+    if net.config.arch.is_transformer() {
+        // No BatchNorm feeds a transformer's activation (LayerNorm → Linear does): γ, β are the per-channel
+        // empirical standard deviation and mean of the recorded inputs, so "channel j ≈ N(β_j, γ_j²)" still reads
+        // the same way; the running statistics are the identity (mean 0, variance 1).
+        for (name, layer) in &net.layers {
+            let Layer::Block(b) = layer else { continue };
+            let v = &values[b.index];
+            let c = b.fc1.bias.as_tensor().dim(0)?;
+            let (mut gamma, mut beta) = (Vec::with_capacity(c), Vec::with_capacity(c));
+            for j in 0..c {
+                let ch: Vec<f32> = v.iter().skip(j).step_by(c).copied().collect();
+                let (m, s) = moments(&ch);
+                beta.push(m as f32);
+                gamma.push(s as f32);
+            }
+            let (mean, std) = moments(v);
+            out.push(ActivationStats {
+                index: b.index,
+                batch_norm: format!("{name}.fc1 (empirical)"),
+                gamma,
+                beta,
+                running_mean: vec![0.0; c],
+                running_var: vec![1.0; c],
+                n_values: v.len(),
+                mean,
+                std,
+                histogram: Histogram::of(v, bins),
+            });
+        }
+        return Ok(out);
+    }
+    // The BatchNorm right before each activation layer.
     for (k, (_, layer)) in net.layers.iter().enumerate() {
         let Layer::Activation { index } = layer else { continue };
         let Some((bn_name, Layer::BatchNorm(bn))) = k.checked_sub(1).and_then(|p| net.layers.get(p)) else {

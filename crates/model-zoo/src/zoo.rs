@@ -19,6 +19,18 @@ pub const MNIST_DEPTHS: [usize; 5] = [2, 4, 8, 16, 32];
 pub const MNIST_DEFAULT_DEPTH: usize = 4;
 /// Default Letter depth.
 pub const LETTER_DEFAULT_DEPTH: usize = 4;
+/// The activation of the committed transformer models (GELU: what transformers use).
+pub const TRANSFORMER_ACTIVATIONS: [&str; 1] = ["gelu"];
+/// Transformer defaults: token width, encoder blocks, heads, MLP width.
+pub const TRANSFORMER_WIDTH: usize = 64;
+/// Default encoder blocks.
+pub const TRANSFORMER_DEPTH: usize = 4;
+/// Default attention heads.
+pub const TRANSFORMER_HEADS: usize = 4;
+/// Default MLP width.
+pub const TRANSFORMER_MLP_WIDTH: usize = 128;
+/// ViT patch side (7×7 patches of 28×28 images: 16 tokens plus the class token).
+pub const VIT_PATCH: usize = 7;
 /// The seed of the committed models.
 pub const DEFAULT_SEED: u64 = 1;
 
@@ -64,6 +76,33 @@ pub fn default_spec(task: Task, activation: &str, depth: Option<usize>) -> Resul
                 format!("spam-{act}-d{depth}"),
             )
         }
+        Task::MnistVit | Task::FashionMnistVit => {
+            let depth = depth.unwrap_or(TRANSFORMER_DEPTH);
+            let arch = Arch::Vit {
+                input: [28, 28, 1],
+                patch: VIT_PATCH,
+                width: TRANSFORMER_WIDTH,
+                depth,
+                heads: TRANSFORMER_HEADS,
+                mlp_width: TRANSFORMER_MLP_WIDTH,
+                classes: 10,
+            };
+            let epochs = if task == Task::MnistVit { 6 } else { 8 };
+            (arch, TrainConfig { epochs, batch_size: 128, lr: 2e-3, weight_decay: 5e-2, warmup: 0.05, ..base }, format!("{}-{act}-d{depth}", task.name()))
+        }
+        Task::SpamText => {
+            let depth = depth.unwrap_or(TRANSFORMER_DEPTH);
+            let arch = Arch::TextTransformer {
+                vocab: 1 << spam::TOKEN_HASH_BITS,
+                max_len: spam::TOKEN_MAX_LEN,
+                width: TRANSFORMER_WIDTH,
+                depth,
+                heads: TRANSFORMER_HEADS,
+                mlp_width: TRANSFORMER_MLP_WIDTH,
+                classes: 2,
+            };
+            (arch, TrainConfig { epochs: 12, batch_size: 32, lr: 1e-3, weight_decay: 5e-2, warmup: 0.05, ..base }, format!("spam-text-{act}-d{depth}"))
+        }
         Task::FashionMnist | Task::Cifar10 => {
             let input = if task == Task::FashionMnist { [28, 28, 1] } else { [32, 32, 3] };
             (
@@ -77,7 +116,8 @@ pub fn default_spec(task: Task, activation: &str, depth: Option<usize>) -> Resul
 }
 
 /// The models the quick profile uses: for each default activation, MNIST at every depth of [`MNIST_DEPTHS`]
-/// (the default depth among them), Letter, Spam and the Fashion-MNIST CNN.
+/// (the default depth among them), Letter, Spam and the Fashion-MNIST CNN; then, for each of
+/// [`TRANSFORMER_ACTIVATIONS`], the MNIST and Fashion-MNIST ViTs and the SpamAssassin text transformer.
 pub fn default_specs() -> Result<Vec<ModelSpec>> {
     let mut out = Vec::new();
     for act in DEFAULT_ACTIVATIONS {
@@ -87,6 +127,11 @@ pub fn default_specs() -> Result<Vec<ModelSpec>> {
         out.push(default_spec(Task::Letter, act, None)?);
         out.push(default_spec(Task::Spam, act, None)?);
         out.push(default_spec(Task::FashionMnist, act, None)?);
+    }
+    for act in TRANSFORMER_ACTIVATIONS {
+        for task in [Task::MnistVit, Task::FashionMnistVit, Task::SpamText] {
+            out.push(default_spec(task, act, None)?);
+        }
     }
     Ok(out)
 }

@@ -108,11 +108,18 @@ pub enum Task {
     Letter,
     /// CIFAR-10 from user-supplied binary batches (`datasets/cifar-10/`), same CNN shape at 32×32×3.
     Cifar10,
+    /// MNIST images `[28, 28, 1]` for the Vision Transformer.
+    MnistVit,
+    /// Fashion-MNIST images `[28, 28, 1]` for the Vision Transformer.
+    FashionMnistVit,
+    /// SpamAssassin e-mails as token-id sequences ([`spam::token_ids`]) for the text transformer.
+    SpamText,
 }
 
 impl Task {
     /// Every task.
-    pub const ALL: [Task; 5] = [Task::Mnist, Task::FashionMnist, Task::Spam, Task::Letter, Task::Cifar10];
+    pub const ALL: [Task; 8] =
+        [Task::Mnist, Task::FashionMnist, Task::Spam, Task::Letter, Task::Cifar10, Task::MnistVit, Task::FashionMnistVit, Task::SpamText];
 
     /// The task's name (as in specs and on the command line).
     pub fn name(self) -> &'static str {
@@ -122,14 +129,17 @@ impl Task {
             Task::Spam => "spam",
             Task::Letter => "letter",
             Task::Cifar10 => "cifar10",
+            Task::MnistVit => "mnist-vit",
+            Task::FashionMnistVit => "fashion-mnist-vit",
+            Task::SpamText => "spam-text",
         }
     }
 
     /// Number of classes.
     pub fn n_classes(self) -> usize {
         match self {
-            Task::Mnist | Task::FashionMnist | Task::Cifar10 => 10,
-            Task::Spam => 2,
+            Task::Mnist | Task::FashionMnist | Task::Cifar10 | Task::MnistVit | Task::FashionMnistVit => 10,
+            Task::Spam | Task::SpamText => 2,
             Task::Letter => 26,
         }
     }
@@ -149,6 +159,8 @@ impl FromStr for Task {
             "fashion" | "fashionmnist" => "fashion-mnist",
             "spamassassin" | "spam-assassin" => "spam",
             "cifar-10" => "cifar10",
+            "fashion-vit" | "fashionmnist-vit" => "fashion-mnist-vit",
+            "spam-transformer" | "spamassassin-text" => "spam-text",
             k => k,
         };
         Task::ALL.into_iter().find(|t| t.name() == key).ok_or_else(|| ZooError::UnknownTask {
@@ -222,9 +234,33 @@ pub const IMAGE_VAL_ROWS: usize = 5_000;
 /// Loads a task's data from `root` (normally `datasets/`), verifying the pinned checksums.
 ///
 /// MLP tasks get flat samples (`[784]`, `[4096]`, `[16]`); Fashion-MNIST and CIFAR-10 get images
-/// (`[28, 28, 1]`, `[32, 32, 3]`).
+/// (`[28, 28, 1]`, `[32, 32, 3]`); the transformer tasks get the same images (`mnist-vit`, `fashion-mnist-vit`:
+/// `[28, 28, 1]`) or token-id sequences (`spam-text`: `[`[`spam::TOKEN_MAX_LEN`]`]`, ids among
+/// 2^[`spam::TOKEN_HASH_BITS`], padding −1), with the same splits as their base task.
 pub fn load_task(task: Task, root: &Path) -> Result<TaskData> {
     match task {
+        Task::MnistVit | Task::FashionMnistVit => {
+            let base = load_task(if task == Task::MnistVit { Task::Mnist } else { Task::FashionMnist }, root)?;
+            let image = vec![28, 28, 1];
+            Ok(TaskData {
+                task,
+                train: base.train.reshaped(image.clone())?,
+                val: base.val.reshaped(image.clone())?,
+                test: base.test.reshaped(image)?,
+                n_classes: 10,
+                checksum: base.checksum,
+            })
+        }
+        Task::SpamText => {
+            let dir = root.join("spam-assassin");
+            let corpus = spam::read_corpus(&dir)?;
+            let manifest = spam::manifest_sha256(&corpus);
+            if manifest != SPAM_MANIFEST_SHA256 {
+                return Err(ZooError::ChecksumMismatch { path: dir, got: manifest, expected: SPAM_MANIFEST_SHA256.to_string() });
+            }
+            let (train, val, test) = spam::spam_token_splits(&corpus, spam::TOKEN_HASH_BITS, spam::TOKEN_MAX_LEN);
+            Ok(TaskData { task, train, val, test, n_classes: 2, checksum: combined_checksum(&[manifest]) })
+        }
         Task::Mnist | Task::FashionMnist => {
             let dir = if task == Task::Mnist { "mnist" } else { "fashion-mnist" };
             let mut hashes = Vec::new();

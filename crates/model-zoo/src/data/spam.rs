@@ -9,6 +9,9 @@
 //! a token is a maximal run of ASCII letters and digits, kept when 2 to 24 bytes long. Each token is hashed with
 //! 64-bit FNV-1a into one of 2^`hash_bits` buckets (`hash & (2^bits − 1)`, default 2^12 = 4096); the feature of a
 //! bucket is ln(1 + count).
+//!
+//! **Token sequences** (the text transformer): the same tokens in message order, each replaced by its FNV-1a bucket
+//! id among 2^`hash_bits` ([`token_ids`], default 2^10 = [`TOKEN_HASH_BITS`]), truncated or padded to a fixed length.
 
 use std::hash::Hasher;
 use std::path::{Path, PathBuf};
@@ -18,6 +21,11 @@ use crate::error::{Result, ZooError, read_file};
 
 /// Default number of hash bits (4096 features).
 pub const DEFAULT_HASH_BITS: u32 = 12;
+/// Default hash bits of the token ids of the text transformer (1024 ids: the secure pass one-hot encodes every
+/// token, so the vocabulary sets the input size).
+pub const TOKEN_HASH_BITS: u32 = 10;
+/// Default sequence length of the text transformer.
+pub const TOKEN_MAX_LEN: usize = 128;
 /// Shortest kept token, in bytes.
 pub const MIN_TOKEN: usize = 2;
 /// Longest kept token, in bytes.
@@ -121,21 +129,46 @@ pub fn tokens(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// The FNV-1a bucket of a token among `2^hash_bits` (the bag-of-words features and the token ids share it).
+pub fn token_id(token: &str, hash_bits: u32) -> u32 {
+    let mut h = fnv::FnvHasher::default();
+    h.write(token.as_bytes());
+    (h.finish() & ((1u64 << hash_bits) - 1)) as u32
+}
+
+/// Padding marker in a token-id sequence (an id is otherwise in `0..2^hash_bits`).
+pub const PAD_ID: f32 = -1.0;
+
+/// The token-id sequence of a message for a sequence model: the first `max_len` tokens of [`tokens`] (same rules
+/// as the bag-of-words features), each as its FNV-1a bucket [`token_id`] among `2^hash_bits`, stored as `f32`
+/// (exact below 2^24), padded with [`PAD_ID`] to `max_len`.
+pub fn token_ids(bytes: &[u8], hash_bits: u32, max_len: usize) -> Vec<f32> {
+    let mut out: Vec<f32> = tokens(bytes).iter().take(max_len).map(|t| token_id(t, hash_bits) as f32).collect();
+    out.resize(max_len, PAD_ID);
+    out
+}
+
 /// The hashed bag-of-words vector: ln(1 + count) per FNV-1a bucket.
 pub fn features(bytes: &[u8], hash_bits: u32) -> Vec<f32> {
     let size = 1usize << hash_bits;
     let mut counts = vec![0u32; size];
     for t in tokens(bytes) {
-        let mut h = fnv::FnvHasher::default();
-        h.write(t.as_bytes());
-        counts[(h.finish() as usize) & (size - 1)] += 1;
+        counts[token_id(&t, hash_bits) as usize] += 1;
     }
     counts.into_iter().map(|c| (c as f32).ln_1p()).collect()
 }
 
 /// Train / validation / test datasets of `2^hash_bits` features (see the module docs).
 pub fn spam_splits(corpus: &[Message], hash_bits: u32) -> (Dataset, Dataset, Dataset) {
-    let d = 1usize << hash_bits;
+    split_with(corpus, 1usize << hash_bits, |m| features(&m.bytes, hash_bits))
+}
+
+/// Train / validation / test datasets of token-id sequences ([`token_ids`]), same split as [`spam_splits`].
+pub fn spam_token_splits(corpus: &[Message], hash_bits: u32, max_len: usize) -> (Dataset, Dataset, Dataset) {
+    split_with(corpus, max_len, |m| token_ids(&m.bytes, hash_bits, max_len))
+}
+
+fn split_with(corpus: &[Message], d: usize, sample: impl Fn(&Message) -> Vec<f32>) -> (Dataset, Dataset, Dataset) {
     let empty = || Dataset { features: Vec::new(), labels: Vec::new(), sample_shape: vec![d] };
     let (mut train, mut val, mut test) = (empty(), empty(), empty());
     for m in corpus {
@@ -146,7 +179,7 @@ pub fn spam_splits(corpus: &[Message], hash_bits: u32) -> (Dataset, Dataset, Dat
             70..80 => &mut val,
             _ => &mut test,
         };
-        target.features.extend(features(&m.bytes, hash_bits));
+        target.features.extend(sample(m));
         target.labels.push(m.label);
     }
     (train, val, test)
@@ -165,6 +198,10 @@ mod tests {
     fn tokenizer_and_hashing() {
         let t = tokens(b"Subject: FREE money!!! a \xff\xfe Click-here 123");
         assert_eq!(t, vec!["subject", "free", "money", "click", "here", "123"]);
+        let ids = token_ids(b"free free money", 4, 5);
+        assert_eq!(ids.len(), 5);
+        assert_eq!((ids[0], ids[1], ids[3], ids[4]), (ids[1], token_id("free", 4) as f32, PAD_ID, PAD_ID));
+        assert!(ids[2] >= 0.0 && ids[2] < 16.0);
         let f = features(b"free free money", 4);
         assert_eq!(f.len(), 16);
         let total: f32 = f.iter().sum();
