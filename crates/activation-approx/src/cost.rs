@@ -205,6 +205,17 @@ pub mod layout {
     }
 }
 
+/// The encoding a cost model prices: `pp` encoded at `fx`, or, when a coefficient does not encode, the same
+/// structure with every coefficient nonzero (an upper bound).
+pub(crate) fn encoded_for_pricing(pp: &PiecewisePoly, fx: FixedPoint) -> EncodedPiecewise {
+    pp.encode(&fx).unwrap_or_else(|_| EncodedPiecewise {
+        fx,
+        thresholds: pp.breakpoints.iter().map(|_| 0).collect(),
+        segments: pp.segments().iter().enumerate().map(|(i, s)| vec![i as i64 + 1; s.effective_degree() + 1]).collect(),
+        max_degree: pp.max_degree(),
+    })
+}
+
 /// A way to price an approximation; the search minimises [`CostModel::scalar`].
 pub trait CostModel: Send + Sync {
     /// Cost of evaluating `pp` on one element.
@@ -282,15 +293,8 @@ impl TwoPartyCostModel {
         }
     }
 
-    /// The encoding priced: `pp` encoded at `fx`, or, when a coefficient does not encode, the same structure with
-    /// every coefficient nonzero (an upper bound).
     fn encoded(&self, pp: &PiecewisePoly) -> EncodedPiecewise {
-        pp.encode(&self.fx).unwrap_or_else(|_| EncodedPiecewise {
-            fx: self.fx,
-            thresholds: pp.breakpoints.iter().map(|_| 0).collect(),
-            segments: pp.segments().iter().enumerate().map(|(i, s)| vec![i as i64 + 1; s.effective_degree() + 1]).collect(),
-            max_degree: pp.max_degree(),
-        })
+        encoded_for_pricing(pp, self.fx)
     }
 
     /// Per-element cost of the secure spline protocol on an encoded spline (module docs).

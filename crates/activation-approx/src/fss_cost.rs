@@ -88,12 +88,7 @@ impl FssCostModel {
     }
 
     fn encoded(&self, pp: &PiecewisePoly) -> EncodedPiecewise {
-        pp.encode(&self.fx).unwrap_or_else(|_| EncodedPiecewise {
-            fx: self.fx,
-            thresholds: pp.breakpoints.iter().map(|_| 0).collect(),
-            segments: pp.segments().iter().enumerate().map(|(i, s)| vec![i as i64 + 1; s.effective_degree() + 1]).collect(),
-            max_degree: pp.max_degree(),
-        })
+        crate::cost::encoded_for_pricing(pp, self.fx)
     }
 
     /// Per-element cost of the FSS spline gate on an encoded spline (module docs). Without thresholds the
@@ -189,7 +184,8 @@ impl FssCostModel {
 
 /// Bound (ring units at scale 2f) on the FSS spline's untruncated value for |x| ≤ `xb` ring units at scale f: the
 /// largest over the segments of |enc(c_0)|·2^f + |enc(c_1)|·xb + Σ_{j≥2} |enc(c_j)|·(xb^j/2^((j−1)f) + j)
-/// (mpc-sim's `fss::spline_bound`, which its cost evaluator uses for the final truncation).
+/// (mpc-sim's `fss::spline_bound` is this function; its cost evaluator uses it for the final truncation). Each
+/// power's bound b_j = xb^j/2^((j−1)f) + j is the power tree's (each truncation divides by 2^f and may add 1).
 pub fn fss_spline_bound(pw: &EncodedPiecewise, xb: f64) -> f64 {
     let f = pw.fx.frac_bits as i32;
     let sc = 2f64.powi(f);

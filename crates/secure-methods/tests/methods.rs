@@ -269,6 +269,32 @@ fn nfgen_protocols_agree_and_equal_the_scaled_reference() {
     }
 }
 
+/// Every structure the search can produce, as (pieces m, degree d, variant, spline): 1–8 pieces × degrees 1–8 ×
+/// 3 variants — tails zero/identity; a coefficient that encodes to 0 at f = 16 (its power is skipped) with
+/// constant/linear tails; every other segment constant (equal neighbours, constant differences) with constant tails.
+fn search_structures() -> impl Iterator<Item = (usize, usize, usize, PiecewisePoly)> {
+    (1..=8usize).flat_map(|m| (1..=8usize).flat_map(move |d| (0..3usize).map(move |variant| {
+        let bps: Vec<f64> = (0..=m).map(|i| -4.0 + 8.0 * i as f64 / m as f64).collect();
+        let pieces: Vec<Polynomial> = (0..m)
+            .map(|i| {
+                let mut c: Vec<f64> = (0..=d).map(|j| 0.3 / (1 + i + j) as f64).collect();
+                match variant {
+                    1 if d >= 3 => c[d - 1] = 1e-7,
+                    2 => c.iter_mut().skip(1).for_each(|v| *v = if i % 2 == 0 { 0.0 } else { *v }),
+                    _ => {}
+                }
+                Polynomial::new(c)
+            })
+            .collect();
+        let (left, right) = match variant {
+            0 => (Tail::Zero, Tail::Identity),
+            1 => (Tail::Constant { value: 0.25 }, Tail::Linear { slope: 0.5, intercept: 0.1 }),
+            _ => (Tail::Constant { value: 0.25 }, Tail::Constant { value: 0.25 }),
+        };
+        (m, d, variant, PiecewisePoly::new(left, bps, pieces, right).unwrap())
+    })))
+}
+
 /// The search's closed form equals the cost evaluator running the spline program, for every structure the search
 /// can produce: 1–8 pieces × degrees 1–8 × both truncations, tails zero/identity/constant, with coefficients that
 /// encode to 0 (skipped), equal neighbouring segments and constant differences; the failure bounds agree too.
@@ -276,44 +302,22 @@ fn nfgen_protocols_agree_and_equal_the_scaled_reference() {
 fn search_closed_form_equals_the_cost_evaluator() {
     let fx = FixedPoint::default();
     let mut cases = 0;
-    for m in 1..=8usize {
-        for d in 1..=8usize {
-            for variant in 0..3 {
-                let bps: Vec<f64> = (0..=m).map(|i| -4.0 + 8.0 * i as f64 / m as f64).collect();
-                let pieces: Vec<Polynomial> = (0..m)
-                    .map(|i| {
-                        let mut c: Vec<f64> = (0..=d).map(|j| 0.3 / (1 + i + j) as f64).collect();
-                        match variant {
-                            1 if d >= 3 => c[d - 1] = 1e-7, // encodes to 0 at f = 16: its power is skipped
-                            2 => c.iter_mut().skip(1).for_each(|v| *v = if i % 2 == 0 { 0.0 } else { *v }),
-                            _ => {}
-                        }
-                        Polynomial::new(c)
-                    })
-                    .collect();
-                let (left, right) = match variant {
-                    0 => (Tail::Zero, Tail::Identity),
-                    1 => (Tail::Constant { value: 0.25 }, Tail::Linear { slope: 0.5, intercept: 0.1 }),
-                    _ => (Tail::Constant { value: 0.25 }, Tail::Constant { value: 0.25 }),
-                };
-                let pp = PiecewisePoly::new(left, bps, pieces, right).unwrap();
-                let enc = pp.encode(&fx).unwrap();
-                for t in [Truncation::Local, Truncation::DealerPair] {
-                    let model = TwoPartyCostModel::default().with_truncation(t);
-                    let mut ev = CostEvaluator::new(fx, t).with_input_bound(4.0);
-                    let x = ev.input(Party::P0, &[0.0], &[1]).unwrap();
-                    ev.reset_meter();
-                    ev.piecewise(&x, &enc).unwrap();
-                    let total = ev.total().cost();
-                    let closed = model.piecewise_cost(&pp);
-                    assert_eq!((closed.rounds, closed.bytes_per_party), (total.rounds, total.bytes_per_party), "m={m} d={d} v={variant} {t:?}");
-                    let (cmp, mul) = ev.op_counts();
-                    assert_eq!((closed.comparisons, closed.multiplications), (Count(cmp), Count(mul)), "m={m} d={d} v={variant} {t:?}: counts");
-                    let (a, b) = (model.failure_bound(&pp, 4.0), ev.failure_mass());
-                    assert!((a - b).abs() <= 1e-12 * b.max(1e-300), "m={m} d={d} v={variant} {t:?}: failure {a} vs {b}");
-                    cases += 1;
-                }
-            }
+    for (m, d, variant, pp) in search_structures() {
+        let enc = pp.encode(&fx).unwrap();
+        for t in [Truncation::Local, Truncation::DealerPair] {
+            let model = TwoPartyCostModel::default().with_truncation(t);
+            let mut ev = CostEvaluator::new(fx, t).with_input_bound(4.0);
+            let x = ev.input(Party::P0, &[0.0], &[1]).unwrap();
+            ev.reset_meter();
+            ev.piecewise(&x, &enc).unwrap();
+            let total = ev.total().cost();
+            let closed = model.piecewise_cost(&pp);
+            assert_eq!((closed.rounds, closed.bytes_per_party), (total.rounds, total.bytes_per_party), "m={m} d={d} v={variant} {t:?}");
+            let (cmp, mul) = ev.op_counts();
+            assert_eq!((closed.comparisons, closed.multiplications), (Count(cmp), Count(mul)), "m={m} d={d} v={variant} {t:?}: counts");
+            let (a, b) = (model.failure_bound(&pp, 4.0), ev.failure_mass());
+            assert!((a - b).abs() <= 1e-12 * b.max(1e-300), "m={m} d={d} v={variant} {t:?}: failure {a} vs {b}");
+            cases += 1;
         }
     }
     assert_eq!(cases, 8 * 8 * 3 * 2);
@@ -327,51 +331,29 @@ fn search_closed_form_equals_the_cost_evaluator() {
 fn fss_search_closed_form_equals_the_fss_cost_evaluator() {
     let fx = FixedPoint::default();
     let mut cases = 0;
-    for m in 1..=8usize {
-        for d in 1..=8usize {
-            for variant in 0..3 {
-                let bps: Vec<f64> = (0..=m).map(|i| -4.0 + 8.0 * i as f64 / m as f64).collect();
-                let pieces: Vec<Polynomial> = (0..m)
-                    .map(|i| {
-                        let mut c: Vec<f64> = (0..=d).map(|j| 0.3 / (1 + i + j) as f64).collect();
-                        match variant {
-                            1 if d >= 3 => c[d - 1] = 1e-7,
-                            2 => c.iter_mut().skip(1).for_each(|v| *v = if i % 2 == 0 { 0.0 } else { *v }),
-                            _ => {}
-                        }
-                        Polynomial::new(c)
-                    })
-                    .collect();
-                let (left, right) = match variant {
-                    0 => (Tail::Zero, Tail::Identity),
-                    1 => (Tail::Constant { value: 0.25 }, Tail::Linear { slope: 0.5, intercept: 0.1 }),
-                    _ => (Tail::Constant { value: 0.25 }, Tail::Constant { value: 0.25 }),
-                };
-                let pp = PiecewisePoly::new(left, bps, pieces, right).unwrap();
-                let enc = pp.encode(&fx).unwrap();
-                for t in [Truncation::Local, Truncation::DealerPair] {
-                    let model = FssCostModel::default().with_truncation(t);
-                    let mut ev = FssCostEvaluator::new(fx, t, model.bits).unwrap();
-                    let x = ev.input_raw(Party::P0, &[0], &[1], fx.frac_bits).unwrap();
-                    let x = CostValue { bound: 4.0 * 2f64.powi(fx.frac_bits as i32), ..x };
-                    ev.reset_meter();
-                    ev.piecewise(&x, &enc).unwrap();
-                    let total = ev.total().cost();
-                    let closed = model.piecewise_cost(&pp);
-                    let ctx = format!("m={m} d={d} v={variant} {t:?}");
-                    assert_eq!(
-                        (closed.rounds, closed.bytes_per_party, closed.offline_bytes_per_party),
-                        (total.rounds, total.bytes_per_party, total.offline_bytes_per_party),
-                        "{ctx}"
-                    );
-                    assert_eq!(closed.aes_calls_per_party, ev.cost().aes_calls_per_party, "{ctx}: AES calls");
-                    let (a, b) = (model.failure_bound(&pp, 4.0), ev.failure_mass());
-                    assert!((a - b).abs() <= 1e-12 * b.max(1e-300), "{ctx}: failure {a} vs {b}");
-                    let scalar = (total.bytes_per_party + total.offline_bytes_per_party).get() as f64;
-                    assert_eq!(model.scalar(&closed), scalar, "{ctx}: scalar");
-                    cases += 1;
-                }
-            }
+    for (m, d, variant, pp) in search_structures() {
+        let enc = pp.encode(&fx).unwrap();
+        for t in [Truncation::Local, Truncation::DealerPair] {
+            let model = FssCostModel::default().with_truncation(t);
+            let mut ev = FssCostEvaluator::new(fx, t, model.bits).unwrap();
+            let x = ev.input_raw(Party::P0, &[0], &[1], fx.frac_bits).unwrap();
+            let x = CostValue { bound: 4.0 * 2f64.powi(fx.frac_bits as i32), ..x };
+            ev.reset_meter();
+            ev.piecewise(&x, &enc).unwrap();
+            let total = ev.total().cost();
+            let closed = model.piecewise_cost(&pp);
+            let ctx = format!("m={m} d={d} v={variant} {t:?}");
+            assert_eq!(
+                (closed.rounds, closed.bytes_per_party, closed.offline_bytes_per_party),
+                (total.rounds, total.bytes_per_party, total.offline_bytes_per_party),
+                "{ctx}"
+            );
+            assert_eq!(closed.aes_calls_per_party, ev.cost().aes_calls_per_party, "{ctx}: AES calls");
+            let (a, b) = (model.failure_bound(&pp, 4.0), ev.failure_mass());
+            assert!((a - b).abs() <= 1e-12 * b.max(1e-300), "{ctx}: failure {a} vs {b}");
+            let scalar = (total.bytes_per_party + total.offline_bytes_per_party).get() as f64;
+            assert_eq!(model.scalar(&closed), scalar, "{ctx}: scalar");
+            cases += 1;
         }
     }
     assert_eq!(cases, 8 * 8 * 3 * 2);

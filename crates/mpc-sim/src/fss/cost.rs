@@ -300,19 +300,7 @@ impl Evaluator for FssCostEvaluator {
         let cmax = pw.segments.iter().flat_map(|s| s.iter().skip(2)).fold(0.0f64, |m, &c| m.max((c as f64).abs()));
         let np = lay.powers.len();
         let c = CostValue { meta: x.meta.with_shape(vec![n * np]), bound: cmax };
-        let flat = lay
-            .powers
-            .iter()
-            .map(|&j| match pows.get(j) {
-                Some(Some(p)) => self.reshape(p, &[n]),
-                _ => Err(MpcError::InvalidParameter {
-                    name: "power",
-                    value: j.to_string(),
-                    hint: "the power tree did not build a used power (internal error)",
-                }),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let pcat = self.concat(&flat.iter().collect::<Vec<_>>())?;
+        let pcat = lay.concat_powers(self, &pows, n)?;
         self.mul_raw(&c, &pcat)?;
         let _ = self.truncation;
         let y2 = self.reshape(&y2, &x.meta.shape)?;
@@ -320,27 +308,9 @@ impl Evaluator for FssCostEvaluator {
     }
 }
 
-/// Bound (ring units at scale 2f) on the spline's untruncated value A + B·y + Σ_{j≥2} c_j·x^j = Σ_j enc(c_j)·x^j
-/// (scale 2f, the constant as enc(c_0)·2^f) for |x| ≤ `xb` ring units at scale f: the largest over the segments
-/// of |enc(c_0)|·2^f + |enc(c_1)|·xb + Σ_{j≥2} |enc(c_j)|·b_j, with b_j = xb^j/2^((j−1)f) + j the power tree's bound
-/// on x^j (each truncation divides by 2^f and may add 1).
+/// Bound (ring units at scale 2f) on the spline's untruncated value A + B·y + Σ_{j≥2} c_j·x^j for |x| ≤ `xb` ring
+/// units at scale f: the structure search's [`activation_approx::fss_cost::fss_spline_bound`] (one formula for the
+/// search and this evaluator, so their failure bounds agree).
 pub fn spline_bound(pw: &EncodedPiecewise, xb: f64) -> f64 {
-    let f = pw.fx.frac_bits as i32;
-    let sc = 2f64.powi(f);
-    pw.segments
-        .iter()
-        .map(|seg| {
-            seg.iter()
-                .enumerate()
-                .map(|(j, &c)| {
-                    let c = (c as f64).abs();
-                    match j {
-                        0 => c * sc,
-                        1 => c * xb,
-                        _ => c * (xb.powi(j as i32) / sc.powi(j as i32 - 1) + j as f64),
-                    }
-                })
-                .sum::<f64>()
-        })
-        .fold(0.0, f64::max)
+    activation_approx::fss_cost::fss_spline_bound(pw, xb)
 }

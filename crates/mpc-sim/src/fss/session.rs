@@ -148,6 +148,24 @@ impl SplineLayout {
         self.powers.is_empty()
     }
 
+    /// The used powers x^j (j in [`SplineLayout::powers`], each of `n` elements) from the power tree's output
+    /// `pows` (index j = x^j), concatenated in that order: the right operand of the gate's coefficient product.
+    pub(crate) fn concat_powers<E: Evaluator>(&self, ev: &mut E, pows: &[Option<E::Value>], n: usize) -> Result<E::Value> {
+        let flat = self
+            .powers
+            .iter()
+            .map(|&j| match pows.get(j) {
+                Some(Some(p)) => ev.reshape(p, &[n]),
+                _ => Err(MpcError::InvalidParameter {
+                    name: "power",
+                    value: j.to_string(),
+                    hint: "the power tree did not build a used power (internal error)",
+                }),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        ev.concat(&flat.iter().collect::<Vec<_>>())
+    }
+
     /// Payload words per DCF: fused, G and one selection word per sloped segment; otherwise A, B and one
     /// coefficient word per used power.
     pub fn payload(&self) -> usize {
@@ -424,19 +442,7 @@ impl FssSession {
         let mut yv = Shared { meta: meta2.with_shape(vec![n]), shares: lin };
         let np = lay.powers.len();
         let c = Shared { meta: x.meta.with_shape(vec![n * np]), shares: coefs };
-        let flat = lay
-            .powers
-            .iter()
-            .map(|&j| match pows.get(j) {
-                Some(Some(p)) => self.reshape(p, &[n]),
-                _ => Err(MpcError::InvalidParameter {
-                    name: "power",
-                    value: j.to_string(),
-                    hint: "the power tree did not build a used power (internal error)",
-                }),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let pcat = self.concat(&flat.iter().collect::<Vec<_>>())?;
+        let pcat = lay.concat_powers(self, &pows, n)?;
         let prod = self.mul_raw(&c, &pcat)?;
         let parts = self.split(&prod, &vec![n; np])?;
         for p in &parts {
@@ -515,19 +521,7 @@ impl FssSession {
                         }
                     }
                 }
-                let k0: Vec<u64> = (0..len * k).map(|_| rng.next_u64()).collect();
-                let k1: Vec<u64> = konst.iter().zip(&k0).map(|(a, b)| a.wrapping_sub(*b)).collect();
-                let ksh = Pair::from_halves(k0, k1);
-                let mut gc = 0;
-                let mut b0 = Vec::with_capacity(nt + 1);
-                let mut b1 = Vec::with_capacity(nt + 1);
-                for i in 0..=nt {
-                    let (x0, x1, c) = dcf::keygen(prg, shape, &alphas[i], &betas[i], &mut rng);
-                    b0.push(x0);
-                    b1.push(x1);
-                    gc += c;
-                }
-                let dkeys: Pair<Vec<DcfBatch>> = Pair::from_halves(b0, b1);
+                let (ksh, dkeys, gc) = deal_spline_keys(prg, shape, &alphas, &betas, &konst, &mut rng);
                 let zs: Vec<u64> = ys.iter().map(|&y| y.wrapping_add(half) & mask).collect();
                 // The public floor(c_1·z / 2^f) of every sloped segment, per element.
                 let pubs: Vec<u64> =
@@ -610,19 +604,7 @@ impl FssSession {
                         betas[nt][e * k + j] = p[nt][j].wrapping_sub(p[0][j]);
                     }
                 }
-                let k0: Vec<u64> = (0..len * k).map(|_| rng.next_u64()).collect();
-                let k1: Vec<u64> = konst.iter().zip(&k0).map(|(a, b)| a.wrapping_sub(*b)).collect();
-                let ksh = Pair::from_halves(k0, k1);
-                let mut gc = 0;
-                let mut b0 = Vec::with_capacity(nt + 1);
-                let mut b1 = Vec::with_capacity(nt + 1);
-                for i in 0..=nt {
-                    let (x0, x1, c) = dcf::keygen(prg, shape, &alphas[i], &betas[i], &mut rng);
-                    b0.push(x0);
-                    b1.push(x1);
-                    gc += c;
-                }
-                let dkeys: Pair<Vec<DcfBatch>> = Pair::from_halves(b0, b1);
+                let (ksh, dkeys, gc) = deal_spline_keys(prg, shape, &alphas, &betas, &konst, &mut rng);
                 let zs: Vec<u64> = ys.iter().map(|&y| y.wrapping_add(half) & mask).collect();
                 // Parties: each evaluates its own keys at the public z and combines with the public y.
                 let res = Pair::build(|v| {
@@ -666,6 +648,31 @@ impl FssSession {
 type ChunkOut = ([Vec<u64>; 2], [Vec<u64>; 2], u64, u64);
 
 /// The dealer's CSPRNG for chunk `ci` of a gate.
+/// The dealer's part of a spline gate on one chunk: additive shares of the constant payload words `konst`, and the
+/// DCF key pairs of the m segments (`alphas[i]` the comparison points, `betas[i]` the payloads), with the AES calls
+/// key generation took.
+fn deal_spline_keys(
+    prg: &Prg,
+    shape: DcfShape,
+    alphas: &[Vec<u64>],
+    betas: &[Vec<u64>],
+    konst: &[u64],
+    rng: &mut ChaCha8Rng,
+) -> (Pair<Vec<u64>>, Pair<Vec<DcfBatch>>, u64) {
+    let k0: Vec<u64> = (0..konst.len()).map(|_| rng.next_u64()).collect();
+    let k1: Vec<u64> = konst.iter().zip(&k0).map(|(a, b)| a.wrapping_sub(*b)).collect();
+    let mut gc = 0;
+    let mut b0 = Vec::with_capacity(alphas.len());
+    let mut b1 = Vec::with_capacity(alphas.len());
+    for (a, b) in alphas.iter().zip(betas) {
+        let (x0, x1, c) = dcf::keygen(prg, shape, a, b, rng);
+        b0.push(x0);
+        b1.push(x1);
+        gc += c;
+    }
+    (Pair::from_halves(k0, k1), Pair::from_halves(b0, b1), gc)
+}
+
 fn chunk_rng(seed: [u8; 32], ci: usize) -> ChaCha8Rng {
     let mut r = ChaCha8Rng::from_seed(seed);
     r.set_stream(ci as u64);
