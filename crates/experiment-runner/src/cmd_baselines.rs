@@ -174,18 +174,26 @@ fn render_backends(rows: &[BackendRow], args: &Args) -> anyhow::Result<String> {
     render_table(rows, &BACKEND_HEADER, cells, args.format, Some(&preamble))
 }
 
+/// Every requested method (all of the activation's when none is named), built with its `--config` entry; config
+/// keys resolve like method names (`NFGen` configures nfgen).
 fn methods(args: &Args) -> anyhow::Result<Vec<Box<dyn secure_methods::SecureMethod>>> {
     let activation = ActivationRegistry::builtin().get(&args.af)?;
     let fx = FixedPoint::new(args.frac_bits)?;
     let config: serde_json::Value = serde_json::from_str(&args.config)
-        .with_context(|| format!("--config '{}' is not valid JSON; expected an object keyed by method", args.config))?;
+        .with_context(|| format!("--config '{}' is not valid JSON; expected an object keyed by method", clip(&args.config)))?;
     let Some(config) = config.as_object() else {
-        bail!("--config '{}' must be a JSON object keyed by method name", args.config);
+        bail!("--config '{}' must be a JSON object keyed by method name", clip(&args.config));
     };
     let registry = MethodRegistry::builtin();
-    for key in config.keys() {
-        registry.spec(key)?;
+    // Keys resolved like every method name (`NFGen` configures nfgen); two spellings of one method are an error.
+    let mut resolved = serde_json::Map::new();
+    for (key, value) in config {
+        let name = experiment_runner::names::method(key)?;
+        if resolved.insert(name.to_string(), value.clone()).is_some() {
+            bail!("--config configures method '{name}' twice (under two spellings); keep one");
+        }
     }
+    let config = &resolved;
     let names: Vec<String> = if args.methods.is_empty() {
         registry.names_for(activation.name()).into_iter().map(String::from).collect()
     } else {
@@ -211,43 +219,10 @@ fn methods(args: &Args) -> anyhow::Result<Vec<Box<dyn secure_methods::SecureMeth
 fn reports(args: &Args) -> anyhow::Result<Vec<MethodReport>> {
     let activation = ActivationRegistry::builtin().get(&args.af)?;
     let density = DensitySpec::parse(&args.density)?;
-    let fx = FixedPoint::new(args.frac_bits)?;
-    let config: serde_json::Value = serde_json::from_str(&args.config)
-        .with_context(|| format!("--config '{}' is not valid JSON; expected an object keyed by method", clip(&args.config)))?;
-    let Some(config) = config.as_object() else {
-        bail!("--config '{}' must be a JSON object keyed by method name", clip(&args.config));
-    };
-    let registry = MethodRegistry::builtin();
-    // Keys resolved like every method name (`NFGen` configures nfgen); two spellings of one method are an error.
-    let mut resolved = serde_json::Map::new();
-    for (key, value) in config {
-        let name = experiment_runner::names::method(key)?;
-        if resolved.insert(name.to_string(), value.clone()).is_some() {
-            bail!("--config configures method '{name}' twice (under two spellings); keep one");
-        }
-    }
-    let config = &resolved;
-    let names: Vec<String> = if args.methods.is_empty() {
-        registry.names_for(activation.name()).into_iter().map(String::from).collect()
-    } else {
-        args.methods.clone()
-    };
-    if !(args.input_bound.is_finite() && args.input_bound > 0.0) {
-        bail!("--input-bound {}: give a positive finite bound on |x|, e.g. 8", args.input_bound);
-    }
-    let mut rows = Vec::new();
-    for name in &names {
-        let spec = registry.spec(name)?;
-        let ctx = BuildContext {
-            activation: activation.clone(),
-            density: Some(args.density.clone()),
-            fx,
-            config: config.get(spec.name).cloned().unwrap_or(serde_json::Value::Null),
-        };
-        let method = registry.build(name, &ctx)?;
-        rows.push(measure(method.as_ref(), activation.as_ref(), &density, args.truncation.into(), args.input_bound)?);
-    }
-    Ok(rows)
+    methods(args)?
+        .iter()
+        .map(|m| Ok(measure(m.as_ref(), activation.as_ref(), &density, args.truncation.into(), args.input_bound)?))
+        .collect()
 }
 
 fn nfgen_candidates(args: &Args) -> anyhow::Result<String> {
