@@ -25,10 +25,7 @@ pub struct MethodCheck {
 pub fn check_method(method: &dyn SecureMethod, xs: &[f64], seed: u64, truncation: Truncation) -> mpc_sim::Result<MethodCheck> {
     let fx = method.fixed_point();
     let shape = [xs.len()];
-    let mut plain = PlainEvaluator::new(fx);
-    let px = plain.input(Party::P0, xs, &shape)?;
-    let py = method.run_plain(&mut plain, &px)?;
-    let plain_out = plain.reveal_raw(&py)?;
+    let plain_out = plain_reference(method, xs)?;
     let mut s = Session::new(SessionConfig { fx, seed, truncation });
     let sx = s.input(Party::P0, xs, &shape)?;
     s.reset_meter();
@@ -40,7 +37,7 @@ pub fn check_method(method: &dyn SecureMethod, xs: &[f64], seed: u64, truncation
     c.reset_meter();
     method.run_cost(&mut c, &cx)?;
     let predicted = c.total().cost();
-    let max_diff_lsb = secure_out.iter().zip(&plain_out).map(|(a, b)| a.wrapping_sub(*b).unsigned_abs()).max().unwrap_or(0);
+    let max_diff_lsb = max_diff_lsb(&secure_out, &plain_out);
     Ok(MethodCheck { max_diff_lsb, metered, predicted, plain: plain_out })
 }
 
@@ -68,10 +65,7 @@ pub fn check_method_fss(
 ) -> mpc_sim::Result<FssMethodCheck> {
     let fx = method.fixed_point();
     let shape = [xs.len()];
-    let mut plain = PlainEvaluator::new(fx);
-    let px = plain.input(Party::P0, xs, &shape)?;
-    let py = method.run_plain(&mut plain, &px)?;
-    let plain_out = plain.reveal_raw(&py)?;
+    let plain_out = plain_reference(method, xs)?;
     let mut s = FssSession::new(FssConfig { session: SessionConfig { fx, seed, truncation }, bits })?;
     let sx = s.input(Party::P0, xs, &shape)?;
     s.reset_meter();
@@ -82,6 +76,19 @@ pub fn check_method_fss(
     let cx = c.input(Party::P0, xs, &shape)?;
     c.reset_meter();
     method.run_fss_cost(&mut c, &cx)?;
-    let max_diff_lsb = secure_out.iter().zip(&plain_out).map(|(a, b)| a.wrapping_sub(*b).unsigned_abs()).max().unwrap_or(0);
+    let max_diff_lsb = max_diff_lsb(&secure_out, &plain_out);
     Ok(FssMethodCheck { max_diff_lsb, metered, predicted: c.cost() })
+}
+
+/// `method` on `xs` on the plaintext fixed-point evaluator: the reference both checks compare with (ring elements).
+fn plain_reference(method: &dyn SecureMethod, xs: &[f64]) -> mpc_sim::Result<Vec<i64>> {
+    let mut plain = PlainEvaluator::new(method.fixed_point());
+    let px = plain.input(Party::P0, xs, &[xs.len()])?;
+    let py = method.run_plain(&mut plain, &px)?;
+    plain.reveal_raw(&py)
+}
+
+/// Largest |a − b| (ring difference) over the elements, in LSB.
+fn max_diff_lsb(a: &[i64], b: &[i64]) -> u64 {
+    a.iter().zip(b).map(|(x, y)| x.wrapping_sub(*y).unsigned_abs()).max().unwrap_or(0)
 }
