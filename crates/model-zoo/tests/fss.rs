@@ -4,25 +4,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-use activation_approx::{ActivationRegistry, FixedPoint, Truncation};
+mod common;
+use common::{method, network};
+
+use activation_approx::{FixedPoint, Truncation};
 use model_zoo::secure::SecureModel;
-use model_zoo::{Arch, ExportedModel, ModelActivation, ModelConfig, Network, Task};
+use model_zoo::{Arch, Task};
 use mpc_sim::{CostEvaluator, FssConfig, FssCostEvaluator, FssSession, PlainEvaluator, SessionConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use secure_methods::{BuildContext, MethodRegistry, SecureMethod};
-
-fn method(name: &str, act: &str) -> Box<dyn SecureMethod> {
-    let ctx = BuildContext::new(act).unwrap().with_density("normal:0,1");
-    MethodRegistry::builtin().build(name, &ctx).unwrap()
-}
-
-fn network(arch: Arch, task: Task, act: &str, seed: u64) -> ExportedModel {
-    let reg = ActivationRegistry::builtin();
-    let cfg = ModelConfig { task, arch, activation: act.into() };
-    let net = Network::new(cfg, ModelActivation::resolve(act, &reg).unwrap(), seed).unwrap();
-    net.export_folded().unwrap()
-}
 
 #[test]
 fn depth_8_mlp_forward_pass_runs_on_the_fss_session() {

@@ -3,27 +3,18 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::{method, network};
+
 use std::path::PathBuf;
 
-use secure_methods::{BuildContext, MethodRegistry, SecureMethod};
+use secure_methods::SecureMethod;
 use activation_approx::{ActivationRegistry, Bytes, FixedPoint, Rounds, Truncation};
 use model_zoo::secure::{LayerKind, SecureModel, SecureOptions, evaluate_secure, predict_cost};
-use model_zoo::{Arch, Dataset, ExportedModel, ModelActivation, ModelConfig, Network, Task, ZooError, load_model};
+use model_zoo::{Arch, Dataset, Task, ZooError, load_model};
 use mpc_sim::{CostEvaluator, PlainEvaluator, predict};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-fn method(name: &str, act: &str) -> Box<dyn SecureMethod> {
-    let ctx = BuildContext::new(act).unwrap().with_density("normal:0,1");
-    MethodRegistry::builtin().build(name, &ctx).unwrap()
-}
-
-fn network(arch: Arch, task: Task, act: &str, seed: u64) -> ExportedModel {
-    let reg = ActivationRegistry::builtin();
-    let cfg = ModelConfig { task, arch, activation: act.into() };
-    let net = Network::new(cfg, ModelActivation::resolve(act, &reg).unwrap(), seed).unwrap();
-    net.export_folded().unwrap()
-}
 
 fn random_data(shape: &[usize], n: usize, classes: u32, seed: u64) -> Dataset {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

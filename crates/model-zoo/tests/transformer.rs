@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::{method};
+
 use activation_approx::{ActivationRegistry, FixedPoint};
 use candle_core::Tensor;
 use model_zoo::secure::{LayerKind, SecureModel, SecureOptions, TransformerRecipes, evaluate_secure};
@@ -10,7 +13,7 @@ use model_zoo::{ActivationPlan, Arch, Dataset, ModelActivation, ModelConfig, Net
 use mpc_sim::PlainEvaluator;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use secure_methods::{BuildContext, MethodRegistry, SecureMethod, SoftmaxRecipe};
+use secure_methods::SoftmaxRecipe;
 
 fn vit() -> ModelConfig {
     ModelConfig {
@@ -67,11 +70,6 @@ fn data(net: &Network, n: usize, seed: u64) -> Dataset {
         _ => (0..n * d).map(|_| rng.random_range(0.0f32..1.0)).collect(),
     };
     Dataset { features, labels: (0..n).map(|i| (i % 2) as u32).collect(), sample_shape: shape }
-}
-
-fn method(name: &str, act: &str) -> Box<dyn SecureMethod> {
-    let ctx = BuildContext::new(act).unwrap().with_density("normal:0,1");
-    MethodRegistry::builtin().build(name, &ctx).unwrap()
 }
 
 #[test]

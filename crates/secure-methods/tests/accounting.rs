@@ -7,17 +7,8 @@
 use activation_approx::{ActivationRegistry, Bytes, DensitySpec, Truncation};
 use secure_methods::{BuildContext, MethodRegistry, check_method, measure};
 
-/// Largest |secure − plain| in LSBs per method: splines and NFGen lose ±1 LSB per truncation, scaled by at most a
-/// coefficient times a power; CrypTen's ±1 LSB entering exp's 9 squarings is multiplied by up to 2 per squaring
-/// (≤ 2^9), Mish's reciprocal of 1 + s² adds its Newton steps; the ReLU swap has no truncation error at all.
-fn tolerance(method: &str) -> u64 {
-    match method {
-        "crypten" => 2048,
-        "crypten-erf" => 64,
-        "relu-swap" => 1,
-        _ => 32,
-    }
-}
+mod common;
+use common::tolerance;
 
 #[test]
 fn metered_equals_predicted_equals_reported_for_every_method() {

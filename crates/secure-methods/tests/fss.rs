@@ -8,15 +8,8 @@
 use activation_approx::Truncation;
 use secure_methods::{BuildContext, MethodRegistry, check_method_fss};
 
-/// Largest |secure − plain| in LSBs per method (as in `tests/accounting.rs`).
-fn tolerance(method: &str) -> u64 {
-    match method {
-        "crypten" => 2048,
-        "crypten-erf" => 64,
-        "relu-swap" => 1,
-        _ => 32,
-    }
-}
+mod common;
+use common::tolerance;
 
 #[test]
 fn every_method_runs_on_the_fss_session_metered_as_predicted_and_within_tolerance() {
