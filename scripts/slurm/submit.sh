@@ -13,7 +13,7 @@
 #   SPECS_DIR     spec folder to use instead of experiments/<profile>
 #   SBATCH_EXTRA  further sbatch flags (e.g. "--qos=normal")
 #   WAIT=1        block until the merge job has ended; exit non-zero unless it COMPLETED
-#   REPORT_ARGS   flags for `compact report` in the merge job (e.g. --no-readme)
+#   REPORT_ARGS   flags for `compact report` in the merge job (e.g. "--readme README.md"; none: no README is touched)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 profile=${1:?usage: submit.sh PROFILE (quick or full)}
