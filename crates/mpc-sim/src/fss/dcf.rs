@@ -164,6 +164,16 @@ impl DcfBatch {
     }
 }
 
+/// Position of key i's level-`lvl` correction word in a batch of `m` keys with n-bit inputs (index into `s_cw` and
+/// `t_cw`; times k into `v_cw`). Level-major within each group of [`GROUP`] keys (the keys a walk advances
+/// together): one level of a group is contiguous, so the walk streams its correction words instead of gathering one
+/// word per key at a stride of n words. Only the memory order changes, not the keys.
+#[inline(always)]
+fn cw_index(m: usize, n: usize, i: usize, lvl: usize) -> usize {
+    let g0 = i - i % GROUP;
+    g0 * n + lvl * GROUP.min(m - g0) + (i - g0)
+}
+
 /// The bit of x at tree level i (most significant of the n bits first).
 #[inline(always)]
 fn bit(x: u64, bits: u32, i: u32) -> u64 {
@@ -257,7 +267,7 @@ pub fn keygen(prg: &Prg, shape: DcfShape, alphas: &[u64], betas: &[u64], rng: &m
                 words_of(&side(1, s_keep)[1..], k, &mut v1[k..]);
                 let neg = t[e][1] == 1; // (−1)^{t_1}
                 let sign = |x: u64| if neg { x.wrapping_neg() } else { x };
-                let cw = i * nu + lvl as usize;
+                let cw = cw_index(m, nu, i, lvl as usize);
                 let vae = &mut va[e * k..(e + 1) * k];
                 for j in 0..k {
                     let mut vcw = sign(v1[j].wrapping_sub(v0[j]).wrapping_sub(vae[j]));
@@ -357,6 +367,7 @@ fn eval_one_block<const K: usize>(prg: &Prg, keys: &DcfBatch, xs: &[u64], out: &
         let xg = &xs[g0..g0 + g];
         for lvl in 0..nu {
             let shift = nu - 1 - lvl;
+            let row = g0 * nu + lvl * g;
             for e in 0..g {
                 let side = u128::from((xg[e] >> shift) & 1);
                 blocks[2 * e] = to_block(s[e] ^ side);
@@ -367,7 +378,7 @@ fn eval_one_block<const K: usize>(prg: &Prg, keys: &DcfBatch, xs: &[u64], out: &
                 let side = (xg[e] >> shift) & 1;
                 let seed_blk = from_block(&blocks[2 * e]) ^ s[e] ^ u128::from(side);
                 let val_blk = from_block(&blocks[2 * e + 1]) ^ s[e] ^ u128::from(2 + side);
-                let cw = (g0 + e) * nu + lvl;
+                let cw = row + e;
                 let on = t[e];
                 let m64 = 0u64.wrapping_sub(on);
                 let m128 = 0u128.wrapping_sub(u128::from(on));
@@ -432,7 +443,7 @@ fn eval_general(prg: &Prg, keys: &DcfBatch, xs: &[u64], out: &mut [u64]) -> u64 
                 let i = g0 + e;
                 let side = bit(x, n, lvl);
                 let blk = &buf[e * (1 + h)..(e + 1) * (1 + h)];
-                let cw = i * nu + lvl as usize;
+                let cw = cw_index(m, nu, i, lvl as usize);
                 let (mut sn, mut tn) = (blk[0] & !1, (blk[0] & 1) as u64);
                 words_of(&blk[1..], k, &mut words);
                 let acc = &mut out[i * k..(i + 1) * k];
@@ -494,9 +505,9 @@ mod reference {
             shape,
             party: p,
             seeds: Vec::with_capacity(m),
-            s_cw: Vec::with_capacity(m * n as usize),
-            t_cw: Vec::with_capacity(m * n as usize),
-            v_cw: Vec::with_capacity(m * n as usize * k),
+            s_cw: vec![0; m * n as usize],
+            t_cw: vec![0; m * n as usize],
+            v_cw: vec![0; m * n as usize * k],
             leaf: Vec::with_capacity(m * k),
         };
         let (mut k0, mut k1) = (mk(Party::P0), mk(Party::P1));
@@ -540,8 +551,9 @@ mod reference {
                         vcw = vcw.wrapping_add(sign(beta[j]));
                     }
                     va[j] = va[j].wrapping_sub(v1[k + j]).wrapping_add(v0[k + j]).wrapping_add(sign(vcw));
-                    k0.v_cw.push(vcw);
-                    k1.v_cw.push(vcw);
+                    let cw = cw_index(m, n as usize, i, lvl as usize);
+                    k0.v_cw[cw * k + j] = vcw;
+                    k1.v_cw[cw * k + j] = vcw;
                 }
                 let (_, tl0) = seed_t(side(0, 0)[0]);
                 let (_, tl1) = seed_t(side(1, 0)[0]);
@@ -550,10 +562,11 @@ mod reference {
                 let tcw_l = tl0 ^ tl1 ^ a as u64 ^ 1;
                 let tcw_r = tr0 ^ tr1 ^ a as u64;
                 let tcw = (tcw_l | (tcw_r << 1)) as u8;
-                k0.s_cw.push(s_cw);
-                k1.s_cw.push(s_cw);
-                k0.t_cw.push(tcw);
-                k1.t_cw.push(tcw);
+                let cw = cw_index(m, n as usize, i, lvl as usize);
+                k0.s_cw[cw] = s_cw;
+                k1.s_cw[cw] = s_cw;
+                k0.t_cw[cw] = tcw;
+                k1.t_cw[cw] = tcw;
                 let tcw_keep = if s_keep == 0 { tcw_l } else { tcw_r };
                 for b in 0..2 {
                     let (sk, tk) = seed_t(side(b, s_keep)[0]);
@@ -608,7 +621,7 @@ mod reference {
             for (i, &x) in xs.iter().enumerate() {
                 let side = bit(x, n, lvl);
                 let blk = &buf[i * (1 + h)..(i + 1) * (1 + h)];
-                let cw = i * n as usize + lvl as usize;
+                let cw = cw_index(m, n as usize, i, lvl as usize);
                 let (mut sn, mut tn) = (blk[0] & !1, (blk[0] & 1) as u64);
                 words_of(&blk[1..], k, &mut words);
                 let acc = &mut out[i * k..(i + 1) * k];
