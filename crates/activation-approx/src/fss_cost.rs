@@ -9,21 +9,24 @@
 //! (mpc-sim's `fss::SplineLayout`) follows the *encoded* coefficients: P = the powers j ≥ 2 with a nonzero encoded
 //! coefficient in some segment, S = the segments with a nonzero encoded slope.
 //! - **Fused gate (P empty: degree ≤ 1 after encoding)**: open the masked input y = x + r (1 round, 8 B); each party
-//!   evaluates its m DCF keys at y locally; the payload (k = 1 + |S| words: the dealer's part of the truncated
-//!   segment value and one selection word per sloped segment) lets each party add the public part ⌊c₁·y/2^f⌋ of the
-//!   selected segment itself, so the output is already truncated (⌊L/2^f⌋ or one below, no failure event):
-//!   **1 round, 8 B online** under either truncation setting.
+//!   evaluates its m DCF keys at y locally; the payload (k = 2 words: the dealer's part of the truncated segment
+//!   value and the bare comparison indicator, which each party scales by public terms ⌊c₁·y/2^f⌋; k = 1 when no
+//!   segment is sloped) plus c = 1 + |S| dealt constant words let each party add the public part of the selected
+//!   segment itself, so the output is already truncated (⌊L/2^f⌋ or one below, no failure event):
+//!   **1 round, 8 B online** under either truncation setting. (The first version carried the |S| selection words
+//!   in every DCF payload, k = 1 + |S|: 3 words, two AES value blocks per tree level, for Compact's 3-piece form.)
 //! - **Otherwise**: the opening, concurrently the Beaver power tree of P's closure (each level that builds a power
 //!   costs one round plus its truncation; a square 8 B, a product 16 B), then one batched Beaver round multiplying
 //!   the |P| selected coefficients by the powers (16 B each), then one truncation (t rounds: 0 local, 1 dealer pair,
-//!   8 B); payload k = 2 + |P| words.
-//! - **Offline** (dealer → each party): the mask share and the constant share (8 + 8k B), m DCF keys of
+//!   8 B); payload k = 2 words (A's part and the indicator; B and the coefficients c_j are public per segment, so
+//!   each party scales its indicator shares by their differences), c = 2 + |P| dealt constant words.
+//! - **Offline** (dealer → each party): the mask share and the constant share (8 + 8c B), m DCF keys of
 //!   K(n, k) = 16 + n·(16 + 8k) + ⌈2n/8⌉ + 8k bytes each (Boyle et al., EUROCRYPT 2021, Fig. 1: a λ = 128-bit
 //!   seed, one correction word per level, the packed control bits, a leaf word), and the Beaver material of the
 //!   power tree (24 B a product, 16 B a square), of the coefficient products (24 B each) and of each dealer-pair
 //!   truncation (24 B).
 //! - **AES**: evaluating one key walks n tree levels with 1 + ⌈k/2⌉ fixed-key AES calls each, plus ⌈k/2⌉ at the
-//!   leaf: m·(n·(1 + ⌈k/2⌉) + ⌈k/2⌉) calls per party.
+//!   leaf: m·(n·(1 + ⌈k/2⌉) + ⌈k/2⌉) = m·(2n + 1) calls per party (k ≤ 2 for every gate).
 //!
 //! The number of pieces m therefore costs **key bytes and AES work, not rounds or online bytes** — the reason the
 //! best structure can differ from the Beaver one, where every threshold is an 8-round, 64-byte comparison.
@@ -105,9 +108,10 @@ impl FssCostModel {
         let powers: Vec<usize> = (2..need.len()).filter(|&j| need[j]).collect();
         let sloped = pw.segments.iter().filter(|s| s.get(1).is_some_and(|&c| c != 0)).count();
         let fused = powers.is_empty();
-        let k = if fused { 1 + sloped } else { 2 + powers.len() };
+        // DCF payload words k and dealt constant words c (mpc-sim's `SplineLayout::payload` / `const_words`).
+        let (k, c) = if fused { (1 + usize::from(sloped > 0), 1 + sloped) } else { (2, 2 + powers.len()) };
         let m = nt as u64 + 1;
-        let open_off = 8 + 8 * k as u64 + m * dcf_key_bytes(self.bits, k);
+        let open_off = 8 + 8 * c as u64 + m * dcf_key_bytes(self.bits, k);
         let (rounds, online, offline, mults) = if fused {
             // Truncated inside the gate: the opening is the whole online phase.
             (1, 8, open_off, 0)
@@ -234,13 +238,14 @@ mod tests {
         };
         let model = FssCostModel::default().with_truncation(Truncation::Local);
         let (a, b) = (model.piecewise_cost(&pp(1, 1)), model.piecewise_cost(&pp(6, 1)));
-        // Degree ≤ 1 is the fused gate: 1 round and 8 B whatever the pieces. Its payload is one word plus one
-        // selection word per sloped segment (the zero tail has none): 1 + 2 words for one piece, 1 + 7 for six;
-        // m = pieces + 2 keys.
+        // Degree ≤ 1 is the fused gate: 1 round and 8 B whatever the pieces. Its DCF payload is two words (the G
+        // part and the bare indicator); the dealt constant has one word plus one selection word per sloped segment
+        // (the zero tail has none): 1 + 2 words for one piece, 1 + 7 for six; m = pieces + 2 keys.
         assert_eq!((a.rounds, a.bytes_per_party, b.rounds, b.bytes_per_party), (Rounds(1), Bytes(8), Rounds(1), Bytes(8)));
-        assert_eq!(a.offline_bytes_per_party, Bytes(8 + 8 * 3 + 3 * dcf_key_bytes(64, 3)));
-        assert_eq!(b.offline_bytes_per_party, Bytes(8 + 8 * 8 + 8 * dcf_key_bytes(64, 8)));
-        assert_eq!(a.aes_calls_per_party, Count(3 * (64 * 3 + 2)));
+        assert_eq!(a.offline_bytes_per_party, Bytes(8 + 8 * 3 + 3 * dcf_key_bytes(64, 2)));
+        assert_eq!(b.offline_bytes_per_party, Bytes(8 + 8 * 8 + 8 * dcf_key_bytes(64, 2)));
+        assert_eq!(a.aes_calls_per_party, Count(3 * (2 * 64 + 1)));
+        assert_eq!(b.aes_calls_per_party, Count(8 * (2 * 64 + 1)));
         assert!(model.scalar(&b) > model.scalar(&a));
         // Degree 4, dealer pair: powers x², x³, x⁴ in 2 levels of 2 rounds, then the product round and the
         // truncation: 2·2 + 1 + 1 rounds.

@@ -559,9 +559,10 @@ mod tests {
         assert!(file.cost_model.is_none());
         let want = model.piecewise_cost(&file.piecewise().expect("pp"));
         assert_eq!(file.cost, want);
-        // 2 central pieces + 2 tails = 4 keys of a 4-word payload on 64 bits.
-        assert!(file.cost.offline_bytes_per_party.get() > 4 * 64 * (16 + 8 * 4));
-        assert_eq!(file.cost.aes_calls_per_party.get(), 4 * (64 * 3 + 2));
+        // 2 central pieces + 2 tails = 4 keys of a 2-word payload (the mask-dependent word and the indicator) on
+        // 64 bits: one AES value block per level.
+        assert!(file.cost.offline_bytes_per_party.get() > 4 * 64 * (16 + 8 * 2));
+        assert_eq!(file.cost.aes_calls_per_party.get(), 4 * (64 * 2 + 1));
         let text = std::fs::read_to_string(&out).expect("read");
         let key = format!("\"offline_bytes_per_party\": {}", file.cost.offline_bytes_per_party);
         assert!(text.contains(&key), "{text}");

@@ -8,7 +8,7 @@ mod common;
 use activation_approx::{Bytes, EncodedPiecewise, FixedPoint, Rounds, PiecewisePoly, Polynomial, Tail, Truncation};
 use common::{TRUNCS, normal, puma_gelu};
 use mpc_sim::bounds::piecewise_bound_lsb;
-use mpc_sim::fss::{FssCostEvaluator, SplineLayout, cost};
+use mpc_sim::fss::{FssCostEvaluator, FusedSplineGate, SplineLayout, cost, fused};
 use mpc_sim::{Evaluator, FssConfig, FssSession, Party, PlainEvaluator, SessionConfig};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -207,6 +207,41 @@ fn fused_gate_is_exact_at_every_breakpoint_for_many_masks() {
             assert!(d == 0 || d == 1, "seed {seed}, x = {x}: off by {d}");
         }
     }
+}
+
+#[test]
+fn predealt_fused_gate_online_phase_equals_the_emulation_and_its_aes_count() {
+    // The fused gate as separate dealer and online phases (what the throughput bench measures): for the whole ring
+    // (n = 64, ring extremes included) and a 32-bit domain (|x| < 2^31), on lengths that end mid-chunk, the
+    // revealed output is the emulation minus 0 or 1 LSB, and each party's AES calls are m·(2n + 1) per element
+    // (two-word payload). A spline with no sloped segment (one-word payload) works too.
+    let fx = FixedPoint::default();
+    let flat = PiecewisePoly::new(Tail::Zero, vec![-1.0, 1.0], vec![Polynomial::new(vec![0.5])], Tail::Constant { value: 2.0 }).unwrap();
+    for (pp, bits, n) in [(compact_like(), 64u32, 5000usize), (compact_like(), 32, 4097), (flat, 40, 300)] {
+        let enc = pp.encode(&fx).unwrap();
+        let gate = FusedSplineGate::new(&enc, bits).unwrap();
+        let lim = if bits == 64 { i64::MAX } else { (1i64 << (bits - 1)) - 1 };
+        let mut xe: Vec<i64> = inputs(&enc, n, 5).into_iter().map(|x| x.clamp(-lim - 1, lim)).collect();
+        xe[1] = -lim;
+        let keys = gate.deal(fused::seed_from(u64::from(bits)), n);
+        let mut s = session(Truncation::DealerPair, bits, 3);
+        let x = s.input_raw(Party::P0, &xe, &[n], fx.frac_bits).unwrap();
+        let (y, aes) = gate.online(&keys, &x).unwrap();
+        assert_eq!(aes, n as u64 * gate.eval_aes_calls_per_element(), "{bits} bits");
+        assert_eq!(gate.eval_aes_calls_per_element(), 3 * (2 * u64::from(bits) + 1));
+        let got = s.reveal_raw(&y).unwrap();
+        for (g, x) in got.iter().zip(&xe) {
+            let d = enc.eval(*x).wrapping_sub(*g);
+            // At n = 64 the two ring extremes' L overflows the emulation (module docs): skip the first four.
+            if bits < 64 || (*x != i64::MIN && *x != i64::MIN + 1 && *x != i64::MAX && *x != i64::MAX - 1) {
+                assert!(d == 0 || d == 1, "{bits} bits, x = {x}: off by {d}");
+            }
+        }
+        // Keys for another length are refused.
+        assert!(gate.online(&keys, &s.input_raw(Party::P0, &xe[..n - 1], &[n - 1], fx.frac_bits).unwrap()).is_err());
+    }
+    // Not a fused spline: refused with an error.
+    assert!(FusedSplineGate::new(&cubic_spline().encode(&fx).unwrap(), 64).is_err());
 }
 
 #[test]

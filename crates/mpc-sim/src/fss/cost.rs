@@ -2,14 +2,16 @@
 //! [`super::FssSession`] (the [`CostEvaluator`] with the FSS comparison and spline gates).
 //!
 //! Per element, n = comparison bits, m = pieces, K(n, k) = [`dcf::key_bytes`], k = spline payload words
-//! ([`super::SplineLayout::payload`]: fused, 1 + the number of segments with a nonzero slope; otherwise 2 + p, p the
-//! number of used powers x^j, j ≥ 2):
+//! ([`super::SplineLayout::payload`]: fused, 2 (1 if no segment is sloped), with c = 1 + |S| dealt constant words,
+//! |S| the number of segments with a nonzero slope ([`super::fused`]); otherwise k = 2 and c = 2 + p, p the
+//! number of used powers x^j, j ≥ 2 — a key carries its comparison indicator and each party scales it by the
+//! public per-segment differences, so k ≤ 2 and a key walk takes one AES value block per level):
 //!
 //! | gate | rounds | online B / party | offline B / party | AES calls / party (online) |
 //! |---|---|---|---|---|
 //! | LTZ | 1 | 8 | 16 + K(n − 1, 1) | (n − 1)·2 + 1 |
-//! | spline, fused (no used x^j, j ≥ 2) | 1 | 8 | 8 + 8k + m·K(n, k) | m·(n·(1 + ⌈k/2⌉) + ⌈k/2⌉) |
-//! | spline, p ≥ 1 used powers | max(1, powers) + 1 + t | 8 + powers + 16p + trunc | 8 + 8k + m·K(n, k) + powers + 24p + trunc | as above |
+//! | spline, fused (no used x^j, j ≥ 2) | 1 | 8 | 8 + 8c + m·K(n, k) | m·(n·(1 + ⌈k/2⌉) + ⌈k/2⌉) = m·(2n + 1) |
+//! | spline, p ≥ 1 used powers | max(1, powers) + 1 + t | 8 + powers + 16p + trunc | 8 + 8c + m·K(n, k) + powers + 24p + trunc | m·(2n + 1) |
 //!
 //! "powers" is the Beaver power tree of the used powers and those needed to build them
 //! ([`crate::recipes::powers_where`], [`power_tree`]: one level per tree depth that has a needed power, each one
@@ -59,8 +61,9 @@ pub fn power_tree(n: usize, need: &[bool], t: Truncation) -> Cost {
 
 /// Key bytes per element and party of a spline gate (the DCF keys, the mask share and the constant share).
 pub fn spline_key_bytes(pw: &EncodedPiecewise, bits: u32) -> u64 {
-    let k = SplineLayout::of(pw).payload();
-    8 + 8 * k as u64 + (pw.thresholds.len() as u64 + 1) * dcf::key_bytes(DcfShape { bits, payload: k })
+    let lay = SplineLayout::of(pw);
+    let k = lay.payload();
+    8 + 8 * lay.const_words() as u64 + (pw.thresholds.len() as u64 + 1) * dcf::key_bytes(DcfShape { bits, payload: k })
 }
 
 /// The FSS spline gate on `n` elements (module docs): its communication and AES work.

@@ -164,6 +164,16 @@ impl DcfBatch {
     }
 }
 
+/// Position of key i's level-`lvl` correction word in a batch of `m` keys with n-bit inputs (index into `s_cw` and
+/// `t_cw`; times k into `v_cw`). Level-major within each group of [`GROUP`] keys (the keys a walk advances
+/// together): one level of a group is contiguous, so the walk streams its correction words instead of gathering one
+/// word per key at a stride of n words. Only the memory order changes, not the keys.
+#[inline(always)]
+fn cw_index(m: usize, n: usize, i: usize, lvl: usize) -> usize {
+    let g0 = i - i % GROUP;
+    g0 * n + lvl * GROUP.min(m - g0) + (i - g0)
+}
+
 /// The bit of x at tree level i (most significant of the n bits first).
 #[inline(always)]
 fn bit(x: u64, bits: u32, i: u32) -> u64 {
@@ -257,7 +267,7 @@ pub fn keygen(prg: &Prg, shape: DcfShape, alphas: &[u64], betas: &[u64], rng: &m
                 words_of(&side(1, s_keep)[1..], k, &mut v1[k..]);
                 let neg = t[e][1] == 1; // (−1)^{t_1}
                 let sign = |x: u64| if neg { x.wrapping_neg() } else { x };
-                let cw = i * nu + lvl as usize;
+                let cw = cw_index(m, nu, i, lvl as usize);
                 let vae = &mut va[e * k..(e + 1) * k];
                 for j in 0..k {
                     let mut vcw = sign(v1[j].wrapping_sub(v0[j]).wrapping_sub(vae[j]));
@@ -323,6 +333,88 @@ fn rng_u128(rng: &mut impl RngCore) -> u128 {
 /// Returns the number of AES calls. The keys are walked [`GROUP`] at a time, level by level across the group, so
 /// that each level's AES blocks of the group are encrypted in one pipelined call and the state stays in L1.
 pub fn eval(prg: &Prg, keys: &DcfBatch, xs: &[u64], out: &mut [u64]) -> u64 {
+    match keys.shape.payload {
+        1 => eval_one_block::<1>(prg, keys, xs, out),
+        2 => eval_one_block::<2>(prg, keys, xs, out),
+        _ => eval_general(prg, keys, xs, out),
+    }
+}
+
+/// [`eval`] for payloads of K ≤ 2 words (h = 1: one seed block and one value block per level), the shape of the
+/// sign gate (K = 1) and of the fused spline gate (K = 2) — the online hot loop. Same walk, same blocks, same
+/// results as [`eval_general`] (tested bit for bit against the reference), with everything the general version
+/// keeps in vectors held in fixed-size arrays: per level one `encrypt_blocks` call over the group's 2·[`GROUP`]
+/// blocks, written and read in place (no intermediate `u128` buffer, no allocation), and the control-bit
+/// corrections applied with masks instead of branches.
+fn eval_one_block<const K: usize>(prg: &Prg, keys: &DcfBatch, xs: &[u64], out: &mut [u64]) -> u64 {
+    let n = keys.shape.bits;
+    let nu = n as usize;
+    let m = keys.len();
+    debug_assert!(K <= 2 && keys.shape.payload == K && xs.len() == m && out.len() == m * K);
+    let t0 = u64::from(keys.party == Party::P1);
+    let neg = keys.party == Party::P1;
+    let mut blocks = [aes::Block::default(); 2 * GROUP];
+    let mut s = [0u128; GROUP];
+    let mut t = [0u64; GROUP];
+    let mut acc = [[0u64; K]; GROUP];
+    let to_block = |x: u128| aes::Block::from(x.to_le_bytes());
+    let from_block = |b: &aes::Block| u128::from_le_bytes((*b).into());
+    for g0 in (0..m).step_by(GROUP) {
+        let g = GROUP.min(m - g0);
+        s[..g].copy_from_slice(&keys.seeds[g0..g0 + g]);
+        t[..g].iter_mut().for_each(|v| *v = t0);
+        acc[..g].iter_mut().for_each(|a| *a = [0; K]);
+        let xg = &xs[g0..g0 + g];
+        for lvl in 0..nu {
+            let shift = nu - 1 - lvl;
+            let row = g0 * nu + lvl * g;
+            for e in 0..g {
+                let side = u128::from((xg[e] >> shift) & 1);
+                blocks[2 * e] = to_block(s[e] ^ side);
+                blocks[2 * e + 1] = to_block(s[e] ^ (2 + side));
+            }
+            prg.aes.encrypt_blocks(&mut blocks[..2 * g]);
+            for e in 0..g {
+                let side = (xg[e] >> shift) & 1;
+                let seed_blk = from_block(&blocks[2 * e]) ^ s[e] ^ u128::from(side);
+                let val_blk = from_block(&blocks[2 * e + 1]) ^ s[e] ^ u128::from(2 + side);
+                let cw = row + e;
+                let on = t[e];
+                let m64 = 0u64.wrapping_sub(on);
+                let m128 = 0u128.wrapping_sub(u128::from(on));
+                s[e] = (seed_blk & !1) ^ (keys.s_cw[cw] & m128);
+                t[e] = ((seed_blk & 1) as u64) ^ (u64::from(keys.t_cw[cw] >> side) & 1 & on);
+                let v = &keys.v_cw[cw * K..(cw + 1) * K];
+                let a = &mut acc[e];
+                a[0] = a[0].wrapping_add(val_blk as u64).wrapping_add(v[0] & m64);
+                if K == 2 {
+                    a[K - 1] = a[K - 1].wrapping_add((val_blk >> 64) as u64).wrapping_add(v[K - 1] & m64);
+                }
+            }
+        }
+        for e in 0..g {
+            blocks[e] = to_block(s[e] ^ LEAF_TWEAK);
+        }
+        prg.aes.encrypt_blocks(&mut blocks[..g]);
+        for e in 0..g {
+            let i = g0 + e;
+            let leaf_blk = from_block(&blocks[e]) ^ s[e] ^ LEAF_TWEAK;
+            let m64 = 0u64.wrapping_sub(t[e]);
+            let leaf = &keys.leaf[i * K..(i + 1) * K];
+            let o = &mut out[i * K..(i + 1) * K];
+            for j in 0..K {
+                let word = if j == 0 { leaf_blk as u64 } else { (leaf_blk >> 64) as u64 };
+                let v = acc[e][j].wrapping_add(word).wrapping_add(leaf[j] & m64);
+                o[j] = if neg { v.wrapping_neg() } else { v };
+            }
+        }
+    }
+    // Per key: one seed and one value block per level, one leaf block.
+    m as u64 * (2 * u64::from(n) + 1)
+}
+
+/// [`eval`] for any payload length (⌈k/2⌉ value blocks per level).
+fn eval_general(prg: &Prg, keys: &DcfBatch, xs: &[u64], out: &mut [u64]) -> u64 {
     let (n, k, h) = (keys.shape.bits, keys.shape.payload, keys.shape.h());
     let nu = n as usize;
     let m = keys.len();
@@ -351,7 +443,7 @@ pub fn eval(prg: &Prg, keys: &DcfBatch, xs: &[u64], out: &mut [u64]) -> u64 {
                 let i = g0 + e;
                 let side = bit(x, n, lvl);
                 let blk = &buf[e * (1 + h)..(e + 1) * (1 + h)];
-                let cw = i * nu + lvl as usize;
+                let cw = cw_index(m, nu, i, lvl as usize);
                 let (mut sn, mut tn) = (blk[0] & !1, (blk[0] & 1) as u64);
                 words_of(&blk[1..], k, &mut words);
                 let acc = &mut out[i * k..(i + 1) * k];
@@ -413,9 +505,9 @@ mod reference {
             shape,
             party: p,
             seeds: Vec::with_capacity(m),
-            s_cw: Vec::with_capacity(m * n as usize),
-            t_cw: Vec::with_capacity(m * n as usize),
-            v_cw: Vec::with_capacity(m * n as usize * k),
+            s_cw: vec![0; m * n as usize],
+            t_cw: vec![0; m * n as usize],
+            v_cw: vec![0; m * n as usize * k],
             leaf: Vec::with_capacity(m * k),
         };
         let (mut k0, mut k1) = (mk(Party::P0), mk(Party::P1));
@@ -459,8 +551,9 @@ mod reference {
                         vcw = vcw.wrapping_add(sign(beta[j]));
                     }
                     va[j] = va[j].wrapping_sub(v1[k + j]).wrapping_add(v0[k + j]).wrapping_add(sign(vcw));
-                    k0.v_cw.push(vcw);
-                    k1.v_cw.push(vcw);
+                    let cw = cw_index(m, n as usize, i, lvl as usize);
+                    k0.v_cw[cw * k + j] = vcw;
+                    k1.v_cw[cw * k + j] = vcw;
                 }
                 let (_, tl0) = seed_t(side(0, 0)[0]);
                 let (_, tl1) = seed_t(side(1, 0)[0]);
@@ -469,10 +562,11 @@ mod reference {
                 let tcw_l = tl0 ^ tl1 ^ a as u64 ^ 1;
                 let tcw_r = tr0 ^ tr1 ^ a as u64;
                 let tcw = (tcw_l | (tcw_r << 1)) as u8;
-                k0.s_cw.push(s_cw);
-                k1.s_cw.push(s_cw);
-                k0.t_cw.push(tcw);
-                k1.t_cw.push(tcw);
+                let cw = cw_index(m, n as usize, i, lvl as usize);
+                k0.s_cw[cw] = s_cw;
+                k1.s_cw[cw] = s_cw;
+                k0.t_cw[cw] = tcw;
+                k1.t_cw[cw] = tcw;
                 let tcw_keep = if s_keep == 0 { tcw_l } else { tcw_r };
                 for b in 0..2 {
                     let (sk, tk) = seed_t(side(b, s_keep)[0]);
@@ -527,7 +621,7 @@ mod reference {
             for (i, &x) in xs.iter().enumerate() {
                 let side = bit(x, n, lvl);
                 let blk = &buf[i * (1 + h)..(i + 1) * (1 + h)];
-                let cw = i * n as usize + lvl as usize;
+                let cw = cw_index(m, n as usize, i, lvl as usize);
                 let (mut sn, mut tn) = (blk[0] & !1, (blk[0] & 1) as u64);
                 words_of(&blk[1..], k, &mut words);
                 let acc = &mut out[i * k..(i + 1) * k];

@@ -37,7 +37,9 @@
 //! u ≥ a_i; if it does, z < s_i is exactly "wrapped and below a_i"). The payload of (s, w) is
 //! `[⌊Q(s, w)/2^f⌋, [s = j] for every segment j with c_1 ≠ 0]` and each party outputs
 //! `G + Σ_j sel_j·⌊c_1,j·z/2^f⌋` — local, since ⌊c_1,j·z/2^f⌋ is public. All arithmetic is exact in 128 bits
-//! (⌊·/2^f⌋ mod 2^64 only needs the value mod 2^(64+f)).
+//! (⌊·/2^f⌋ mod 2^64 only needs the value mod 2^(64+f)). The selector words are public combinations of the
+//! comparison indicators, so the DCFs carry only `[G part, indicator]` (two words, one AES block per tree level)
+//! and each party scales its indicator shares by public terms ([`super::fused`], which implements this gate).
 //!
 //! Result: secure = ⌊L/2^f⌋ − e, e ∈ {0, 1}, for every |x| < 2^(n−1): the fixed-point emulation
 //! (`EncodedPiecewise::eval`, which truncates L mod 2^64) minus 0 or 1 LSB whenever L fits the ring (|L| < 2^63);
@@ -74,6 +76,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::dcf::{self, DcfBatch, DcfShape, Prg};
+use super::fused::FusedSplineGate;
 use crate::dealer::CHUNK;
 use crate::error::{MpcError, Result};
 use crate::evaluator::Evaluator;
@@ -166,9 +169,16 @@ impl SplineLayout {
         ev.concat(&flat.iter().collect::<Vec<_>>())
     }
 
-    /// Payload words per DCF: fused, G and one selection word per sloped segment; otherwise A, B and one
-    /// coefficient word per used power.
+    /// Payload words per DCF: fused, the G part and (when some segment is sloped) the bare comparison indicator,
+    /// which each party scales by public terms ([`super::fused`]); otherwise A's part and the indicator (B and the
+    /// coefficients c_j are public per segment: each party scales its indicator share by their differences).
     pub fn payload(&self) -> usize {
+        if self.fused() { 1 + usize::from(!self.sloped.is_empty()) } else { 2 }
+    }
+
+    /// Words of the dealt constant share per element (they depend on the mask's carries): fused, G and one
+    /// selection word per sloped segment; otherwise A, B and one coefficient word per used power.
+    pub fn const_words(&self) -> usize {
         if self.fused() { 1 + self.sloped.len() } else { 2 + self.powers.len() }
     }
 }
@@ -422,7 +432,7 @@ impl FssSession {
         let n = x.len();
         if lay.fused() {
             let y = self.open_masked(x, keys);
-            let shares = self.spline_eval_fused(pw, &lay, keys, &y);
+            let shares = self.spline_eval_fused(pw, keys, &y)?;
             return Ok(Shared { meta: x.meta.clone(), shares });
         }
         // The opening, concurrently with the used powers (Beaver power tree, only the levels they need).
@@ -452,103 +462,22 @@ impl FssSession {
         self.truncate(&yv)
     }
 
-    /// The fused gate's local part (module docs, "fused truncation"): regenerates the chunk's keys, each party
-    /// evaluates its own; returns the shares of the truncated spline value (scale f).
-    fn spline_eval_fused(&mut self, pw: &EncodedPiecewise, lay: &SplineLayout, keys: &GateKeys, y: &[u64]) -> Pair<Vec<u64>> {
-        let (nbits, mask, seed) = (self.bits, self.modulus_mask(), keys.seed);
-        let f = pw.fx.frac_bits;
-        let k = lay.payload();
-        let shape = DcfShape { bits: nbits, payload: k };
-        let half = 1u64 << (nbits - 1);
-        let big_n: u128 = 1u128 << nbits;
-        let prg = &self.prg;
-        let nt = pw.thresholds.len();
-        let a_i: Vec<u64> = pw.thresholds.iter().map(|&t| (t as u64).wrapping_add(half) & mask).collect();
-        // Sign-extended coefficients (two's complement in u128: products and sums below are exact mod 2^128).
-        let coef = |s: usize, j: usize| pw.segments[s].get(j).copied().unwrap_or(0) as i128 as u128;
-        let slopes: Vec<u128> = lay.sloped.iter().map(|&s| coef(s, 1)).collect();
+    /// The fused gate's local part (module docs, "fused truncation"; [`FusedSplineGate`]): regenerates each chunk's
+    /// keys from the gate's seed, each party evaluates its own; returns the shares of the truncated spline value
+    /// (scale f).
+    fn spline_eval_fused(&mut self, pw: &EncodedPiecewise, keys: &GateKeys, y: &[u64]) -> Result<Pair<Vec<u64>>> {
+        let gate = FusedSplineGate::new(pw, self.bits)?;
+        let seed = keys.seed;
         let parts: Vec<(Vec<u64>, Vec<u64>, u64, u64)> = y
             .par_chunks(CHUNK)
             .enumerate()
             .map(|(ci, ys)| {
-                let len = ys.len();
-                let mut rng = chunk_rng(seed, ci);
-                let rs: Vec<u64> = (0..len).map(|_| rng.next_u64().wrapping_add(rng.next_u64())).collect();
-                let mut alphas = vec![vec![0u64; len]; nt + 1];
-                let mut betas = vec![vec![0u64; len * k]; nt + 1];
-                let mut konst = vec![0u64; len * k];
-                // g(s, w) = g0[s] + w·g1[s] (only word 0 depends on the wrap bit w).
-                let mut g0 = vec![vec![0u64; k]; nt + 1];
-                let mut g1 = vec![0u64; nt + 1];
-                for (s, row) in g0.iter_mut().enumerate() {
-                    for (j, &sj) in lay.sloped.iter().enumerate() {
-                        row[1 + j] = u64::from(sj == s);
-                    }
-                }
-                for (e, &r) in rs.iter().enumerate() {
-                    let rn = r & mask;
-                    let off = u128::from(rn) + u128::from(half);
-                    for s in 0..=nt {
-                        let (c0, c1) = (coef(s, 0), coef(s, 1));
-                        let q0 = (c0 << f).wrapping_sub(c1.wrapping_mul(off));
-                        let q1 = q0.wrapping_add(c1.wrapping_mul(big_n));
-                        let (f0, f1) = ((q0 >> f) as u64, (q1 >> f) as u64);
-                        g0[s][0] = f0;
-                        g1[s] = f1.wrapping_sub(f0);
-                    }
-                    let kk = &mut konst[e * k..(e + 1) * k];
-                    kk.copy_from_slice(&g0[nt]);
-                    alphas[nt][e] = rn;
-                    for j in 0..k {
-                        betas[nt][e * k + j] = g0[nt][j].wrapping_sub(g0[0][j]);
-                    }
-                    betas[nt][e * k] = betas[nt][e * k].wrapping_add(g1[nt]);
-                    for i in 0..nt {
-                        let sum = u128::from(a_i[i]) + u128::from(rn);
-                        let s_i = (sum as u64) & mask;
-                        let carry = sum > u128::from(mask);
-                        alphas[i][e] = s_i;
-                        for j in 0..k {
-                            let d0 = g0[i + 1][j].wrapping_sub(g0[i][j]);
-                            let mut b = d0.wrapping_neg();
-                            if carry {
-                                if j == 0 {
-                                    b = b.wrapping_sub(g1[i + 1].wrapping_sub(g1[i]));
-                                }
-                                kk[j] = kk[j].wrapping_sub(d0);
-                            }
-                            betas[i][e * k + j] = b;
-                        }
-                    }
-                }
-                let (ksh, dkeys, gc) = deal_spline_keys(prg, shape, &alphas, &betas, &konst, &mut rng);
-                let zs: Vec<u64> = ys.iter().map(|&y| y.wrapping_add(half) & mask).collect();
-                // The public floor(c_1·z / 2^f) of every sloped segment, per element.
-                let pubs: Vec<u64> =
-                    zs.iter().flat_map(|&z| slopes.iter().map(move |&c1| (c1.wrapping_mul(u128::from(z)) >> f) as u64)).collect();
-                let ns = slopes.len();
-                let res = Pair::build(|v| {
-                    let mut sel = v.own(&ksh).clone();
-                    let mut tmp = vec![0u64; len * k];
-                    let mut ec = 0;
-                    for kb in v.own(&dkeys) {
-                        ec += dcf::eval(prg, kb, &zs, &mut tmp);
-                        sel.iter_mut().zip(&tmp).for_each(|(s, t)| *s = s.wrapping_add(*t));
-                    }
-                    let out: Vec<u64> = (0..len)
-                        .map(|e| {
-                            let w = &sel[e * k..(e + 1) * k];
-                            let p = &pubs[e * ns..(e + 1) * ns];
-                            w[1..].iter().zip(p).fold(w[0], |acc, (s, p)| acc.wrapping_add(s.wrapping_mul(*p)))
-                        })
-                        .collect();
-                    (out, ec)
-                });
-                let [(o0, ec), (o1, _)] = res.into_halves();
-                (o0, o1, ec, gc)
+                let ch = gate.deal_chunk(seed, ci, ys.len());
+                let (o0, o1, ec) = gate.eval_chunk(&ch, ys);
+                (o0, o1, ec, ch.dealer_aes_calls())
             })
             .collect();
-        self.collect_parts(parts)
+        Ok(self.collect_parts(parts))
     }
 
     /// The local part of the spline gate: regenerates the chunk's keys, each party evaluates its own; returns the
@@ -556,12 +485,22 @@ impl FssSession {
     fn spline_eval(&mut self, pw: &EncodedPiecewise, lay: &SplineLayout, keys: &GateKeys, y: &[u64]) -> (Pair<Vec<u64>>, Pair<Vec<u64>>) {
         let (nbits, mask, seed) = (self.bits, self.modulus_mask(), keys.seed);
         let f = pw.fx.frac_bits;
-        let k = lay.payload();
-        let shape = DcfShape { bits: nbits, payload: k };
+        // Dealt constant words per element (A, B, c_j for the used powers) and DCF payload words (A's part and the
+        // bare indicator): B and the c_j are public per segment, so a key's share of them is its indicator share
+        // times the public difference it stands for (as in the fused gate, [`super::fused`]).
+        let (k, kp) = (lay.const_words(), lay.payload());
+        let shape = DcfShape { bits: nbits, payload: kp };
         let half = 1u64 << (nbits - 1);
         let prg = &self.prg;
         let nt = pw.thresholds.len();
         let a_i: Vec<u64> = pw.thresholds.iter().map(|&t| (t as u64).wrapping_add(half) & mask).collect();
+        let coef = |s: usize, j: usize| pw.segments[s].get(j).copied().unwrap_or(0) as u64;
+        // The public words (1 … k − 1) of segment s's payload, and of every key's payload difference.
+        let pubw = |s: usize| -> Vec<u64> { std::iter::once(coef(s, 1)).chain(lay.powers.iter().map(|&j| coef(s, j))).collect() };
+        let pubs: Vec<Vec<u64>> = (0..=nt).map(pubw).collect();
+        let minus = |a: &[u64], b: &[u64]| -> Vec<u64> { a.iter().zip(b).map(|(x, y)| x.wrapping_sub(*y)).collect() };
+        let bpub: Vec<Vec<u64>> = (0..nt).map(|i| minus(&pubs[i], &pubs[i + 1])).chain([minus(&pubs[nt], &pubs[0])]).collect();
+        let (bpub, pubs) = (&bpub, &pubs);
         let parts: Vec<ChunkOut> = y
             .par_chunks(CHUNK)
             .enumerate()
@@ -571,18 +510,14 @@ impl FssSession {
                 let rs: Vec<u64> = (0..len).map(|_| rng.next_u64().wrapping_add(rng.next_u64())).collect();
                 // Dealer: payloads, DCF inputs, the shared constant.
                 let mut alphas = vec![vec![0u64; len]; nt + 1];
-                let mut betas = vec![vec![0u64; len * k]; nt + 1];
+                let mut betas = vec![vec![0u64; len * kp]; nt + 1];
                 let mut konst = vec![0u64; len * k];
                 let mut p = vec![vec![0u64; k]; nt + 1];
                 for (e, &r) in rs.iter().enumerate() {
                     let rn = r & mask;
-                    for (s, seg) in pw.segments.iter().enumerate() {
-                        let c = |j: usize| seg.get(j).copied().unwrap_or(0) as u64;
-                        p[s][0] = c(0).wrapping_shl(f).wrapping_sub(c(1).wrapping_mul(r));
-                        p[s][1] = c(1);
-                        for (pj, &j) in p[s].iter_mut().skip(2).zip(&lay.powers) {
-                            *pj = c(j);
-                        }
+                    for (s, ps) in p.iter_mut().enumerate() {
+                        ps[0] = coef(s, 0).wrapping_shl(f).wrapping_sub(coef(s, 1).wrapping_mul(r));
+                        ps[1..].copy_from_slice(&pubs[s]);
                     }
                     let kk = &mut konst[e * k..(e + 1) * k];
                     kk.copy_from_slice(&p[nt]);
@@ -591,29 +526,33 @@ impl FssSession {
                         let s_i = (sum as u64) & mask;
                         let carry = sum > mask as u128;
                         alphas[i][e] = s_i;
-                        for j in 0..k {
-                            let dij = p[i + 1][j].wrapping_sub(p[i][j]);
-                            betas[i][e * k + j] = dij.wrapping_neg();
-                            if carry {
-                                kk[j] = kk[j].wrapping_sub(dij);
+                        betas[i][e * kp] = p[i + 1][0].wrapping_sub(p[i][0]).wrapping_neg();
+                        betas[i][e * kp + 1] = 1;
+                        if carry {
+                            for j in 0..k {
+                                kk[j] = kk[j].wrapping_sub(p[i + 1][j].wrapping_sub(p[i][j]));
                             }
                         }
                     }
                     alphas[nt][e] = rn;
-                    for j in 0..k {
-                        betas[nt][e * k + j] = p[nt][j].wrapping_sub(p[0][j]);
-                    }
+                    betas[nt][e * kp] = p[nt][0].wrapping_sub(p[0][0]);
+                    betas[nt][e * kp + 1] = 1;
                 }
                 let (ksh, dkeys, gc) = deal_spline_keys(prg, shape, &alphas, &betas, &konst, &mut rng);
                 let zs: Vec<u64> = ys.iter().map(|&y| y.wrapping_add(half) & mask).collect();
                 // Parties: each evaluates its own keys at the public z and combines with the public y.
                 let res = Pair::build(|v| {
                     let mut sel = v.own(&ksh).clone();
-                    let mut tmp = vec![0u64; len * k];
+                    let mut tmp = vec![0u64; len * kp];
                     let mut ec = 0;
-                    for kb in v.own(&dkeys) {
+                    for (kb, bp) in v.own(&dkeys).iter().zip(bpub) {
                         ec += dcf::eval(prg, kb, &zs, &mut tmp);
-                        sel.iter_mut().zip(&tmp).for_each(|(s, t)| *s = s.wrapping_add(*t));
+                        for (w, t) in sel.chunks_exact_mut(k).zip(tmp.chunks_exact(kp)) {
+                            w[0] = w[0].wrapping_add(t[0]);
+                            for (wj, b) in w[1..].iter_mut().zip(bp) {
+                                *wj = wj.wrapping_add(t[1].wrapping_mul(*b));
+                            }
+                        }
                     }
                     let lin: Vec<u64> =
                         ys.iter().enumerate().map(|(e, &y)| sel[e * k].wrapping_add(sel[e * k + 1].wrapping_mul(y))).collect();
@@ -651,7 +590,7 @@ type ChunkOut = ([Vec<u64>; 2], [Vec<u64>; 2], u64, u64);
 /// The dealer's part of a spline gate on one chunk: additive shares of the constant payload words `konst`, and the
 /// DCF key pairs of the m segments (`alphas[i]` the comparison points, `betas[i]` the payloads), with the AES calls
 /// key generation took.
-fn deal_spline_keys(
+pub(super) fn deal_spline_keys(
     prg: &Prg,
     shape: DcfShape,
     alphas: &[Vec<u64>],
@@ -673,7 +612,7 @@ fn deal_spline_keys(
     (Pair::from_halves(k0, k1), Pair::from_halves(b0, b1), gc)
 }
 
-fn chunk_rng(seed: [u8; 32], ci: usize) -> ChaCha8Rng {
+pub(super) fn chunk_rng(seed: [u8; 32], ci: usize) -> ChaCha8Rng {
     let mut r = ChaCha8Rng::from_seed(seed);
     r.set_stream(ci as u64);
     r
