@@ -503,6 +503,30 @@ method = ["nfgn"]"#, "", "unknown method 'nfgn'"),
         }
         sec.validate(&spec("secure", "task = [\"mnist\"]", "samples = 10\ncnn_samples = 5")).unwrap();
         sec.validate(&spec("secure", "task = [\"mnist\"]", "backend = \"fss\"")).unwrap();
+        sec.validate(&spec("secure", "task = [\"mnist-vit\"]", "transformer_samples = 20\nsoftmax = \"crypten\"\nlayer_norm = \"crypten\""))
+            .unwrap();
+        for (params, want) in [
+            ("softmax = \"fast\"", "softmax recipe 'fast'"),
+            ("layer_norm = 3", "parameter 'layer_norm' = 3 must be a string"),
+            ("transformer_samples = 0", "transformer_samples = 0"),
+        ] {
+            let err = sec.validate(&spec("secure", "task = [\"spam-text\"]", params)).unwrap_err().to_string();
+            assert!(err.contains(want), "{params}: {err}");
+        }
+        // Transformer models exist for GELU only: their SiLU points are skipped, their GELU points kept.
+        let grid = "task = [\"mnist-vit\", \"mnist\"]\nactivation = [\"silu\", \"gelu\"]\nmethod = [\"nfgen\"]";
+        let point = |task: &str, act: &str| Point {
+            index: 0,
+            activation: Some(act.into()),
+            method: Some("nfgen".into()),
+            task: Some(task.into()),
+            depth: None,
+            density: None,
+            nu: None,
+        };
+        let s = spec("secure", grid, "");
+        assert!(!sec.applicable(&s, &point("mnist-vit", "silu")));
+        assert!(sec.applicable(&s, &point("mnist-vit", "gelu")) && sec.applicable(&s, &point("mnist", "silu")));
         acc.validate(&spec("accuracy", "task = [\"mnist\"]", "backend = \"beaver\"")).unwrap();
         let Err(err) = executor("acuracy", &paths()) else { panic!("unknown kind accepted") };
         let err = err.to_string();
