@@ -67,6 +67,7 @@ sweeps: $(RECORDS)
 
 # Tables (results/tables), figures (results/figures), the gallery and the README's results section, from the records.
 $(RESULTS)/tables/.stamp: $(wildcard $(RESULTS)/raw/*.jsonl) $(COMPACT)
+	$(COMPACT) transformer-costs --out $(RESULTS)/tables > /dev/null
 	$(COMPACT) report --results $(RESULTS) --readme README.md
 	@mkdir -p $(dir $@) && touch $@
 

@@ -15,7 +15,9 @@ use experiment_runner::constrained::{SearchCache, SearchParams, choose_method};
 use experiment_runner::models::{LoadParams, ModelCache, Paths, limited};
 use activation_approx::limits::num;
 use experiment_runner::names;
-use model_zoo::secure::{Backend, InferenceCost, LayerKind, SecureOptions, SecureReport, default_batch, evaluate_secure, predict_cost_on};
+use model_zoo::secure::{
+    Backend, InferenceCost, LayerKind, SecureOptions, SecureReport, TransformerRecipes, default_batch, evaluate_secure_with, predict_cost_with,
+};
 use model_zoo::{ActivationPlan, Task};
 
 /// Output format.
@@ -57,7 +59,7 @@ impl From<BackendArg> for Backend {
 /// Options of `compact secure`.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Args {
-    /// Task: mnist, fashion-mnist, spam, letter.
+    /// Task: mnist, fashion-mnist, spam, letter, or a transformer: mnist-vit, fashion-mnist-vit, spam-text.
     #[arg(long)]
     task: String,
     /// Activation the model was trained with (silu, gelu, mish).
@@ -77,7 +79,7 @@ pub(crate) struct Args {
     #[arg(long, value_enum, default_value = "beaver")]
     backend: BackendArg,
     /// Samples per batch (one two-party session each, forked from the one set-up session; batches run in
-    /// parallel). Default: 100 (MLP), 10 (CNN).
+    /// parallel). Default: 100 (MLP), 10 (CNN, transformer).
     #[arg(long, allow_negative_numbers = true, value_parser = crate::args::count)]
     batch: Option<usize>,
     /// Seed of the dealers, the input sharing and Compact's search.
@@ -99,6 +101,14 @@ pub(crate) struct Args {
     /// Validation samples Compact's search scores each candidate on (0 = all).
     #[arg(long, default_value_t = 5000, allow_negative_numbers = true, value_parser = crate::args::count0)]
     eval_limit: usize,
+    /// Transformers: the attention softmax recipe — puma (SPU's clipped limit exponential, 8 squarings, Goldschmidt
+    /// reciprocal), puma-fast (5 squarings) or crypten (limit exponential, Newton reciprocal).
+    #[arg(long, default_value = "puma")]
+    softmax: String,
+    /// Transformers: LayerNorm's inverse square root — ladder (power-of-two comparison ladder + 3 Newton steps) or
+    /// crypten (CrypTen's initial guess + 3 Newton steps).
+    #[arg(long = "layer-norm", default_value = "ladder")]
+    layer_norm: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Md)]
     format: Format,
@@ -122,6 +132,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     if args.approx.is_some() && args.method != "compact" {
         bail!("--approx gives Compact's approximation, but --method is '{}'; drop --approx or use --method compact", args.method);
     }
+    let recipes = TransformerRecipes::from_names(&args.softmax, &args.layer_norm)?;
     let registry = secure_methods::MethodRegistry::builtin();
     let spec = registry.spec(&args.method)?;
     if !spec.supports(&args.af) {
@@ -198,10 +209,13 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         fx: method.fixed_point(),
         backend: args.backend.into(),
     };
-    let report = evaluate_secure(&exported, method.as_ref(), &data.test, args.samples, &opts)?;
+    if !exported.is_transformer() && recipes != TransformerRecipes::default() {
+        bail!("--softmax / --layer-norm apply to transformers only, and {} is not one; drop them", task.name());
+    }
+    let report = evaluate_secure_with(&exported, method.as_ref(), &recipes, &data.test, args.samples, &opts)?;
     // The same method and model on the other backend, predicted (what the comparison line prints).
     let other_backend = if opts.backend == Backend::Fss { Backend::Beaver } else { Backend::Fss };
-    let other = predict_cost_on(&exported, method.as_ref(), opts.fx, opts.truncation, other_backend)?;
+    let other = predict_cost_with(&exported, method.as_ref(), &recipes, opts.fx, opts.truncation, other_backend)?;
     let float_acc = model_zoo::evaluate(&loaded.net, &limited(&data.test, args.samples), &ActivationPlan::Exact, load.batch)?;
     let stem = args.model.as_ref().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| {
         model_zoo::default_spec(task, &args.af, args.depth).map(|s| s.stem).unwrap_or_default()
@@ -216,13 +230,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
                 "method": args.method,
                 "method_source": how,
                 "options": opts,
+                "recipes": exported.is_transformer().then(|| serde_json::json!({ "softmax": recipes.names().0, "layer_norm": recipes.names().1 })),
                 "float_accuracy": float_acc,
                 "search_seconds": search_s,
                 "report": report,
                 "other_backend": { "backend": other_backend, "predicted": other },
             }))?
         ),
-        Format::Md => out!("{}", render(&stem, &args.method, &how, &opts, float_acc, search_s, &report, (other_backend, &other))),
+        Format::Md => {
+            let recipes = exported.is_transformer().then(|| recipes.names());
+            out!("{}", render(&stem, &args.method, &how, &opts, recipes, float_acc, search_s, &report, (other_backend, &other)))
+        }
     }
     Ok(())
 }
@@ -233,6 +251,7 @@ fn render(
     method: &str,
     how: &str,
     opts: &SecureOptions,
+    recipes: Option<(&str, &str)>,
     float_acc: f64,
     search_s: f64,
     r: &SecureReport,
@@ -249,6 +268,13 @@ fn render(
         "- {} test samples, batches of {}, seed {}, {} backend, {:?} truncation, f = {} fractional bits",
         r.samples, opts.batch, opts.seed, r.backend, r.truncation, opts.fx.frac_bits
     );
+    if let Some((softmax, layer_norm)) = recipes {
+        let _ = writeln!(
+            s,
+            "- transformer recipes: softmax {softmax}, LayerNorm {layer_norm}; the fixed-point plaintext run executes the same \
+             program (same recipes, same activation method) without secret sharing, so agreement isolates the protocol"
+        );
+    }
     let _ = writeln!(
         s,
         "- accuracy: secure {:.2} %, fixed-point plaintext {:.2} % (difference {:+.2} points), float model with the exact activation {:.2} %",

@@ -10,8 +10,12 @@
 //!   with a `depth` axis on the MNIST MLP; the frontier sweep this kind with several ν (`nu_list`... see
 //!   [`Accuracy`]).
 //! - `secure` (task × activation × method [× depth]): the model run end to end on secret shares
-//!   ([`model_zoo::secure`]) on the first `samples` test samples (`cnn_samples` for the CNN): secure accuracy, its
-//!   agreement with the fixed-point plaintext run, the metered cost per inference and the wall-clock time.
+//!   ([`model_zoo::secure`]) on the first `samples` test samples (`cnn_samples` for the CNN, `transformer_samples`
+//!   for the transformers, whose softmax and LayerNorm recipes are the parameters `softmax` and `layer_norm`,
+//!   default `puma` and `ladder`): secure accuracy, its agreement with the fixed-point plaintext run (the same
+//!   program, recipes included, without secret sharing), the metered cost per inference with its per-kind split and
+//!   the wall-clock time. Transformer tasks only have models for the activations of
+//!   [`model_zoo::zoo::TRANSFORMER_ACTIVATIONS`]; their other grid points are skipped.
 
 use secure_methods::{BuildContext, MethodRegistry, SecureMethod, measure};
 use activation_approx::density::DensitySpec;
@@ -160,8 +164,34 @@ const SECURE_PARAMS: &[&str] = &[
     "eval_limit",
     "samples",
     "cnn_samples",
+    "transformer_samples",
+    "softmax",
+    "layer_norm",
     "secure_batch",
 ];
+
+/// Whether `task` is one of the transformer tasks.
+fn is_transformer(task: Task) -> bool {
+    matches!(task, Task::MnistVit | Task::FashionMnistVit | Task::SpamText)
+}
+
+/// A string parameter from `[params]`, or `default` when absent; a non-string is an error.
+fn param_str(spec: &Spec, name: &str, default: &str) -> anyhow::Result<String> {
+    match spec.params.get(name) {
+        None => Ok(default.to_string()),
+        Some(toml::Value::String(v)) => Ok(v.clone()),
+        Some(other) => bail!("parameter '{name}' = {} must be a string", activation_approx::limits::clip(&other.to_string())),
+    }
+}
+
+/// The transformer recipes of a secure spec (`softmax`, `layer_norm`; defaults `puma`, `ladder`).
+fn spec_recipes(spec: &Spec) -> anyhow::Result<model_zoo::secure::TransformerRecipes> {
+    use model_zoo::secure::{LAYER_NORM_RECIPES, SOFTMAX_RECIPES, TransformerRecipes};
+    Ok(TransformerRecipes::from_names(
+        &param_str(spec, "softmax", SOFTMAX_RECIPES[0])?,
+        &param_str(spec, "layer_norm", LAYER_NORM_RECIPES[0])?,
+    )?)
+}
 
 impl Accuracy {
     fn check_spec(&self, spec: &Spec, params: &[&str]) -> anyhow::Result<()> {
@@ -291,7 +321,8 @@ pub struct Secure {
 impl Executor for Secure {
     fn validate(&self, spec: &Spec) -> anyhow::Result<()> {
         self.accuracy.check_spec(spec, SECURE_PARAMS)?;
-        for key in ["samples", "cnn_samples", "secure_batch"] {
+        spec_recipes(spec)?;
+        for key in ["samples", "cnn_samples", "transformer_samples", "secure_batch"] {
             if spec.param_usize(key, 1)? == 0 {
                 bail!("parameter {key} = 0: use at least 1");
             }
@@ -300,19 +331,29 @@ impl Executor for Secure {
     }
 
     fn applicable(&self, spec: &Spec, p: &Point) -> bool {
-        self.accuracy.applicable(spec, p)
+        let no_model = match (p.task.as_deref().map(str::parse::<Task>), &p.activation) {
+            (Some(Ok(t)), Some(a)) => is_transformer(t) && !model_zoo::zoo::TRANSFORMER_ACTIVATIONS.contains(&a.as_str()),
+            _ => false,
+        };
+        !no_model && self.accuracy.applicable(spec, p)
     }
 
     fn run(&self, spec: &Spec, point: &Point, seed: u64) -> anyhow::Result<serde_json::Value> {
-        use model_zoo::secure::{LayerKind, SecureOptions, evaluate_secure};
+        use model_zoo::secure::{LayerKind, SecureOptions, evaluate_secure_with};
         let PointSetup { task, act_name, method_name, loaded, chosen, search, .. } = self.accuracy.set_up(spec, point)?;
         let exported = loaded.net.export_folded()?;
-        let cnn = exported.input_shape.len() == 3;
-        let samples = if cnn { spec.param_usize("cnn_samples", 200)? } else { spec.param_usize("samples", 500)? };
+        let recipes = spec_recipes(spec)?;
+        let samples = if exported.is_transformer() {
+            spec.param_usize("transformer_samples", 200)?
+        } else if exported.input_shape.len() == 3 {
+            spec.param_usize("cnn_samples", 200)?
+        } else {
+            spec.param_usize("samples", 500)?
+        };
         let batch = spec.param_usize("secure_batch", model_zoo::secure::default_batch(&exported))?;
         let data = self.accuracy.cache.task_data(task)?;
         let opts = SecureOptions { batch, seed, truncation: SECURE_TRUNCATION, backend: search.backend, ..SecureOptions::default() };
-        let r = evaluate_secure(&exported, chosen.method.as_ref(), &data.test, samples.min(data.test.len()), &opts)?;
+        let r = evaluate_secure_with(&exported, chosen.method.as_ref(), &recipes, &data.test, samples.min(data.test.len()), &opts)?;
         let c = &r.metered;
         let result = SecureResult {
             task: task.name().to_string(),
@@ -334,6 +375,11 @@ impl Executor for Secure {
             activation_bytes_per_inference: c.of_kind(LayerKind::Activation).bytes_per_party.get(),
             linear_bytes_per_inference: c.of_kind(LayerKind::Linear).bytes_per_party.get(),
             pooling_bytes_per_inference: c.of_kind(LayerKind::Pooling).bytes_per_party.get(),
+            by_kind: c.by_kind(),
+            recipes: exported.is_transformer().then(|| {
+                let (softmax, layer_norm) = recipes.names();
+                crate::records::RecipeNames { softmax: softmax.to_string(), layer_norm: layer_norm.to_string() }
+            }),
             lan_s_per_inference: mpc_sim::Network::LAN.latency_s(&c.total),
             wan_s_per_inference: mpc_sim::Network::WAN.latency_s(&c.total),
             secure_seconds: r.secure_seconds,
@@ -457,6 +503,30 @@ method = ["nfgn"]"#, "", "unknown method 'nfgn'"),
         }
         sec.validate(&spec("secure", "task = [\"mnist\"]", "samples = 10\ncnn_samples = 5")).unwrap();
         sec.validate(&spec("secure", "task = [\"mnist\"]", "backend = \"fss\"")).unwrap();
+        sec.validate(&spec("secure", "task = [\"mnist-vit\"]", "transformer_samples = 20\nsoftmax = \"crypten\"\nlayer_norm = \"crypten\""))
+            .unwrap();
+        for (params, want) in [
+            ("softmax = \"fast\"", "softmax recipe 'fast'"),
+            ("layer_norm = 3", "parameter 'layer_norm' = 3 must be a string"),
+            ("transformer_samples = 0", "transformer_samples = 0"),
+        ] {
+            let err = sec.validate(&spec("secure", "task = [\"spam-text\"]", params)).unwrap_err().to_string();
+            assert!(err.contains(want), "{params}: {err}");
+        }
+        // Transformer models exist for GELU only: their SiLU points are skipped, their GELU points kept.
+        let grid = "task = [\"mnist-vit\", \"mnist\"]\nactivation = [\"silu\", \"gelu\"]\nmethod = [\"nfgen\"]";
+        let point = |task: &str, act: &str| Point {
+            index: 0,
+            activation: Some(act.into()),
+            method: Some("nfgen".into()),
+            task: Some(task.into()),
+            depth: None,
+            density: None,
+            nu: None,
+        };
+        let s = spec("secure", grid, "");
+        assert!(!sec.applicable(&s, &point("mnist-vit", "silu")));
+        assert!(sec.applicable(&s, &point("mnist-vit", "gelu")) && sec.applicable(&s, &point("mnist", "silu")));
         acc.validate(&spec("accuracy", "task = [\"mnist\"]", "backend = \"beaver\"")).unwrap();
         let Err(err) = executor("acuracy", &paths()) else { panic!("unknown kind accepted") };
         let err = err.to_string();

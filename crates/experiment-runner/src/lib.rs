@@ -24,3 +24,4 @@ pub mod report_any;
 pub mod spec;
 pub mod sweep;
 pub mod table;
+pub mod transformer_costs;

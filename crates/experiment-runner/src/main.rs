@@ -21,6 +21,7 @@ mod cmd_fit;
 mod cmd_run;
 mod cmd_secure;
 mod cmd_shard;
+mod cmd_transformer_costs;
 
 /// Compact: MPC-friendly approximations of activation functions, their baselines and experiments.
 #[derive(Debug, Parser)]
@@ -52,6 +53,9 @@ enum Command {
     /// Run a trained model end to end on secret shares: secure accuracy, agreement with the fixed-point plaintext
     /// run, metered cost per inference with a per-layer breakdown.
     Secure(Box<cmd_secure::Args>),
+    /// The transformers' cost per inference split by layer kind (linear, attention products, softmax, LayerNorm,
+    /// GELU) for every GELU method, from the cost evaluator (shapes only): results/tables/transformer_costs.{md,csv}.
+    TransformerCosts(cmd_transformer_costs::Args),
     /// Write an approximation as a program for an MPC framework (MPyC, CrypTen, SPU) or as a CSV table; --verify
     /// runs it there and compares with the reference fixed-point evaluation.
     Export(Box<cmd_export::ExportArgs>),
@@ -91,6 +95,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Report(args) => cmd_run::report(&args)?,
         Command::Compare(args) => cmd_run::compare(&args)?,
         Command::Secure(args) => cmd_secure::run(&args)?,
+        Command::TransformerCosts(args) => cmd_transformer_costs::run(&args)?,
         Command::Export(args) => cmd_export::run(&args)?,
         Command::Import(args) => cmd_export::import(&args)?,
     }

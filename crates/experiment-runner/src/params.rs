@@ -10,7 +10,8 @@
 //! | `bins` | 1 ≤ bins ≤ limits::MAX_BINS | 256 |
 //! | `batch` | ≥ 1 | 512 |
 //! | `eval_limit` | any (0 = all samples) | 0 |
-//! | `samples`, `cnn_samples`, `secure_batch` | ≥ 1 | 500, 200, per model |
+//! | `samples`, `cnn_samples`, `transformer_samples`, `secure_batch` | ≥ 1 | 500, 200, 200, per model |
+//! | `softmax`, `layer_norm` (secure, transformers) | `puma`, `puma-fast`, `crypten`; `ladder`, `crypten` | `puma`, `ladder` |
 
 use activation_approx::limits::{MAX_BINS, num};
 use anyhow::bail;

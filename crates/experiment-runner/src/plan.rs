@@ -71,10 +71,15 @@ fn mean(xs: &[f64]) -> Option<f64> {
     (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
 }
 
-/// Secure points' evaluated samples for `task` under `spec`: `samples` (default 500) or, for the Fashion-MNIST CNN,
-/// `cnn_samples` (default 200), as the secure executor reads them (`experiments.rs`).
+/// Secure points' evaluated samples for `task` under `spec`: `samples` (default 500), for the Fashion-MNIST CNN
+/// `cnn_samples` (default 200), for the transformers `transformer_samples` (default 200), as the secure executor reads
+/// them (`experiments.rs`).
 fn secure_samples(spec: &Spec, task: Option<&str>) -> f64 {
-    let (key, default) = if task == Some("fashion-mnist") { ("cnn_samples", 200) } else { ("samples", 500) };
+    let (key, default) = match task {
+        Some("fashion-mnist") => ("cnn_samples", 200),
+        Some("mnist-vit" | "fashion-mnist-vit" | "spam-text") => ("transformer_samples", 200),
+        _ => ("samples", 500),
+    };
     spec.param_usize(key, default).unwrap_or(default) as f64
 }
 

@@ -247,6 +247,13 @@ pub struct SecureResult {
     pub linear_bytes_per_inference: u64,
     /// Pooling layers' bytes.
     pub pooling_bytes_per_inference: u64,
+    /// Rounds and bytes per inference split by layer kind (linear, attention products, softmax, LayerNorm,
+    /// activation, …; empty in records that predate it).
+    #[serde(default)]
+    pub by_kind: Vec<model_zoo::secure::KindCost>,
+    /// A transformer's softmax and LayerNorm recipes (absent for other models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipes: Option<RecipeNames>,
     /// Estimated LAN seconds per inference.
     pub lan_s_per_inference: f64,
     /// Estimated WAN seconds per inference.
@@ -260,6 +267,15 @@ pub struct SecureResult {
     /// The backend of the secure run (`backend` spec parameter; Beaver in records that predate it).
     #[serde(default)]
     pub backend: model_zoo::secure::Backend,
+}
+
+/// The names of a transformer's softmax and LayerNorm recipes (`model_zoo::secure::TransformerRecipes::from_names`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipeNames {
+    /// Softmax recipe (`puma`, `puma-fast`, `crypten`).
+    pub softmax: String,
+    /// LayerNorm recipe (`ladder`, `crypten`).
+    pub layer_norm: String,
 }
 
 /// Record fields that are wall-clock timings: left out when records are compared for reproducibility.

@@ -28,6 +28,8 @@ fn bad_inputs_exit_nonzero_with_one_line() {
         ([&base[..], &["--model", "results/models/letter-silu-d4.json"]].concat(), "trained for task 'letter'"),
         ([&base[..], &["--model", "results/models/mnist-gelu-d4.json"]].concat(), "with 'gelu'"),
         ([&base[..], &["--nu", "1.5"]].concat(), "--nu 1.5"),
+        ([&base[..], &["--softmax", "fast"]].concat(), "softmax recipe 'fast': choose one of puma, puma-fast, crypten"),
+        ([&base[..], &["--layer-norm", "newton"]].concat(), "LayerNorm recipe 'newton': choose one of ladder, crypten"),
     ];
     for (args, want) in cases {
         let (code, err) = compact(&args);

@@ -84,8 +84,9 @@ pub enum ZooError {
     /// A model or training configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// A per-layer activation plan does not match the model.
-    #[error("activation plan has {got} entries but the model has {expected} activation layers")]
+    /// A per-layer activation plan (plaintext [`crate::ActivationPlan`] or secure [`crate::secure::MethodPlan`]) does not
+    /// match the model.
+    #[error("activation plan has {got} entries but the model has {expected} activation layers; give one entry per activation layer, or one shared")]
     PlanLength {
         /// Entries in the plan.
         got: usize,

@@ -131,6 +131,34 @@ pub const BLOCK_PARTS: [(&str, LayerKind); 10] = [
     ("fc2", LayerKind::Linear),
 ];
 
+impl LayerKind {
+    /// Every kind, in the order of the cost tables.
+    pub const ALL: [LayerKind; 8] = [
+        LayerKind::Input,
+        LayerKind::Linear,
+        LayerKind::AttentionProduct,
+        LayerKind::Softmax,
+        LayerKind::LayerNorm,
+        LayerKind::Activation,
+        LayerKind::Pooling,
+        LayerKind::Output,
+    ];
+
+    /// The kind's name in tables and records (`attention_product`, `layer_norm`, …: its serde name).
+    pub fn name(self) -> &'static str {
+        match self {
+            LayerKind::Input => "input",
+            LayerKind::Linear => "linear",
+            LayerKind::Activation => "activation",
+            LayerKind::Pooling => "pooling",
+            LayerKind::Output => "output",
+            LayerKind::AttentionProduct => "attention_product",
+            LayerKind::Softmax => "softmax",
+            LayerKind::LayerNorm => "layer_norm",
+        }
+    }
+}
+
 impl<E: Evaluator> Layer<E> {
     fn kind(&self) -> LayerKind {
         match self {
@@ -151,6 +179,161 @@ pub struct TransformerRecipes {
     pub softmax: SoftmaxRecipe,
     /// Inverse square root of LayerNorm.
     pub layer_norm: LayerNormRecipe,
+}
+
+/// Softmax recipe names accepted by [`TransformerRecipes::from_names`] (the first is the default).
+pub const SOFTMAX_RECIPES: [&str; 3] = ["puma", "puma-fast", "crypten"];
+/// LayerNorm (inverse square root) recipe names accepted by [`TransformerRecipes::from_names`] (the first is the
+/// default).
+pub const LAYER_NORM_RECIPES: [&str; 2] = ["ladder", "crypten"];
+
+impl TransformerRecipes {
+    /// The recipes by name: softmax `puma` (default: SPU's clipped limit exponential with 8 squarings and Goldschmidt
+    /// reciprocal), `puma-fast` (5 squarings, PUMA's LLaMA configuration) or `crypten` (limit exponential, Newton
+    /// reciprocal); LayerNorm `ladder` (default: power-of-two ladder + 3 Newton steps) or `crypten` (CrypTen's
+    /// exp-shaped initial guess + 3 Newton steps). Case-insensitive, `_` and `-` alike. See
+    /// `secure_methods::transformer` for the maths and sources.
+    pub fn from_names(softmax: &str, layer_norm: &str) -> Result<Self> {
+        let norm = |s: &str| s.trim().to_ascii_lowercase().replace('_', "-");
+        let softmax = match norm(softmax).as_str() {
+            "puma" => SoftmaxRecipe::puma(),
+            "puma-fast" => SoftmaxRecipe::puma_fast(),
+            "crypten" => SoftmaxRecipe::crypten(),
+            _ => {
+                return Err(ZooError::Config(format!(
+                    "softmax recipe '{}': choose one of {}",
+                    activation_approx::limits::clip(softmax),
+                    SOFTMAX_RECIPES.join(", ")
+                )));
+            }
+        };
+        let layer_norm = match norm(layer_norm).as_str() {
+            "ladder" => LayerNormRecipe::default(),
+            "crypten" => LayerNormRecipe::crypten(),
+            _ => {
+                return Err(ZooError::Config(format!(
+                    "LayerNorm recipe '{}': choose one of {}",
+                    activation_approx::limits::clip(layer_norm),
+                    LAYER_NORM_RECIPES.join(", ")
+                )));
+            }
+        };
+        Ok(TransformerRecipes { softmax, layer_norm })
+    }
+
+    /// The recipes' short names (`puma`, `ladder`, …; `custom` for others).
+    pub fn names(&self) -> (&'static str, &'static str) {
+        (self.softmax.name(), self.layer_norm.name())
+    }
+}
+
+/// Which secure method evaluates each activation layer — the secure counterpart of the plaintext
+/// [`crate::ActivationPlan`].
+///
+/// Activation layers are numbered in forward order: an MLP's or CNN's activation layers, or a transformer's one
+/// activation (the MLP of each encoder block) per block, as [`ExportedModel::n_activation_layers`] counts them. Every
+/// entry must approximate the model's activation and share one fixed-point setting (the session's). A one-method
+/// call converts into [`MethodPlan::Shared`] (`From<&dyn SecureMethod>`), so `predict_cost(&model, m.as_ref(), …)`
+/// keeps working; a per-layer plan whose entries are all the same method costs exactly what the shared plan costs.
+#[derive(Clone)]
+pub enum MethodPlan<'a> {
+    /// One method for every activation layer.
+    Shared(&'a dyn SecureMethod),
+    /// Layer `i` uses entry `i`; the length must equal the model's number of activation layers.
+    PerLayer(Vec<&'a dyn SecureMethod>),
+}
+
+impl std::fmt::Debug for MethodPlan<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MethodPlan::Shared(m) => write!(f, "Shared({})", m.name()),
+            MethodPlan::PerLayer(v) => write!(f, "PerLayer({:?})", v.iter().map(|m| m.name()).collect::<Vec<_>>()),
+        }
+    }
+}
+
+impl<'a, 'b: 'a> From<&'a (dyn SecureMethod + 'b)> for MethodPlan<'a> {
+    fn from(m: &'a (dyn SecureMethod + 'b)) -> Self {
+        MethodPlan::Shared(m)
+    }
+}
+
+impl<'a> From<&'a Box<dyn SecureMethod>> for MethodPlan<'a> {
+    fn from(m: &'a Box<dyn SecureMethod>) -> Self {
+        MethodPlan::Shared(m.as_ref())
+    }
+}
+
+impl<'a> From<&'a std::sync::Arc<dyn SecureMethod>> for MethodPlan<'a> {
+    fn from(m: &'a std::sync::Arc<dyn SecureMethod>) -> Self {
+        MethodPlan::Shared(m.as_ref())
+    }
+}
+
+impl<'a> From<&MethodPlan<'a>> for MethodPlan<'a> {
+    fn from(p: &MethodPlan<'a>) -> Self {
+        p.clone()
+    }
+}
+
+impl<'a> MethodPlan<'a> {
+    /// One method per activation layer, from owned methods (e.g. a per-layer search's results).
+    pub fn per_layer<M: AsRef<dyn SecureMethod>>(methods: &'a [M]) -> Self {
+        MethodPlan::PerLayer(methods.iter().map(|m| -> &'a dyn SecureMethod { m.as_ref() }).collect())
+    }
+
+    /// The method of activation layer `index` (`None` past the end of a per-layer plan).
+    pub fn method(&self, index: usize) -> Option<&'a dyn SecureMethod> {
+        match self {
+            MethodPlan::Shared(m) => Some(*m),
+            MethodPlan::PerLayer(v) => v.get(index).copied(),
+        }
+    }
+
+    /// Every entry (one for a shared plan).
+    pub fn methods(&self) -> Vec<&'a dyn SecureMethod> {
+        match self {
+            MethodPlan::Shared(m) => vec![*m],
+            MethodPlan::PerLayer(v) => v.clone(),
+        }
+    }
+
+    /// A short name for reports: the method's name, or the per-layer names joined by `+` (`compact+compact+puma`).
+    pub fn name(&self) -> String {
+        self.methods().iter().map(|m| m.name()).collect::<Vec<_>>().join("+")
+    }
+
+    /// The one fixed-point setting of the plan's methods (the session's); an error if a per-layer plan mixes two or
+    /// is empty.
+    pub fn fixed_point(&self) -> Result<FixedPoint> {
+        let ms = self.methods();
+        let first = ms.first().ok_or(ZooError::PlanLength { got: 0, expected: 1 })?.fixed_point();
+        match ms.iter().find(|m| m.fixed_point() != first) {
+            Some(m) => Err(ZooError::Config(format!(
+                "method '{}' uses {} fractional bits but '{}' uses {}; a per-layer plan runs in one session, pick methods with one fixed point",
+                m.name(),
+                m.fixed_point().frac_bits,
+                ms[0].name(),
+                first.frac_bits
+            ))),
+            None => Ok(first),
+        }
+    }
+
+    /// Checks a per-layer plan's length against the model's `n_layers` activation layers.
+    pub fn check(&self, n_layers: usize) -> Result<()> {
+        match self {
+            MethodPlan::PerLayer(v) if v.len() != n_layers => Err(ZooError::PlanLength { got: v.len(), expected: n_layers }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The plan's method for the next activation layer (`*index`), advancing the index.
+fn next_method<'p>(plan: &MethodPlan<'p>, index: &mut usize) -> Result<&'p dyn SecureMethod> {
+    let m = plan.method(*index).ok_or(ZooError::PlanLength { got: *index, expected: *index + 1 })?;
+    *index += 1;
+    Ok(m)
 }
 
 /// A model whose weights the server has secret-shared and prepared for repeated products on evaluator `E`.
@@ -358,6 +541,18 @@ impl<E: MethodEvaluator> SecureModel<E> {
         format!("{:02}-output", self.layers.len())
     }
 
+    /// Number of activation layers (one per encoder block in a transformer).
+    pub fn n_activation_layers(&self) -> usize {
+        self.layers.iter().filter(|(_, l)| matches!(l, Layer::Activation | Layer::Block(_))).count()
+    }
+
+    /// Checks a plan against this model: its length, every method's activation and one fixed point.
+    pub fn check_plan(&self, plan: &MethodPlan<'_>) -> Result<()> {
+        plan.check(self.n_activation_layers())?;
+        plan.fixed_point()?;
+        plan.methods().into_iter().try_for_each(|m| self.check_method(m))
+    }
+
     /// Checks that `method` approximates this model's activation.
     pub fn check_method(&self, method: &dyn SecureMethod) -> Result<()> {
         if method.activation() != self.activation {
@@ -373,10 +568,11 @@ impl<E: MethodEvaluator> SecureModel<E> {
     }
 
     /// The client shares `features` (`b` samples of the model's input shape, row-major), the parties run the
-    /// network with every activation evaluated by `method`, and the logits `[b, classes]` are opened to the
-    /// client. Returns the logits.
-    pub fn infer(&self, ev: &mut E, method: &dyn SecureMethod, features: &[f32], b: usize) -> Result<Vec<f64>> {
-        self.check_method(method)?;
+    /// network with activation layer i evaluated by the plan's method i (`method`: one `&dyn SecureMethod` for
+    /// every layer, or a [`MethodPlan`]), and the logits `[b, classes]` are opened to the client. Returns the logits.
+    pub fn infer<'m>(&self, ev: &mut E, method: impl Into<MethodPlan<'m>>, features: &[f32], b: usize) -> Result<Vec<f64>> {
+        let plan = method.into();
+        self.check_plan(&plan)?;
         let d: usize = self.input_shape.iter().product();
         if b == 0 || features.len() != b * d {
             return Err(ZooError::InputShape { got: vec![b, features.len() / b.max(1)], expected: self.input_shape.clone() });
@@ -388,7 +584,7 @@ impl<E: MethodEvaluator> SecureModel<E> {
             }
             _ => (ev.scope(INPUT_LABEL, |ev| ev.input(CLIENT, &f64s(features), &[b, d]))?, None),
         };
-        let logits = self.forward_masked(ev, method, x, b, real.as_deref())?;
+        let logits = self.forward_masked(ev, &plan, x, b, real.as_deref())?;
         let scale = 2f64.powi(E::meta(&logits).scale as i32);
         let out = ev.scope(&self.output_label(), |ev| ev.reveal_to_raw(&logits, CLIENT))?;
         Ok(out.into_iter().map(|v| v as f64 / scale).collect())
@@ -421,21 +617,26 @@ impl<E: MethodEvaluator> SecureModel<E> {
 
     /// The secret-shared forward pass of a batch `x` = \[b, d\]; returns the shared logits \[b, classes\].
     /// (A text transformer takes the one-hot rows `[b·L, vocab]` and needs the padding: use [`SecureModel::infer`].)
-    pub fn forward(&self, ev: &mut E, method: &dyn SecureMethod, x: E::Value, b: usize) -> Result<E::Value> {
-        self.forward_masked(ev, method, x, b, None)
+    pub fn forward<'m>(&self, ev: &mut E, method: impl Into<MethodPlan<'m>>, x: E::Value, b: usize) -> Result<E::Value> {
+        let plan = method.into();
+        self.check_plan(&plan)?;
+        self.forward_masked(ev, &plan, x, b, None)
     }
 
-    fn forward_masked(&self, ev: &mut E, method: &dyn SecureMethod, mut x: E::Value, b: usize, real: Option<&[bool]>) -> Result<E::Value> {
+    fn forward_masked(&self, ev: &mut E, plan: &MethodPlan<'_>, mut x: E::Value, b: usize, real: Option<&[bool]>) -> Result<E::Value> {
         let mut shape = self.input_shape.clone();
+        // Index of the next activation layer in the plan.
+        let mut act_index = 0usize;
         for (label, layer) in &self.layers {
             let n: usize = shape.iter().product();
             if let Layer::Block(blk) = layer {
                 let [t, d] = shape[..] else {
                     return Err(ZooError::InputShape { got: shape.clone(), expected: vec![0, blk.width] });
                 };
-                x = self.block(ev, method, blk, &x, b, t, d, real, label)?;
+                x = self.block(ev, next_method(plan, &mut act_index)?, blk, &x, b, t, d, real, label)?;
                 continue;
             }
+            let method = if matches!(layer, Layer::Activation) { Some(next_method(plan, &mut act_index)?) } else { None };
             let mut step = |ev: &mut E| -> Result<E::Value> {
                 Ok(match layer {
                     Layer::Dense { weight, bias, in_dim, out_dim } => {
@@ -475,6 +676,7 @@ impl<E: MethodEvaluator> SecureModel<E> {
                         ev.reshape(&y, &[b, n])?
                     }
                     Layer::Activation => {
+                        let method = method.ok_or_else(|| ZooError::Config("activation layer without a method".into()))?;
                         let flat = ev.reshape(&x, &[b * n])?;
                         let y = ev.run_method(method, &flat)?;
                         ev.reshape(&y, &[b, n])?
@@ -802,10 +1004,35 @@ pub struct InferenceCost {
     pub aes_calls: Count,
 }
 
+/// One layer kind's share of an inference: its layers' rounds and bytes summed ([`InferenceCost::by_kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct KindCost {
+    /// The kind.
+    pub kind: LayerKind,
+    /// Rounds of its layers (layers run one after the other, so the kinds' rounds add up to the inference's).
+    pub rounds: u64,
+    /// Bytes one party sends per inference.
+    pub bytes: u64,
+    /// Dealer bytes one party receives per inference.
+    pub offline_bytes: u64,
+}
+
 impl InferenceCost {
     /// Sum over the layers of one kind: (rounds, bytes, offline bytes).
     pub fn of_kind(&self, kind: LayerKind) -> Cost {
         self.layers.iter().filter(|l| l.kind == kind).fold(Cost::ZERO, |a, l| a.then(l.cost()))
+    }
+
+    /// The per-kind split, in [`LayerKind::ALL`] order, kinds without layers left out.
+    pub fn by_kind(&self) -> Vec<KindCost> {
+        LayerKind::ALL
+            .into_iter()
+            .filter(|k| self.layers.iter().any(|l| l.kind == *k))
+            .map(|kind| {
+                let c = self.of_kind(kind);
+                KindCost { kind, rounds: c.rounds.get(), bytes: c.bytes_per_party.get(), offline_bytes: c.offline_bytes_per_party.get() }
+            })
+            .collect()
     }
 
     /// Builds the per-inference cost from a channel's labels after running `samples` samples in one batch.
@@ -836,30 +1063,47 @@ impl InferenceCost {
     }
 }
 
-/// The predicted cost of one inference of `model` with `method` on the Beaver backend ([`CostEvaluator`], batch of
-/// one).
-pub fn predict_cost(model: &ExportedModel, method: &dyn SecureMethod, fx: FixedPoint, truncation: Truncation) -> Result<InferenceCost> {
+/// The predicted cost of one inference of `model` with `method` (one method, or a per-layer [`MethodPlan`]) on the
+/// Beaver backend ([`CostEvaluator`], batch of one), with the default transformer recipes.
+pub fn predict_cost<'m>(model: &ExportedModel, method: impl Into<MethodPlan<'m>>, fx: FixedPoint, truncation: Truncation) -> Result<InferenceCost> {
     predict_cost_on(model, method, fx, truncation, Backend::Beaver)
 }
 
-/// The predicted cost of one inference on `backend` ([`CostEvaluator`] or [`FssCostEvaluator`], batch of one).
-pub fn predict_cost_on(
+/// The predicted cost of one inference on `backend` ([`CostEvaluator`] or [`FssCostEvaluator`], batch of one), with
+/// the default transformer recipes.
+pub fn predict_cost_on<'m>(
     model: &ExportedModel,
-    method: &dyn SecureMethod,
+    method: impl Into<MethodPlan<'m>>,
+    fx: FixedPoint,
+    truncation: Truncation,
+    backend: Backend,
+) -> Result<InferenceCost> {
+    predict_cost_with(model, method, &TransformerRecipes::default(), fx, truncation, backend)
+}
+
+/// The predicted cost of one inference on `backend` with a transformer's softmax and LayerNorm `recipes` (ignored by
+/// models without encoder blocks). Costs depend on shapes only: the zero input stands for any sample (a text
+/// transformer's zero input is a full-length message of token 0; see [`predict_batch_cost`] for other paddings).
+pub fn predict_cost_with<'m>(
+    model: &ExportedModel,
+    method: impl Into<MethodPlan<'m>>,
+    recipes: &TransformerRecipes,
     fx: FixedPoint,
     truncation: Truncation,
     backend: Backend,
 ) -> Result<InferenceCost> {
     let d: usize = model.input_shape.iter().product();
-    predict_batch_cost(model, method, fx, truncation, backend, &vec![0.0; d], 1)
+    predict_batch_cost(model, &method.into(), recipes, fx, truncation, backend, &vec![0.0; d], 1)
 }
 
 /// The predicted cost of a batch of `b` samples `features` (per inference): the same as [`predict_cost_on`] for
 /// every model but the text transformer, whose cost depends on the public padding of its inputs (the token values
 /// themselves never change the cost).
+#[allow(clippy::too_many_arguments)]
 pub fn predict_batch_cost(
     model: &ExportedModel,
-    method: &dyn SecureMethod,
+    method: &MethodPlan<'_>,
+    recipes: &TransformerRecipes,
     fx: FixedPoint,
     truncation: Truncation,
     backend: Backend,
@@ -870,13 +1114,13 @@ pub fn predict_batch_cost(
     match backend {
         Backend::Beaver => {
             let mut ev = CostEvaluator::new(fx, truncation);
-            let sm = SecureModel::share(&mut ev, model)?;
+            let sm = SecureModel::share(&mut ev, model)?.with_recipes(recipes.clone());
             sm.infer(&mut ev, method, features, b)?;
             InferenceCost::from_channel_with(&sm.labels(), &ev.channel().by_label(), ev.total(), b as u64, exact)
         }
         Backend::Fss => {
             let mut ev = FssCostEvaluator::new(fx, truncation, FSS_BITS)?;
-            let sm = SecureModel::share(&mut ev, model)?;
+            let sm = SecureModel::share(&mut ev, model)?.with_recipes(recipes.clone());
             let before = ev.cost().aes_calls_per_party;
             sm.infer(&mut ev, method, features, b)?;
             let mut c = InferenceCost::from_channel_with(&sm.labels(), &ev.channel().by_label(), ev.total(), b as u64, exact)?;
@@ -921,7 +1165,8 @@ impl SecureBackend for FssSession {
 fn run_batches<E: SecureBackend>(
     mut setup: E,
     model: &ExportedModel,
-    method: &dyn SecureMethod,
+    method: &MethodPlan<'_>,
+    recipes: &TransformerRecipes,
     data: &Dataset,
     batches: &[(usize, usize)],
 ) -> Result<Vec<(Vec<f64>, InferenceCost)>>
@@ -930,7 +1175,7 @@ where
     E::Fixed: Send + Sync,
 {
     let d: usize = model.input_shape.iter().product();
-    let sm = SecureModel::share(&mut setup, model)?;
+    let sm = SecureModel::share(&mut setup, model)?.with_recipes(recipes.clone());
     let setup_cost = setup.meter().total().cost();
     let forks: Vec<E> = batches.iter().map(|_| setup.fork_batch()).collect();
     batches
@@ -983,16 +1228,33 @@ fn argmax(row: &[f64]) -> usize {
     row.iter().enumerate().fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) }).0
 }
 
-/// Runs the first `samples` samples of `data` through the secure pass and its plaintext twin with `method`: the
-/// weights are shared and masked once (one set-up session), then the samples run in batches of `opts.batch`, each
-/// batch in its own [`Session::fork`] of the set-up session, all in parallel; every layer is metered.
-pub fn evaluate_secure(
+/// Runs the first `samples` samples of `data` through the secure pass and its plaintext twin with `method` (one
+/// method, or a per-layer [`MethodPlan`]) and the default transformer recipes: the weights are shared and masked once
+/// (one set-up session), then the samples run in batches of `opts.batch`, each batch in its own [`Session::fork`] of
+/// the set-up session, all in parallel; every layer is metered.
+pub fn evaluate_secure<'m>(
     model: &ExportedModel,
-    method: &dyn SecureMethod,
+    method: impl Into<MethodPlan<'m>>,
     data: &Dataset,
     samples: usize,
     opts: &SecureOptions,
 ) -> Result<SecureReport> {
+    evaluate_secure_with(model, method, &TransformerRecipes::default(), data, samples, opts)
+}
+
+/// [`evaluate_secure`] with a transformer's softmax and LayerNorm `recipes`. The plaintext twin runs the very same
+/// program on [`PlainEvaluator`] — the same recipes in fixed point, the same activation programs — so the label
+/// agreement measures the secure protocol alone (its truncation and comparison errors), not the recipes'
+/// approximation error; the float model's accuracy is the caller's to add.
+pub fn evaluate_secure_with<'m>(
+    model: &ExportedModel,
+    method: impl Into<MethodPlan<'m>>,
+    recipes: &TransformerRecipes,
+    data: &Dataset,
+    samples: usize,
+    opts: &SecureOptions,
+) -> Result<SecureReport> {
+    let method = &method.into();
     if data.sample_shape != model.input_shape {
         return Err(ZooError::InputShape { got: data.sample_shape.clone(), expected: model.input_shape.clone() });
     }
@@ -1005,7 +1267,7 @@ pub fn evaluate_secure(
     // The truncation is the run's, the same for every method (like for like); a method's hint
     // (`Method::needs`) does not override it.
     let truncation = opts.truncation;
-    let predicted = predict_cost_on(model, method, opts.fx, truncation, opts.backend)?;
+    let predicted = predict_cost_with(model, method, recipes, opts.fx, truncation, opts.backend)?;
     let d: usize = model.input_shape.iter().product();
     let batches: Vec<(usize, usize)> = (0..samples).step_by(opts.batch).map(|s| (s, (s + opts.batch).min(samples))).collect();
 
@@ -1014,14 +1276,14 @@ pub fn evaluate_secure(
     // (a child dealer: fresh A, C = A·B for the same masks, never a replayed triple or FSS key).
     let cfg = SessionConfig { fx: opts.fx, truncation, seed: opts.seed };
     let secure: Vec<(Vec<f64>, InferenceCost)> = match opts.backend {
-        Backend::Beaver => run_batches(Session::new(cfg), model, method, data, &batches)?,
-        Backend::Fss => run_batches(FssSession::new(FssConfig { session: cfg, bits: FSS_BITS })?, model, method, data, &batches)?,
+        Backend::Beaver => run_batches(Session::new(cfg), model, method, recipes, data, &batches)?,
+        Backend::Fss => run_batches(FssSession::new(FssConfig { session: cfg, bits: FSS_BITS })?, model, method, recipes, data, &batches)?,
     };
     let secure_seconds = t0.elapsed().as_secs_f64();
 
     let t1 = Instant::now();
     let mut plain_ev = PlainEvaluator::new(opts.fx);
-    let plain_sm = SecureModel::share(&mut plain_ev, model)?;
+    let plain_sm = SecureModel::share(&mut plain_ev, model)?.with_recipes(recipes.clone());
     let plain: Vec<Vec<f64>> = batches
         .par_iter()
         .map(|&(s, e)| {
@@ -1036,7 +1298,7 @@ pub fn evaluate_secure(
     let mut predicted = predicted;
     for (k, ((s, e), (_, cost))) in batches.iter().zip(&secure).enumerate() {
         let want = if token_input(model) {
-            let p = predict_batch_cost(model, method, opts.fx, truncation, opts.backend, &data.features[s * d..e * d], e - s)?;
+            let p = predict_batch_cost(model, method, recipes, opts.fx, truncation, opts.backend, &data.features[s * d..e * d], e - s)?;
             if k == 0 {
                 predicted = p.clone();
             }

@@ -92,7 +92,11 @@ fn every_committed_model_meters_as_predicted() {
         let (net, side) = load_model(path, &reg).unwrap();
         let model = net.export_folded().unwrap();
         let ms = methods.entry(side.activation.clone()).or_insert_with(|| vec![method("compact", &side.activation), method("nfgen", &side.activation)]);
-        let data = random_data(&model.input_shape, 1, 2, 5);
+        let mut data = random_data(&model.input_shape, 1, 2, 5);
+        // A text transformer's input is token ids (integers below its vocabulary), not reals.
+        if let Some(model_zoo::ExportedLayer::TokenEmbed { vocab, .. }) = model.layers.first() {
+            data.features.iter_mut().for_each(|x| *x = (*x * *vocab as f32).floor().min(*vocab as f32 - 1.0));
+        }
         for m in ms.iter() {
             let opts = SecureOptions { batch: 1, seed: 2, ..SecureOptions::default() };
             let r = evaluate_secure(&model, m.as_ref(), &data, 1, &opts)
