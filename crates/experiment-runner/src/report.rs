@@ -64,7 +64,12 @@ pub struct Report {
 }
 
 /// Experiments with a dedicated section; records of any other name get a generic table.
-const KNOWN: &[&str] = &["approximations", "accuracy", "ablations", "depth", "frontier", "secure", crate::report_transformers::NAME];
+const KNOWN: &[&str] =
+    &["approximations", "accuracy", "ablations", "depth", "frontier", "secure", crate::report_transformers::NAME, FRONTIER_TRANSFORMERS];
+
+/// The transformers' frontier sweep (GELU only, a spec of its own): drawn with `frontier`, its baselines from the
+/// `transformers` sweep.
+const FRONTIER_TRANSFORMERS: &str = "frontier-transformers";
 
 /// Builds every table and figure whose records exist under `results`.
 pub fn build(results: &Path) -> anyhow::Result<Report> {
@@ -87,9 +92,13 @@ pub fn build(results: &Path) -> anyhow::Result<Report> {
     if !abl.is_empty() {
         report.sections.push(accuracy_outputs(&abl, results, "ablations", "Ablations: Compact without density awareness or annealing")?);
     }
-    let frontier = crate::report_any::read_unique(&raw.join("frontier.jsonl"))?;
+    let mut frontier = crate::report_any::read_unique(&raw.join("frontier.jsonl"))?;
+    frontier.extend(crate::report_any::read_unique(&raw.join(format!("{FRONTIER_TRANSFORMERS}.jsonl")))?);
     if !frontier.is_empty() {
-        report.sections.push(frontier_outputs(&frontier, &acc, results)?);
+        // The transformers' baselines are the points of their own accuracy sweep.
+        let mut baselines = acc.clone();
+        baselines.extend(crate::report_any::read_unique(&raw.join(format!("{}.jsonl", crate::report_transformers::NAME)))?);
+        report.sections.push(frontier_outputs(&frontier, &baselines, results)?);
     }
     let transformers = crate::report_any::read_unique(&raw.join(format!("{}.jsonl", crate::report_transformers::NAME)))?;
     if !transformers.is_empty() {
