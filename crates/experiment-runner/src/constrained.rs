@@ -266,7 +266,7 @@ pub struct SearchCache {
 }
 
 impl SearchCache {
-    fn candidates(&self, key: &str, make: impl FnOnce() -> anyhow::Result<Vec<Candidate>>) -> anyhow::Result<Arc<Vec<Candidate>>> {
+    pub(crate) fn candidates(&self, key: &str, make: impl FnOnce() -> anyhow::Result<Vec<Candidate>>) -> anyhow::Result<Arc<Vec<Candidate>>> {
         let lock = || self.candidates.lock().map_err(|_| anyhow::anyhow!("search cache poisoned"));
         if let Some(c) = lock()?.get(key) {
             return Ok(c.clone());
@@ -328,6 +328,8 @@ pub fn constrained_search(
             bytes: cand.bytes.get(),
             val_accuracy: acc,
             rel_loss: rel(acc),
+            layer: None,
+            accepted: None,
         });
         if rel(acc) <= params.nu {
             let stop = if i == 0 { StopReason::CheapestAdmissible } else { StopReason::ConstraintBinds };
@@ -352,6 +354,8 @@ pub struct ChosenMethod {
     pub method: Arc<dyn SecureMethod>,
     /// Searched: the search's outcome.
     pub search: Option<SearchOutcome>,
+    /// `compact-per-layer`: one method per activation layer (then `method` is layer 0's).
+    pub per_layer: Option<crate::per_layer::PerLayerChoice>,
 }
 
 /// The method for a point: for `compact` the accuracy-constrained search on the loaded model
@@ -370,12 +374,25 @@ pub fn choose_method(
     cache: &SearchCache,
     model_key: &str,
 ) -> anyhow::Result<ChosenMethod> {
+    if method_name == crate::per_layer::PER_LAYER {
+        let elements = loaded.net.export_folded()?.activation_elements_per_layer();
+        let choice =
+            crate::per_layer::per_layer_search(methods, loaded, act_name, search, batch, seed, cache, model_key, &elements)?;
+        let Some(first) = choice.layers.first() else { bail!("the per-layer search chose no layer") };
+        let outcome = SearchOutcome {
+            approximation: first.approximation.clone(),
+            tau: first.tau,
+            stop: choice.stop,
+            trials: choice.trials.clone(),
+        };
+        return Ok(ChosenMethod { method: first.method.clone(), search: Some(outcome), per_layer: Some(choice) });
+    }
     if SEARCHED.contains(&method_name) {
         let (cand, out) =
             constrained_search(methods, loaded, method_name, act_name, search, batch, seed, cache, model_key)?;
-        return Ok(ChosenMethod { method: cand.method, search: Some(out) });
+        return Ok(ChosenMethod { method: cand.method, search: Some(out), per_layer: None });
     }
     let density = serde_json::to_string(&model_density(&loaded.stats)?)?;
     let ctx = BuildContext::new(act_name)?.with_density(density).with_config(config);
-    Ok(ChosenMethod { method: Arc::from(methods.build(method_name, &ctx)?), search: None })
+    Ok(ChosenMethod { method: Arc::from(methods.build(method_name, &ctx)?), search: None, per_layer: None })
 }

@@ -26,10 +26,11 @@ use serde_json::json;
 
 pub use crate::models::Paths;
 use crate::constrained::{ChosenMethod, SearchCache, SearchParams, choose_method};
-use crate::models::{LoadParams, ModelCache, accuracy_with, correctness, method_fn, paired_diff_ci95};
+use crate::models::{LoadParams, ModelCache, accuracy_with_plan, correctness_with, method_fn, paired_diff_ci95};
+use model_zoo::ActivationPlan;
 use crate::records::{
-    AccuracyResult, ApproximationResult, ApproximationSummary, BackendPrice, Curve, InferenceSummary, LocalTruncationCost,
-    SecureResult,
+    AccuracyResult, ApproximationResult, ApproximationSummary, BackendPrice, Curve, InferenceSummary, LayerChoice,
+    LayerDensity, LocalTruncationCost, PerLayerPricing, PerLayerResult, SecureResult,
 };
 use model_zoo::secure::Backend;
 use crate::spec::{Point, Spec};
@@ -88,7 +89,7 @@ pub struct Approximation {
 impl Approximation {
     /// With the built-in methods.
     pub fn new() -> Self {
-        Approximation { methods: MethodRegistry::builtin() }
+        Approximation { methods: crate::per_layer::method_registry() }
     }
 }
 
@@ -145,7 +146,7 @@ pub struct Accuracy {
 impl Accuracy {
     /// Reads models from `paths.models` and data from `paths.data_root`.
     pub fn new(paths: Paths) -> Self {
-        Accuracy { cache: ModelCache::new(paths), methods: MethodRegistry::builtin(), searches: SearchCache::default() }
+        Accuracy { cache: ModelCache::new(paths), methods: crate::per_layer::method_registry(), searches: SearchCache::default() }
     }
 }
 
@@ -229,26 +230,50 @@ impl Executor for Accuracy {
         let input_bound =
             loaded.stats.iter().map(|s| s.histogram.lo.abs().max(s.histogram.hi.abs())).fold(1.0f64, f64::max);
         let rel = |acc: f64| (loaded.exact_val - acc) / loaded.exact_val;
-        let ChosenMethod { method, search: outcome } = chosen;
-        let priced = method.cost(SECURE_TRUNCATION, input_bound)?;
-        let local = method.cost(Truncation::Local, input_bound)?;
-        let cost = priced.cost;
+        let ChosenMethod { method, search: outcome, per_layer } = chosen;
+        // The methods of the activation layers: one for every layer, or the per-layer search's (then the point's
+        // per-element prices are element-weighted means over the layers, its inferences predicted per layer).
+        let layer_methods = per_layer.as_ref().map(|c| c.methods());
+        let elements = loaded.net.export_folded()?.activation_elements_per_layer();
+        let (priced, local) = match &layer_methods {
+            None => (ElementPrice::of(method.cost(SECURE_TRUNCATION, input_bound)?), ElementPrice::of(method.cost(Truncation::Local, input_bound)?)),
+            Some(ms) => (ElementPrice::mean(ms, &elements, SECURE_TRUNCATION, input_bound)?, ElementPrice::mean(ms, &elements, Truncation::Local, input_bound)?),
+        };
         let info = method.info();
-        let f = method_fn(method.clone())?;
-        let val_acc = accuracy_with(&loaded.net, val, f.clone(), load.batch)?;
+        let plan = match &per_layer {
+            None => ActivationPlan::All(method_fn(method.clone())?),
+            Some(c) => crate::per_layer::plan_of(&c.layers.iter().map(crate::per_layer::candidate_fn).collect::<anyhow::Result<Vec<_>>>()?),
+        };
+        let val_acc = accuracy_with_plan(&loaded.net, val, &plan, load.batch)?;
         // The test split, once, after the choice.
-        let test_correct = correctness(&loaded.net, test, f, load.batch)?;
+        let test_correct = correctness_with(&loaded.net, test, &plan, load.batch)?;
         let test_acc = test_correct.iter().filter(|&&c| c).count() as f64 / test_correct.len().max(1) as f64;
         let ci = paired_diff_ci95(&loaded.exact_test_correct, &test_correct, seed)?;
         // One metered secure inference per backend (each checked equal to its prediction): the Beaver one is the
-        // record's headline inference, both go into the side-by-side backend prices.
-        let beaver = metered_cost(&loaded.net, method.as_ref(), test, seed, Backend::Beaver)?;
-        let fss = metered_cost(&loaded.net, method.as_ref(), test, seed, Backend::Fss)?;
+        // record's headline inference, both go into the side-by-side backend prices. Per layer: predicted.
+        let (beaver, fss) = match &layer_methods {
+            None => (
+                metered_cost(&loaded.net, method.as_ref(), test, seed, Backend::Beaver)?,
+                metered_cost(&loaded.net, method.as_ref(), test, seed, Backend::Fss)?,
+            ),
+            Some(ms) => (
+                per_layer_predicted(&loaded.net, ms, test, &elements, Backend::Beaver, input_bound)?,
+                per_layer_predicted(&loaded.net, ms, test, &elements, Backend::Fss, input_bound)?,
+            ),
+        };
         let backends = [(Backend::Beaver, &beaver), (Backend::Fss, &fss)]
             .into_iter()
-            .map(|(b, c)| backend_price(method.as_ref(), b, c, input_bound))
+            .map(|(b, c)| match &layer_methods {
+                None => backend_price(method.as_ref(), b, c, input_bound),
+                Some(ms) => per_layer_backend_price(ms, &elements, b, c, input_bound),
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let per_layer_result = match &per_layer {
+            None => None,
+            Some(c) => Some(per_layer_record(c, &loaded.stats, &elements, input_bound)?),
+        };
         let inference = inference_summary(&loaded.net, beaver)?;
+        let outcome_curve = outcome.as_ref().map(|_| method.clone());
         let result = AccuracyResult {
             task: task.name().to_string(),
             activation: act_name.to_string(),
@@ -267,14 +292,14 @@ impl Executor for Accuracy {
             tau: outcome.as_ref().and_then(|o| o.tau),
             stop: outcome.as_ref().map(|o| o.stop),
             trials: outcome.as_ref().map(|o| o.trials.clone()).unwrap_or_default(),
-            bytes_per_element: cost.bytes_per_party.get(),
-            rounds_per_element: cost.rounds.get(),
-            comparisons_per_element: cost.comparisons.get(),
+            bytes_per_element: priced.bytes,
+            rounds_per_element: priced.rounds,
+            comparisons_per_element: priced.comparisons,
             truncation: SECURE_TRUNCATION,
             failure_bound: priced.failure_bound,
             local_truncation: LocalTruncationCost {
-                bytes_per_element: local.cost.bytes_per_party.get(),
-                rounds_per_element: local.cost.rounds.get(),
+                bytes_per_element: local.bytes,
+                rounds_per_element: local.rounds,
                 failure_bound: local.failure_bound,
                 input_bound,
             },
@@ -293,6 +318,11 @@ impl Executor for Accuracy {
             },
             backend: search.backend,
             backends,
+            per_layer: per_layer_result,
+            curve: match &outcome_curve {
+                Some(m) => Some(density_curve(m.as_ref())?),
+                None => None,
+            },
         };
         Ok(serde_json::to_value(result)?)
     }
@@ -340,6 +370,12 @@ impl Executor for Secure {
 
     fn run(&self, spec: &Spec, point: &Point, seed: u64) -> anyhow::Result<serde_json::Value> {
         use model_zoo::secure::{LayerKind, SecureOptions, evaluate_secure_with};
+        if point.method.as_deref().is_some_and(|m| crate::names::method(m).ok() == Some(crate::per_layer::PER_LAYER)) {
+            bail!(
+                "method {} is evaluated by the accuracy experiment only (the secure forward pass takes one method for every layer); drop it from the secure spec",
+                crate::per_layer::PER_LAYER
+            );
+        }
         let PointSetup { task, act_name, method_name, loaded, chosen, search, .. } = self.accuracy.set_up(spec, point)?;
         let exported = loaded.net.export_folded()?;
         let recipes = spec_recipes(spec)?;
@@ -460,6 +496,147 @@ fn backend_price(
         lan_s_per_inference: mpc_sim::Network::LAN.latency_s(&c.total),
         wan_s_per_inference: mpc_sim::Network::WAN.latency_s(&c.total),
     })
+}
+
+/// A method's fixed-point curve on [`crate::records::density_curve_grid`].
+fn density_curve(method: &dyn SecureMethod) -> anyhow::Result<Curve> {
+    let x = crate::records::density_curve_grid();
+    let y = method.eval_fixed(&x)?;
+    Ok(Curve { x, y })
+}
+
+/// A per-element price under one truncation protocol: one method's, or the element-weighted mean (bytes) and the
+/// largest (rounds, comparisons, failure bound) over a per-layer plan's methods.
+#[derive(Debug, Clone, Copy)]
+struct ElementPrice {
+    bytes: u64,
+    rounds: u64,
+    comparisons: u64,
+    failure_bound: f64,
+}
+
+impl ElementPrice {
+    fn of(c: secure_methods::MethodCost) -> Self {
+        ElementPrice {
+            bytes: c.cost.bytes_per_party.get(),
+            rounds: c.cost.rounds.get(),
+            comparisons: c.cost.comparisons.get(),
+            failure_bound: c.failure_bound,
+        }
+    }
+
+    fn mean(methods: &[std::sync::Arc<dyn SecureMethod>], elements: &[usize], truncation: Truncation, input_bound: f64) -> anyhow::Result<Self> {
+        let mut out = ElementPrice { bytes: 0, rounds: 0, comparisons: 0, failure_bound: 0.0 };
+        let mut total = 0u64;
+        for (m, &n) in methods.iter().zip(elements) {
+            let c = ElementPrice::of(m.cost(truncation, input_bound)?);
+            out.bytes += c.bytes * n as u64;
+            total += n as u64;
+            out.rounds = out.rounds.max(c.rounds);
+            out.comparisons = out.comparisons.max(c.comparisons);
+            out.failure_bound = out.failure_bound.max(c.failure_bound);
+        }
+        out.bytes /= total.max(1);
+        Ok(out)
+    }
+}
+
+/// One inference (first sample of `data`, batch of one) with layer ℓ's activation evaluated by `methods[ℓ]`, as
+/// predicted by `backend`'s cost evaluator ([`crate::per_layer::combine_per_layer`]).
+fn per_layer_predicted(
+    net: &model_zoo::Network,
+    methods: &[std::sync::Arc<dyn SecureMethod>],
+    data: &model_zoo::Dataset,
+    elements: &[usize],
+    backend: Backend,
+    input_bound: f64,
+) -> anyhow::Result<model_zoo::secure::InferenceCost> {
+    let exported = net.export_folded()?;
+    let d = data.sample_len();
+    if data.is_empty() {
+        bail!("cannot price an inference on an empty dataset; check eval_limit");
+    }
+    let mut preds = Vec::with_capacity(methods.len());
+    let mut aes = Vec::with_capacity(methods.len());
+    for m in methods {
+        preds.push(model_zoo::secure::predict_batch_cost(
+            &exported,
+            &model_zoo::secure::MethodPlan::Shared(m.as_ref()),
+            &model_zoo::secure::TransformerRecipes::default(),
+            m.fixed_point(),
+            SECURE_TRUNCATION,
+            backend,
+            &data.features[..d],
+            1,
+        )?);
+        aes.push(m.backend_cost(backend == Backend::Fss, SECURE_TRUNCATION, input_bound)?.cost.aes_calls_per_party.get());
+    }
+    crate::per_layer::combine_per_layer(&preds, &aes, elements)
+}
+
+/// [`backend_price`] of a per-layer plan: per element the element-weighted means (bytes, AES calls) and the largest
+/// rounds over the layers, per inference the combined prediction `c`.
+fn per_layer_backend_price(
+    methods: &[std::sync::Arc<dyn SecureMethod>],
+    elements: &[usize],
+    backend: Backend,
+    c: &model_zoo::secure::InferenceCost,
+    input_bound: f64,
+) -> anyhow::Result<BackendPrice> {
+    let (mut online, mut key, mut aes, mut rounds, mut total) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    for (m, &n) in methods.iter().zip(elements) {
+        let e = m.backend_cost(backend == Backend::Fss, SECURE_TRUNCATION, input_bound)?.cost;
+        let n = n as u64;
+        online += e.bytes_per_party.get() * n;
+        key += e.offline_bytes_per_party.get() * n;
+        aes += e.aes_calls_per_party.get() * n;
+        rounds = rounds.max(e.rounds.get());
+        total += n;
+    }
+    let total = total.max(1);
+    Ok(BackendPrice {
+        backend,
+        rounds_per_element: rounds,
+        online_bytes_per_element: online / total,
+        key_bytes_per_element: key / total,
+        aes_calls_per_element: aes / total,
+        rounds_per_inference: c.total.rounds.get(),
+        bytes_per_inference: c.total.bytes_per_party.get(),
+        offline_bytes_per_inference: c.total.offline_bytes_per_party.get(),
+        aes_calls_per_inference: c.aes_calls.get(),
+        lan_s_per_inference: mpc_sim::Network::LAN.latency_s(&c.total),
+        wan_s_per_inference: mpc_sim::Network::WAN.latency_s(&c.total),
+    })
+}
+
+/// The record of a per-layer choice: every layer's candidate, priced per element on both backends, with the input
+/// density it was fitted to.
+fn per_layer_record(
+    choice: &crate::per_layer::PerLayerChoice,
+    stats: &[model_zoo::ActivationStats],
+    elements: &[usize],
+    input_bound: f64,
+) -> anyhow::Result<PerLayerResult> {
+    let mut layers = Vec::with_capacity(choice.layers.len());
+    for ((c, s), &n) in choice.layers.iter().zip(stats).zip(elements) {
+        let b = c.method.backend_cost(false, SECURE_TRUNCATION, input_bound)?.cost;
+        let f = c.method.backend_cost(true, SECURE_TRUNCATION, input_bound)?.cost;
+        layers.push(LayerChoice {
+            layer: s.index,
+            elements: n,
+            structure: c.structure.clone(),
+            tau: c.tau,
+            beaver_bytes_per_element: b.bytes_per_party.get(),
+            beaver_rounds_per_element: b.rounds.get(),
+            fss_bytes_per_element: f.bytes_per_party.get(),
+            fss_key_bytes_per_element: f.offline_bytes_per_party.get(),
+            fss_rounds_per_element: f.rounds.get(),
+            approximation: c.approximation.clone(),
+            density: LayerDensity { mean: s.mean, std: s.std, histogram: s.histogram.clone() },
+            curve: density_curve(c.method.as_ref())?,
+        });
+    }
+    Ok(PerLayerResult { layers, pricing: PerLayerPricing::Predicted, evaluations: choice.evaluations })
 }
 
 #[cfg(test)]

@@ -102,14 +102,7 @@ pub fn limited(d: &model_zoo::Dataset, limit: usize) -> model_zoo::Dataset {
 pub fn model_density(stats: &[model_zoo::ActivationStats]) -> anyhow::Result<DensitySpec> {
     let mut comps = Vec::new();
     for s in stats {
-        let h = &s.histogram;
-        let n = h.counts.len();
-        let w = (h.hi - h.lo) / n as f64;
-        let edges: Vec<f64> = (0..=n).map(|k| h.lo + k as f64 * w).collect();
-        let counts: Vec<f64> = h.counts.iter().map(|&c| c as f64).collect();
-        let emp = Empirical::from_histogram(edges, counts)
-            .with_context(|| format!("activation layer {} has an unusable histogram", s.index))?;
-        comps.push((1.0, DensitySpec::Empirical(emp)));
+        comps.push((1.0, layer_density(s)?));
     }
     if comps.is_empty() {
         bail!("the model has no activation layers to take a density from");
@@ -201,6 +194,23 @@ pub fn accuracy_with(net: &model_zoo::Network, d: &model_zoo::Dataset, f: ActFn,
     Ok(model_zoo::evaluate(net, d, &ActivationPlan::All(f), batch)?)
 }
 
+/// Accuracy of `net` on `d` under an activation plan (e.g. one replacement per layer).
+pub fn accuracy_with_plan(net: &model_zoo::Network, d: &model_zoo::Dataset, plan: &ActivationPlan, batch: usize) -> anyhow::Result<f64> {
+    Ok(model_zoo::evaluate(net, d, plan, batch)?)
+}
+
+/// The input density of one activation layer: its calibration histogram as an empirical density.
+pub fn layer_density(s: &model_zoo::ActivationStats) -> anyhow::Result<DensitySpec> {
+    let h = &s.histogram;
+    let n = h.counts.len();
+    let w = (h.hi - h.lo) / n as f64;
+    let edges: Vec<f64> = (0..=n).map(|k| h.lo + k as f64 * w).collect();
+    let counts: Vec<f64> = h.counts.iter().map(|&c| c as f64).collect();
+    let emp = Empirical::from_histogram(edges, counts)
+        .with_context(|| format!("activation layer {} has an unusable histogram", s.index))?;
+    Ok(DensitySpec::Empirical(emp))
+}
+
 /// Inputs the lookup tables cover: |x| ≤ 32 (pre-activations beyond are rare and evaluated point by point).
 const TABLE_HALF_RANGE: f64 = 32.0;
 
@@ -249,7 +259,8 @@ pub fn correctness(net: &model_zoo::Network, d: &model_zoo::Dataset, f: ActFn, b
     correctness_with(net, d, &ActivationPlan::All(f), batch)
 }
 
-fn correctness_with(
+/// Per sample of `d`: is the prediction of `net` under `plan` right.
+pub fn correctness_with(
     net: &model_zoo::Network,
     d: &model_zoo::Dataset,
     plan: &ActivationPlan,

@@ -7,7 +7,6 @@
 //! the (clipped) value and the known names.
 
 use activation_approx::ActivationRegistry;
-use secure_methods::MethodRegistry;
 use activation_approx::limits::clip;
 use anyhow::bail;
 use model_zoo::Task;
@@ -25,7 +24,7 @@ pub fn activation(name: &str) -> anyhow::Result<String> {
 
 /// The canonical (registry) name of a method (Compact or a baseline).
 pub fn method(name: &str) -> anyhow::Result<&'static str> {
-    let registry = MethodRegistry::builtin();
+    let registry = crate::per_layer::method_registry();
     match registry.spec(name) {
         Ok(s) => Ok(s.name),
         Err(_) => bail!("unknown method '{}'; known: {}", clip(name), registry.names().join(", ")),

@@ -55,6 +55,82 @@ pub struct Trial {
     pub val_accuracy: f64,
     /// Validation relative accuracy loss (η − η′)/η.
     pub rel_loss: f64,
+    /// Per-layer search: the activation layer whose candidate this trial lowered (the other layers keep their
+    /// current choice); none in the shared search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<usize>,
+    /// Per-layer search: whether the trial met ν and was kept (the shared search keeps only its last trial).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<bool>,
+}
+
+/// The calibration density of one activation layer's input, as the per-layer search and the density figures use
+/// it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerDensity {
+    /// Mean of the recorded pre-activation values.
+    pub mean: f64,
+    /// Their standard deviation.
+    pub std: f64,
+    /// Their histogram (calibration sample of the training split).
+    pub histogram: model_zoo::Histogram,
+}
+
+/// One activation layer's approximation chosen by the per-layer search, priced per element on both backends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerChoice {
+    /// 0-based activation layer.
+    pub layer: usize,
+    /// Activation elements of this layer per inference.
+    pub elements: usize,
+    /// The candidate's structure.
+    pub structure: String,
+    /// τ it was annealed for (none: a one-comparison form).
+    pub tau: Option<f64>,
+    /// Beaver backend: online bytes per element per party.
+    pub beaver_bytes_per_element: u64,
+    /// Beaver backend: rounds per element.
+    pub beaver_rounds_per_element: u64,
+    /// FSS backend: online bytes per element per party.
+    pub fss_bytes_per_element: u64,
+    /// FSS backend: key bytes per element per party.
+    pub fss_key_bytes_per_element: u64,
+    /// FSS backend: rounds per element.
+    pub fss_rounds_per_element: u64,
+    /// The piecewise polynomial (annealed candidates) or none (one-comparison forms: see `structure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approximation: Option<PiecewisePoly>,
+    /// The layer's input density the candidates were fitted to.
+    pub density: LayerDensity,
+    /// The chosen approximation's fixed-point curve ([`density_curve_grid`]).
+    pub curve: Curve,
+}
+
+/// x grid of the curves drawn over the activation input densities: [−12, 12] in steps of 1/16 (transformer GELU
+/// inputs reach beyond the [−8, 8] of the approximation figures).
+pub fn density_curve_grid() -> Vec<f64> {
+    (0..=384).map(|i| -12.0 + i as f64 / 16.0).collect()
+}
+
+/// How a per-layer point was priced per inference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PerLayerPricing {
+    /// From the cost evaluators' predictions: the inference predicted with every layer's method, each activation
+    /// layer's entry taken from its own method's prediction (the secure forward pass takes one method for every
+    /// layer, so a per-layer inference is not metered).
+    Predicted,
+}
+
+/// What the per-layer search adds to an accuracy record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PerLayerResult {
+    /// Every activation layer's choice, in layer order.
+    pub layers: Vec<LayerChoice>,
+    /// How the inference costs of the record were obtained.
+    pub pricing: PerLayerPricing,
+    /// Validation evaluations the greedy search made (the starting point included).
+    pub evaluations: usize,
 }
 
 /// How a method's approximation looks (for Compact, the piecewise polynomial kept).
@@ -176,6 +252,15 @@ pub struct AccuracyResult {
     /// metered by one secure run on that backend and checked equal to the prediction). Empty in older records.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backends: Vec<BackendPrice>,
+    /// The per-layer search (`compact-per-layer`): one approximation per activation layer. The per-element fields
+    /// of the record are then the element-weighted means over the layers (bytes) and the largest layer (rounds),
+    /// the per-inference fields the sum over the layers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_layer: Option<PerLayerResult>,
+    /// Searched methods: the kept approximation's fixed-point curve on [`density_curve_grid`] (layer 0's for
+    /// `compact-per-layer`, whose every layer's curve is in `per_layer`); the density figures draw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curve: Option<Curve>,
 }
 
 /// One backend's price of a point's method (per party): what the backend tables and figures of `compact report`

@@ -64,7 +64,12 @@ pub struct Report {
 }
 
 /// Experiments with a dedicated section; records of any other name get a generic table.
-const KNOWN: &[&str] = &["approximations", "accuracy", "ablations", "depth", "frontier", "secure"];
+const KNOWN: &[&str] =
+    &["approximations", "accuracy", "ablations", "depth", "frontier", "secure", crate::report_transformers::NAME, FRONTIER_TRANSFORMERS];
+
+/// The transformers' frontier sweep (GELU only, a spec of its own): drawn with `frontier`, its baselines from the
+/// `transformers` sweep.
+const FRONTIER_TRANSFORMERS: &str = "frontier-transformers";
 
 /// Builds every table and figure whose records exist under `results`.
 pub fn build(results: &Path) -> anyhow::Result<Report> {
@@ -87,9 +92,17 @@ pub fn build(results: &Path) -> anyhow::Result<Report> {
     if !abl.is_empty() {
         report.sections.push(accuracy_outputs(&abl, results, "ablations", "Ablations: Compact without density awareness or annealing")?);
     }
-    let frontier = crate::report_any::read_unique(&raw.join("frontier.jsonl"))?;
+    let mut frontier = crate::report_any::read_unique(&raw.join("frontier.jsonl"))?;
+    frontier.extend(crate::report_any::read_unique(&raw.join(format!("{FRONTIER_TRANSFORMERS}.jsonl")))?);
     if !frontier.is_empty() {
-        report.sections.push(frontier_outputs(&frontier, &acc, results)?);
+        // The transformers' baselines are the points of their own accuracy sweep.
+        let mut baselines = acc.clone();
+        baselines.extend(crate::report_any::read_unique(&raw.join(format!("{}.jsonl", crate::report_transformers::NAME)))?);
+        report.sections.push(frontier_outputs(&frontier, &baselines, results)?);
+    }
+    let transformers = crate::report_any::read_unique(&raw.join(format!("{}.jsonl", crate::report_transformers::NAME)))?;
+    if !transformers.is_empty() {
+        report.sections.push(crate::report_transformers::outputs(&transformers, results)?);
     }
     let depth = crate::report_any::read_unique(&raw.join("depth.jsonl"))?;
     if !depth.is_empty() {
@@ -604,6 +617,7 @@ fn caption(stem: &str) -> String {
         "approx" => format!("Every method's fixed-point curve of {rest} against the exact activation, over the shaded input density, in panels of at most six curves."),
         "error" => format!("Absolute error of every method's fixed-point evaluation of {rest} (log scale), same panels as the curves."),
         "backends" => format!("One panel per method: {} per inference on the Beaver and the FSS backend, for every model × activation of the accuracy sweep (x: sorted by the Beaver value).", if rest == "wan" { "estimated WAN seconds" } else { "megabytes one party sends online" }),
+        "density" => format!("{rest}: every activation layer's input histogram on a calibration sample (shaded) with GELU, Compact's shared approximation and the layer's own (per-layer search), one panel per layer."),
         "frontier" => format!("{rest}: bytes per inference against test relative accuracy loss, Compact and its ablations over ν and every baseline as a point, one panel per activation."),
         "depth" => {
             let (what, act) = rest.split_once('-').unwrap_or((rest, ""));

@@ -379,8 +379,14 @@ impl ExportedModel {
 
     /// Activation elements evaluated per sample: the sample's size at each activation layer, summed.
     pub fn activation_elements(&self) -> usize {
+        self.activation_elements_per_layer().iter().sum()
+    }
+
+    /// Activation elements evaluated per sample at each activation layer, in layer order (a text transformer:
+    /// every token position, padding included).
+    pub fn activation_elements_per_layer(&self) -> Vec<usize> {
         let mut shape = self.input_shape.clone();
-        let mut elements = 0;
+        let mut elements = Vec::new();
         for l in &self.layers {
             match l {
                 ExportedLayer::Dense { out_dim, .. } => shape = vec![*out_dim],
@@ -389,12 +395,12 @@ impl ExportedModel {
                         *c = *out_channels;
                     }
                 }
-                ExportedLayer::Activation { .. } => elements += shape.iter().product::<usize>(),
+                ExportedLayer::Activation { .. } => elements.push(shape.iter().product::<usize>()),
                 ExportedLayer::MaxPool2 if shape.len() == 3 => shape = vec![shape[0] / 2, shape[1] / 2, shape[2]],
                 ExportedLayer::Flatten => shape = vec![shape.iter().product()],
                 ExportedLayer::PatchEmbed { image, patch, width, .. } => shape = vec![1 + (image[0] / patch) * (image[1] / patch), *width],
                 ExportedLayer::TokenEmbed { max_len, width, .. } => shape = vec![*max_len, *width],
-                ExportedLayer::Block(b) => elements += shape.first().copied().unwrap_or(0) * b.mlp_width,
+                ExportedLayer::Block(b) => elements.push(shape.first().copied().unwrap_or(0) * b.mlp_width),
                 ExportedLayer::Pool { .. } => shape = vec![shape.last().copied().unwrap_or(0)],
                 ExportedLayer::MaxPool2 | ExportedLayer::Affine { .. } | ExportedLayer::Normalize { .. } => {}
             }
