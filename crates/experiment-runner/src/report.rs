@@ -95,9 +95,17 @@ pub fn build(results: &Path) -> anyhow::Result<Report> {
     let mut frontier = crate::report_any::read_unique(&raw.join("frontier.jsonl"))?;
     frontier.extend(crate::report_any::read_unique(&raw.join(format!("{FRONTIER_TRANSFORMERS}.jsonl")))?);
     if !frontier.is_empty() {
-        // The transformers' baselines are the points of their own accuracy sweep.
+        // The transformers' baselines are the points of their own accuracy sweep; a (task, activation) that the
+        // accuracy sweep already covers (the MNIST MLP, the transformers sweep's reference) keeps only the accuracy
+        // sweep's baselines, so a panel never draws one method twice from two evaluation subsets.
         let mut baselines = acc.clone();
-        baselines.extend(crate::report_any::read_unique(&raw.join(format!("{}.jsonl", crate::report_transformers::NAME)))?);
+        let covered: std::collections::HashSet<(Option<String>, Option<String>)> =
+            acc.iter().map(|r| (r.point.task.clone(), r.point.activation.clone())).collect();
+        baselines.extend(
+            crate::report_any::read_unique(&raw.join(format!("{}.jsonl", crate::report_transformers::NAME)))?
+                .into_iter()
+                .filter(|r| !covered.contains(&(r.point.task.clone(), r.point.activation.clone()))),
+        );
         report.sections.push(frontier_outputs(&frontier, &baselines, results)?);
     }
     let transformers = crate::report_any::read_unique(&raw.join(format!("{}.jsonl", crate::report_transformers::NAME)))?;
