@@ -482,20 +482,29 @@ fn backend_price(
     c: &model_zoo::secure::InferenceCost,
     input_bound: f64,
 ) -> anyhow::Result<BackendPrice> {
-    let e = method.backend_cost(backend == Backend::Fss, SECURE_TRUNCATION, input_bound)?;
-    Ok(BackendPrice {
+    let e = method.backend_cost(backend == Backend::Fss, SECURE_TRUNCATION, input_bound)?.cost;
+    Ok(price(
         backend,
-        rounds_per_element: e.cost.rounds.get(),
-        online_bytes_per_element: e.cost.bytes_per_party.get(),
-        key_bytes_per_element: e.cost.offline_bytes_per_party.get(),
-        aes_calls_per_element: e.cost.aes_calls_per_party.get(),
+        [e.rounds.get(), e.bytes_per_party.get(), e.offline_bytes_per_party.get(), e.aes_calls_per_party.get()],
+        c,
+    ))
+}
+
+/// A [`BackendPrice`] from the per-element `[rounds, online bytes, key bytes, AES calls]` and the inference `c`.
+fn price(backend: Backend, [rounds, online, key, aes]: [u64; 4], c: &model_zoo::secure::InferenceCost) -> BackendPrice {
+    BackendPrice {
+        backend,
+        rounds_per_element: rounds,
+        online_bytes_per_element: online,
+        key_bytes_per_element: key,
+        aes_calls_per_element: aes,
         rounds_per_inference: c.total.rounds.get(),
         bytes_per_inference: c.total.bytes_per_party.get(),
         offline_bytes_per_inference: c.total.offline_bytes_per_party.get(),
         aes_calls_per_inference: c.aes_calls.get(),
         lan_s_per_inference: mpc_sim::Network::LAN.latency_s(&c.total),
         wan_s_per_inference: mpc_sim::Network::WAN.latency_s(&c.total),
-    })
+    }
 }
 
 /// A method's fixed-point curve on [`crate::records::density_curve_grid`].
@@ -594,19 +603,7 @@ fn per_layer_backend_price(
         total += n;
     }
     let total = total.max(1);
-    Ok(BackendPrice {
-        backend,
-        rounds_per_element: rounds,
-        online_bytes_per_element: online / total,
-        key_bytes_per_element: key / total,
-        aes_calls_per_element: aes / total,
-        rounds_per_inference: c.total.rounds.get(),
-        bytes_per_inference: c.total.bytes_per_party.get(),
-        offline_bytes_per_inference: c.total.offline_bytes_per_party.get(),
-        aes_calls_per_inference: c.aes_calls.get(),
-        lan_s_per_inference: mpc_sim::Network::LAN.latency_s(&c.total),
-        wan_s_per_inference: mpc_sim::Network::WAN.latency_s(&c.total),
-    })
+    Ok(price(backend, [rounds, online / total, key / total, aes / total], c))
 }
 
 /// The record of a per-layer choice: every layer's candidate, priced per element on both backends, with the input
