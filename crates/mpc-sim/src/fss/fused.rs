@@ -267,7 +267,7 @@ impl FusedSplineGate {
         let terms = self.public_terms(ys);
         let res = Pair::build(|v| {
             let mut out = vec![0u64; ys.len()];
-            let ec = self.eval_party(v.own(&chunk.konst), v.own(&chunk.keys), &terms, &mut out);
+            let ec = self.eval_party(&v.own(&chunk.konst)[..], &v.own(&chunk.keys)[..], &terms, &mut out);
             (out, ec)
         });
         let [(o0, ec), (o1, _)] = res.into_halves();
