@@ -442,15 +442,15 @@ impl<const K: usize> BlockClosure for OneBlockWalk<'_, K> {
             }
             for c0 in (0..g).step_by(PAR) {
                 let c = PAR.min(g - c0);
-                for l in 0..PAR {
+                for (l, b) in blocks.iter_mut().enumerate() {
                     let e = c0 + if l < c { l } else { 0 };
-                    blocks[l] = to_block(s[e] ^ LEAF_TWEAK);
+                    *b = to_block(s[e] ^ LEAF_TWEAK);
                 }
                 encrypt_par(backend, &mut blocks);
-                for l in 0..c {
+                for (l, b) in blocks[..c].iter().enumerate() {
                     let e = c0 + l;
                     let i = g0 + e;
-                    let leaf_blk = from_block(&blocks[l]) ^ s[e] ^ LEAF_TWEAK;
+                    let leaf_blk = from_block(b) ^ s[e] ^ LEAF_TWEAK;
                     let m64 = 0u64.wrapping_sub(t[e]);
                     let leaf = &keys.leaf[i * K..(i + 1) * K];
                     let o = &mut out[i * K..(i + 1) * K];

@@ -1,9 +1,10 @@
 //! The fused spline gate (degree ≤ 1 after encoding, truncation inside the gate), split into its dealer part and
 //! its online part so that both can be run, measured and tested separately: [`FusedSplineGate::deal`] (offline:
 //! masks, constant shares, DCF keys) and [`FusedSplineGate::online`] (the opening of the masked input and both
-//! parties' local evaluation). [`super::FssSession`] runs the same two functions chunk by chunk (it regenerates a
-//! chunk's keys from the gate's seed where they are used), so the session, the benchmark and the tests share one
-//! implementation.
+//! parties' local evaluation), and one party's online phase alone as it runs on its own machine
+//! ([`FusedSplineGate::masked_share`], its message; [`FusedSplineGate::online_party`]). [`super::FssSession`] runs
+//! the same functions chunk by chunk (it regenerates a chunk's keys from the gate's seed where they are used), so the
+//! session, the benchmarks and the tests share one implementation.
 //!
 //! # The maths (module docs of [`super::session`], "fused truncation")
 //! For an element with mask r (r_n = r mod N, N = 2^n), public z = y + 2^(n−1) mod N and segments s = 0 … m − 1
