@@ -8,7 +8,10 @@
 //! one activation input evaluated by **both** parties (each party's m = 3 DCF evaluations and its local
 //! combination, plus the masked-share addition of the opening), both parties simulated in this one process, the
 //! chunks of 4096 elements spread over rayon's pool (one thread per core); the network transfer of the opening
-//! (8 B per element and party) is not simulated here.
+//! (8 B per element and party) is not simulated here. `compact_gelu_2^16/online_one_party/*` counts **one**
+//! party's online work per element (party 0 as on its own machine: its masked share, the addition of the message
+//! received from party 1 — computed before the timing, never put on a wire — its 3 DCF evaluations and the
+//! combination), on the same pool.
 
 use activation_approx::{EncodedPiecewise, FixedPoint, PiecewisePoly, Polynomial, Tail};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -74,6 +77,12 @@ fn bench_gate(c: &mut Criterion) {
         // in memory, as a party reads them from its key store), then opening + both parties' evaluation.
         let keys = gate.deal(fused::seed_from(u64::from(bits)), GATE);
         g.bench_function(format!("online/n{bits}"), |b| b.iter(|| gate.online(&keys, &x).expect("keys fit")));
+        // One party's online phase alone (party 0, as on its own machine): its masked share, the opened y from the
+        // message party 1 sent (computed beforehand, not timed), its 3 key evaluations and the combination.
+        let from_p1 = gate.masked_share(Party::P1, &keys, &x).expect("keys fit");
+        g.bench_function(format!("online_one_party/n{bits}"), |b| {
+            b.iter(|| gate.online_party(Party::P0, &keys, &x, &from_p1).expect("keys fit"))
+        });
         // The dealer's key generation for the same gate.
         g.bench_function(format!("deal/n{bits}"), |b| b.iter(|| gate.deal(fused::seed_from(7), GATE)));
     }

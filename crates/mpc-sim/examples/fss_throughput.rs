@@ -1,6 +1,8 @@
 //! Online throughput of the FSS spline gate for Compact's GELU (the fused 3-piece degree-1 gate) on 2^16 elements,
-//! keys dealt beforehand, both parties' online work in this process (rayon, one thread per core), and the raw
-//! fixed-key AES rate of this machine for comparison. Prints wall time and process CPU time (user + system, from
+//! keys dealt beforehand: both parties' online work in this process (`online` lines), then one party's alone
+//! (`one party` lines: party 0's masked share, the addition of party 1's message, computed before the timing, its
+//! key evaluations and the combination), each over rayon's pool (one thread per core), and the raw fixed-key AES
+//! rate of this machine for comparison. Prints wall time and process CPU time (user + system, from
 //! /proc/self/stat): on a loaded machine the wall figure depends on the load, while elements per CPU-second ×
 //! cores estimates the rate with the cores to the process alone.
 //! Run: `nice cargo run -p mpc-sim --release --example fss_throughput`.
@@ -82,6 +84,23 @@ fn main() -> mpc_sim::Result<()> {
         println!(
             "{:<28} {:>10.4} {:>10.4} {:>14.3} {:>18.3} {:>12}",
             format!("compact_gelu online n{bits}"),
+            wall,
+            cpu,
+            N as f64 / wall / 1e6,
+            N as f64 / (cpu / cores) / 1e6,
+            gate.eval_aes_calls_per_element()
+        );
+        // One party's online phase alone (party 0; party 1's message computed beforehand, not timed).
+        let from_p1 = gate.masked_share(Party::P1, &keys, &x)?;
+        gate.online_party(Party::P0, &keys, &x, &from_p1)?; // warm-up
+        let (w0, c0) = (Instant::now(), cpu_seconds());
+        for _ in 0..REPS {
+            gate.online_party(Party::P0, &keys, &x, &from_p1)?;
+        }
+        let (wall, cpu) = (w0.elapsed().as_secs_f64() / REPS as f64, (cpu_seconds() - c0) / REPS as f64);
+        println!(
+            "{:<28} {:>10.4} {:>10.4} {:>14.3} {:>18.3} {:>12}",
+            format!("  one party n{bits}"),
             wall,
             cpu,
             N as f64 / wall / 1e6,

@@ -245,6 +245,42 @@ fn predealt_fused_gate_online_phase_equals_the_emulation_and_its_aes_count() {
 }
 
 #[test]
+fn one_party_online_phases_give_exactly_the_shares_of_the_both_parties_online_phase() {
+    // Each party's online phase alone (`online_party`, as it runs on its own machine), fed the other party's
+    // message (`masked_share`): its output share equals that party's share from `online` bit for bit, so the two
+    // add up to exactly the same output, and each reports one party's AES calls. Lengths ending mid-chunk (several
+    // chunks), n = 64 / 32 / 40, two-word and one-word payloads.
+    let fx = FixedPoint::default();
+    let flat = PiecewisePoly::new(Tail::Zero, vec![-1.0, 1.0], vec![Polynomial::new(vec![0.5])], Tail::Constant { value: 2.0 }).unwrap();
+    for (pp, bits, n) in [(compact_like(), 64u32, 2 * 4096 + 5), (compact_like(), 32, 300), (flat, 40, 4097)] {
+        let enc = pp.encode(&fx).unwrap();
+        let gate = FusedSplineGate::new(&enc, bits).unwrap();
+        let lim = if bits == 64 { i64::MAX } else { (1i64 << (bits - 1)) - 1 };
+        let xe: Vec<i64> = inputs(&enc, n, 9).into_iter().map(|x| x.clamp(-lim - 1, lim)).collect();
+        let keys = gate.deal(fused::seed_from(u64::from(bits) + 11), n);
+        let mut s = session(Truncation::DealerPair, bits, 4);
+        let x = s.input_raw(Party::P0, &xe, &[n], fx.frac_bits).unwrap();
+        let (y, aes) = gate.online(&keys, &x).unwrap();
+        let m0 = gate.masked_share(Party::P0, &keys, &x).unwrap();
+        let m1 = gate.masked_share(Party::P1, &keys, &x).unwrap();
+        let (o0, a0) = gate.online_party(Party::P0, &keys, &x, &m1).unwrap();
+        let (o1, a1) = gate.online_party(Party::P1, &keys, &x, &m0).unwrap();
+        assert_eq!((a0, a1), (aes, aes), "{bits} bits: one party's AES calls");
+        assert_eq!(&o0, y.shares().corrupt(Party::P0), "{bits} bits: party 0's share");
+        assert_eq!(&o1, y.shares().corrupt(Party::P1), "{bits} bits: party 1's share");
+        let sum: Vec<i64> = o0.iter().zip(&o1).map(|(a, b)| a.wrapping_add(*b) as i64).collect();
+        assert_eq!(sum, s.reveal_raw(&y).unwrap(), "{bits} bits: the sum is the output");
+        // The received message matters: a party that adds its own message instead gets another share.
+        assert_ne!(gate.online_party(Party::P0, &keys, &x, &m0).unwrap().0, o0);
+        // A message of another length is refused, and so are keys for another length.
+        assert!(gate.online_party(Party::P0, &keys, &x, &m1[..n - 1]).is_err());
+        let short = s.input_raw(Party::P0, &xe[..n - 1], &[n - 1], fx.frac_bits).unwrap();
+        assert!(gate.online_party(Party::P1, &keys, &short, &m0[..n - 1]).is_err());
+        assert!(gate.masked_share(Party::P1, &keys, &short).is_err());
+    }
+}
+
+#[test]
 fn powers_with_zero_coefficients_are_not_built() {
     // A degree-4 spline whose x³ coefficients are 0 builds x² and x⁴ only (one power-tree level fewer products);
     // a degree-2 spline whose x² coefficients encode to 0 is the fused degree-1 gate. Metered == predicted.

@@ -29,7 +29,9 @@
 //! across the batch, so the AES pipeline is fed with independent blocks.
 
 use aes::Aes128;
-use aes::cipher::{BlockEncrypt, KeyInit, generic_array::GenericArray};
+use aes::cipher::consts::U16;
+use aes::cipher::typenum::Unsigned;
+use aes::cipher::{BlockBackend, BlockClosure, BlockEncrypt, BlockSizeUser, KeyInit, generic_array::GenericArray};
 use rand::RngCore;
 
 use crate::share::Party;
@@ -342,75 +344,125 @@ pub fn eval(prg: &Prg, keys: &DcfBatch, xs: &[u64], out: &mut [u64]) -> u64 {
 
 /// [`eval`] for payloads of K ≤ 2 words (h = 1: one seed block and one value block per level), the shape of the
 /// sign gate (K = 1) and of the fused spline gate (K = 2) — the online hot loop. Same walk, same blocks, same
-/// results as [`eval_general`] (tested bit for bit against the reference), with everything the general version
-/// keeps in vectors held in fixed-size arrays: per level one `encrypt_blocks` call over the group's 2·[`GROUP`]
-/// blocks, written and read in place (no intermediate `u128` buffer, no allocation), and the control-bit
-/// corrections applied with masks instead of branches.
+/// results as [`eval_general`] (tested bit for bit against the reference); the walk runs as a [`BlockClosure`]
+/// inside the `aes` crate's backend ([`OneBlockWalk`]).
 fn eval_one_block<const K: usize>(prg: &Prg, keys: &DcfBatch, xs: &[u64], out: &mut [u64]) -> u64 {
-    let n = keys.shape.bits;
-    let nu = n as usize;
-    let m = keys.len();
-    debug_assert!(K <= 2 && keys.shape.payload == K && xs.len() == m && out.len() == m * K);
-    let t0 = u64::from(keys.party == Party::P1);
-    let neg = keys.party == Party::P1;
-    let mut blocks = [aes::Block::default(); 2 * GROUP];
-    let mut s = [0u128; GROUP];
-    let mut t = [0u64; GROUP];
-    let mut acc = [[0u64; K]; GROUP];
-    let to_block = |x: u128| aes::Block::from(x.to_le_bytes());
-    let from_block = |b: &aes::Block| u128::from_le_bytes((*b).into());
-    for g0 in (0..m).step_by(GROUP) {
-        let g = GROUP.min(m - g0);
-        s[..g].copy_from_slice(&keys.seeds[g0..g0 + g]);
-        t[..g].iter_mut().for_each(|v| *v = t0);
-        acc[..g].iter_mut().for_each(|a| *a = [0; K]);
-        let xg = &xs[g0..g0 + g];
-        for lvl in 0..nu {
-            let shift = nu - 1 - lvl;
-            let row = g0 * nu + lvl * g;
-            for e in 0..g {
-                let side = u128::from((xg[e] >> shift) & 1);
-                blocks[2 * e] = to_block(s[e] ^ side);
-                blocks[2 * e + 1] = to_block(s[e] ^ (2 + side));
+    debug_assert!(K <= 2 && keys.shape.payload == K && xs.len() == keys.len() && out.len() == keys.len() * K);
+    prg.aes.encrypt_with_backend(OneBlockWalk::<K> { keys, xs, out });
+    // Per key: one seed and one value block per level, one leaf block.
+    keys.len() as u64 * (2 * u64::from(keys.shape.bits) + 1)
+}
+
+/// Keys whose blocks go through one pipelined AES call of the walk: 2 blocks each, [`PAR`] blocks per call.
+const LANES: usize = PAR / 2;
+/// Blocks per pipelined call (the AES-NI backend of the `aes` crate encrypts 8 blocks at a time).
+const PAR: usize = 8;
+
+/// Encrypts 8 blocks in place: one pipelined call when the backend processes 8 blocks in parallel (AES-NI), block
+/// by block otherwise (the software fallback).
+#[inline(always)]
+fn encrypt_par<B: BlockBackend<BlockSize = U16>>(backend: &mut B, blocks: &mut [aes::Block; PAR]) {
+    if B::ParBlocksSize::USIZE == PAR {
+        backend.proc_par_blocks_inplace(GenericArray::from_mut_slice(&mut blocks[..]));
+    } else {
+        blocks.iter_mut().for_each(|b| backend.proc_block_inplace(b));
+    }
+}
+
+/// The DCF walk for K ≤ 2 payload words as a closure that the `aes` crate calls with its block-cipher backend
+/// ([`BlockEncrypt::encrypt_with_backend`]): with AES-NI the closure runs inside the crate's AES-enabled function,
+/// so the 8-block encryptions are inlined into the walk instead of one `encrypt_blocks` call per level and group.
+/// Each level of a group of [`GROUP`] keys goes [`LANES`] keys at a time: build their 2·[`LANES`] blocks, encrypt
+/// them, apply the corrections. The bookkeeping of one batch is independent of the next batch's AES rounds, so the
+/// CPU overlaps the two (before, a level's bookkeeping and its AES ran one after the other, in separate loops).
+/// The state of a group (seeds, control bits, accumulators) lives in fixed-size arrays; the control-bit
+/// corrections are masks, not branches; no allocation.
+struct OneBlockWalk<'a, const K: usize> {
+    keys: &'a DcfBatch,
+    xs: &'a [u64],
+    out: &'a mut [u64],
+}
+
+impl<const K: usize> BlockSizeUser for OneBlockWalk<'_, K> {
+    type BlockSize = U16;
+}
+
+impl<const K: usize> BlockClosure for OneBlockWalk<'_, K> {
+    #[inline(always)]
+    fn call<B: BlockBackend<BlockSize = U16>>(self, backend: &mut B) {
+        let OneBlockWalk { keys, xs, out } = self;
+        let nu = keys.shape.bits as usize;
+        let m = keys.len();
+        let t0 = u64::from(keys.party == Party::P1);
+        let neg = keys.party == Party::P1;
+        let mut blocks = [aes::Block::default(); PAR];
+        let mut s = [0u128; GROUP];
+        let mut t = [0u64; GROUP];
+        let mut acc = [[0u64; K]; GROUP];
+        let to_block = |x: u128| aes::Block::from(x.to_le_bytes());
+        let from_block = |b: &aes::Block| u128::from_le_bytes((*b).into());
+        for g0 in (0..m).step_by(GROUP) {
+            let g = GROUP.min(m - g0);
+            s[..g].copy_from_slice(&keys.seeds[g0..g0 + g]);
+            t[..g].iter_mut().for_each(|v| *v = t0);
+            acc[..g].iter_mut().for_each(|a| *a = [0; K]);
+            let xg = &xs[g0..g0 + g];
+            for lvl in 0..nu {
+                let shift = nu - 1 - lvl;
+                let row = g0 * nu + lvl * g;
+                let (scw, tcw, vcw) = (&keys.s_cw[row..row + g], &keys.t_cw[row..row + g], &keys.v_cw[row * K..(row + g) * K]);
+                for c0 in (0..g).step_by(LANES) {
+                    let c = LANES.min(g - c0);
+                    // Lanes past the group's end (its last batch only) encrypt key c0's blocks again, unused.
+                    for l in 0..LANES {
+                        let e = c0 + if l < c { l } else { 0 };
+                        let side = u128::from((xg[e] >> shift) & 1);
+                        blocks[2 * l] = to_block(s[e] ^ side);
+                        blocks[2 * l + 1] = to_block(s[e] ^ (2 + side));
+                    }
+                    encrypt_par(backend, &mut blocks);
+                    for l in 0..c {
+                        let e = c0 + l;
+                        let side = (xg[e] >> shift) & 1;
+                        let seed_blk = from_block(&blocks[2 * l]) ^ s[e] ^ u128::from(side);
+                        let val_blk = from_block(&blocks[2 * l + 1]) ^ s[e] ^ u128::from(2 + side);
+                        let on = t[e];
+                        let m64 = 0u64.wrapping_sub(on);
+                        let m128 = 0u128.wrapping_sub(u128::from(on));
+                        s[e] = (seed_blk & !1) ^ (scw[e] & m128);
+                        t[e] = ((seed_blk & 1) as u64) ^ (u64::from(tcw[e] >> side) & 1 & on);
+                        let v = &vcw[e * K..(e + 1) * K];
+                        let a = &mut acc[e];
+                        a[0] = a[0].wrapping_add(val_blk as u64).wrapping_add(v[0] & m64);
+                        if K == 2 {
+                            a[K - 1] = a[K - 1].wrapping_add((val_blk >> 64) as u64).wrapping_add(v[K - 1] & m64);
+                        }
+                    }
+                }
             }
-            prg.aes.encrypt_blocks(&mut blocks[..2 * g]);
-            for e in 0..g {
-                let side = (xg[e] >> shift) & 1;
-                let seed_blk = from_block(&blocks[2 * e]) ^ s[e] ^ u128::from(side);
-                let val_blk = from_block(&blocks[2 * e + 1]) ^ s[e] ^ u128::from(2 + side);
-                let cw = row + e;
-                let on = t[e];
-                let m64 = 0u64.wrapping_sub(on);
-                let m128 = 0u128.wrapping_sub(u128::from(on));
-                s[e] = (seed_blk & !1) ^ (keys.s_cw[cw] & m128);
-                t[e] = ((seed_blk & 1) as u64) ^ (u64::from(keys.t_cw[cw] >> side) & 1 & on);
-                let v = &keys.v_cw[cw * K..(cw + 1) * K];
-                let a = &mut acc[e];
-                a[0] = a[0].wrapping_add(val_blk as u64).wrapping_add(v[0] & m64);
-                if K == 2 {
-                    a[K - 1] = a[K - 1].wrapping_add((val_blk >> 64) as u64).wrapping_add(v[K - 1] & m64);
+            for c0 in (0..g).step_by(PAR) {
+                let c = PAR.min(g - c0);
+                for (l, b) in blocks.iter_mut().enumerate() {
+                    let e = c0 + if l < c { l } else { 0 };
+                    *b = to_block(s[e] ^ LEAF_TWEAK);
+                }
+                encrypt_par(backend, &mut blocks);
+                for (l, b) in blocks[..c].iter().enumerate() {
+                    let e = c0 + l;
+                    let i = g0 + e;
+                    let leaf_blk = from_block(b) ^ s[e] ^ LEAF_TWEAK;
+                    let m64 = 0u64.wrapping_sub(t[e]);
+                    let leaf = &keys.leaf[i * K..(i + 1) * K];
+                    let o = &mut out[i * K..(i + 1) * K];
+                    for j in 0..K {
+                        let word = if j == 0 { leaf_blk as u64 } else { (leaf_blk >> 64) as u64 };
+                        let v = acc[e][j].wrapping_add(word).wrapping_add(leaf[j] & m64);
+                        o[j] = if neg { v.wrapping_neg() } else { v };
+                    }
                 }
             }
         }
-        for e in 0..g {
-            blocks[e] = to_block(s[e] ^ LEAF_TWEAK);
-        }
-        prg.aes.encrypt_blocks(&mut blocks[..g]);
-        for e in 0..g {
-            let i = g0 + e;
-            let leaf_blk = from_block(&blocks[e]) ^ s[e] ^ LEAF_TWEAK;
-            let m64 = 0u64.wrapping_sub(t[e]);
-            let leaf = &keys.leaf[i * K..(i + 1) * K];
-            let o = &mut out[i * K..(i + 1) * K];
-            for j in 0..K {
-                let word = if j == 0 { leaf_blk as u64 } else { (leaf_blk >> 64) as u64 };
-                let v = acc[e][j].wrapping_add(word).wrapping_add(leaf[j] & m64);
-                o[j] = if neg { v.wrapping_neg() } else { v };
-            }
-        }
     }
-    // Per key: one seed and one value block per level, one leaf block.
-    m as u64 * (2 * u64::from(n) + 1)
 }
 
 /// [`eval`] for any payload length (⌈k/2⌉ value blocks per level).

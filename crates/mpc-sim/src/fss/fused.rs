@@ -1,9 +1,10 @@
 //! The fused spline gate (degree ≤ 1 after encoding, truncation inside the gate), split into its dealer part and
 //! its online part so that both can be run, measured and tested separately: [`FusedSplineGate::deal`] (offline:
 //! masks, constant shares, DCF keys) and [`FusedSplineGate::online`] (the opening of the masked input and both
-//! parties' local evaluation). [`super::FssSession`] runs the same two functions chunk by chunk (it regenerates a
-//! chunk's keys from the gate's seed where they are used), so the session, the benchmark and the tests share one
-//! implementation.
+//! parties' local evaluation), and one party's online phase alone as it runs on its own machine
+//! ([`FusedSplineGate::masked_share`], its message; [`FusedSplineGate::online_party`]). [`super::FssSession`] runs
+//! the same functions chunk by chunk (it regenerates a chunk's keys from the gate's seed where they are used), so the
+//! session, the benchmarks and the tests share one implementation.
 //!
 //! # The maths (module docs of [`super::session`], "fused truncation")
 //! For an element with mask r (r_n = r mod N, N = 2^n), public z = y + 2^(n−1) mod N and segments s = 0 … m − 1
@@ -33,7 +34,7 @@ use super::dcf::{self, DcfBatch, DcfShape, Prg};
 use super::session::SplineLayout;
 use crate::dealer::CHUNK;
 use crate::error::{MpcError, Result};
-use crate::share::{Pair, Shared};
+use crate::share::{Pair, Party, Shared};
 
 /// The public plan of a fused spline gate: everything that does not depend on the masks.
 #[derive(Debug, Clone)]
@@ -212,13 +213,13 @@ impl FusedSplineGate {
         FusedChunk { r: Pair::from_halves(r0, r1), konst, keys, dealer_aes }
     }
 
-    /// Both parties' local evaluation of one chunk at the opened y: shares of the truncated spline value and the
-    /// AES calls of one party.
-    pub(crate) fn eval_chunk(&self, chunk: &FusedChunk, ys: &[u64]) -> (Vec<u64>, Vec<u64>, u64) {
+    /// The public terms of one chunk at the opened y, computed by each party alike: z = y + 2^(n−1) mod N, the
+    /// products ⌊c_1,j·z/2^f⌋ of every sloped segment j (`pubs`, |S| per element) and the coefficient
+    /// C_i(z) = Σ_j bsel_i,j·⌊c_1,j·z/2^f⌋ of every key i (`cs`, m per element).
+    fn public_terms(&self, ys: &[u64]) -> (Vec<u64>, Vec<u64>, Vec<u64>) {
         let len = ys.len();
-        let (kp, kc, ns, m, f) = (self.payload(), self.const_words(), self.slopes.len(), self.coef.len(), self.f);
+        let (ns, m, f) = (self.slopes.len(), self.coef.len(), self.f);
         let zs: Vec<u64> = ys.iter().map(|&y| y.wrapping_add(self.half) & self.mask).collect();
-        // Public per element: ⌊c_1,j·z/2^f⌋ for every sloped segment, and C_i = Σ_j bsel_i,j·⌊c_1,j·z/2^f⌋ per key.
         let mut pubs = vec![0u64; len * ns];
         let mut cs = vec![0u64; len * m];
         for (e, &z) in zs.iter().enumerate() {
@@ -230,26 +231,44 @@ impl FusedSplineGate {
                 cs[e * m + i] = bs.iter().zip(p.iter()).fold(0u64, |a, (b, q)| a.wrapping_add(b.wrapping_mul(*q)));
             }
         }
-        let res = Pair::build(|v| {
-            let k = v.own(&chunk.konst);
-            let mut out: Vec<u64> = (0..len)
-                .map(|e| {
-                    let kk = &k[e * kc..(e + 1) * kc];
-                    kk[1..].iter().zip(&pubs[e * ns..(e + 1) * ns]).fold(kk[0], |a, (s, q)| a.wrapping_add(s.wrapping_mul(*q)))
-                })
-                .collect();
-            let mut tmp = vec![0u64; len * kp];
-            let mut ec = 0;
-            for (i, kb) in v.own(&chunk.keys).iter().enumerate() {
-                ec += dcf::eval(&self.prg, kb, &zs, &mut tmp);
-                if kp == 2 {
-                    for (e, o) in out.iter_mut().enumerate() {
-                        *o = o.wrapping_add(tmp[2 * e]).wrapping_add(tmp[2 * e + 1].wrapping_mul(cs[e * m + i]));
-                    }
-                } else {
-                    out.iter_mut().zip(&tmp).for_each(|(o, t)| *o = o.wrapping_add(*t));
+        (zs, pubs, cs)
+    }
+
+    /// One party's local evaluation of one chunk, given the public terms ([`Self::public_terms`]) and that party's
+    /// own constant shares and keys: `out[e]` = its share of the truncated spline value. Returns its AES calls.
+    /// The both-parties path ([`Self::eval_chunk`]) and the one-party path ([`Self::online_party`]) both run this
+    /// function, so their shares are the same bit for bit.
+    fn eval_party(&self, konst: &[u64], keys: &[DcfBatch], terms: &(Vec<u64>, Vec<u64>, Vec<u64>), out: &mut [u64]) -> u64 {
+        let (zs, pubs, cs) = terms;
+        let len = zs.len();
+        let (kp, kc, ns, m) = (self.payload(), self.const_words(), self.slopes.len(), self.coef.len());
+        debug_assert!(out.len() == len && konst.len() == len * kc);
+        for (e, o) in out.iter_mut().enumerate() {
+            let kk = &konst[e * kc..(e + 1) * kc];
+            *o = kk[1..].iter().zip(&pubs[e * ns..(e + 1) * ns]).fold(kk[0], |a, (s, q)| a.wrapping_add(s.wrapping_mul(*q)));
+        }
+        let mut tmp = vec![0u64; len * kp];
+        let mut ec = 0;
+        for (i, kb) in keys.iter().enumerate() {
+            ec += dcf::eval(&self.prg, kb, zs, &mut tmp);
+            if kp == 2 {
+                for (e, o) in out.iter_mut().enumerate() {
+                    *o = o.wrapping_add(tmp[2 * e]).wrapping_add(tmp[2 * e + 1].wrapping_mul(cs[e * m + i]));
                 }
+            } else {
+                out.iter_mut().zip(&tmp).for_each(|(o, t)| *o = o.wrapping_add(*t));
             }
+        }
+        ec
+    }
+
+    /// Both parties' local evaluation of one chunk at the opened y: shares of the truncated spline value and the
+    /// AES calls of one party.
+    pub(crate) fn eval_chunk(&self, chunk: &FusedChunk, ys: &[u64]) -> (Vec<u64>, Vec<u64>, u64) {
+        let terms = self.public_terms(ys);
+        let res = Pair::build(|v| {
+            let mut out = vec![0u64; ys.len()];
+            let ec = self.eval_party(&v.own(&chunk.konst)[..], &v.own(&chunk.keys)[..], &terms, &mut out);
             (out, ec)
         });
         let [(o0, ec), (o1, _)] = res.into_halves();
@@ -268,13 +287,7 @@ impl FusedSplineGate {
     /// public terms. Chunks run in parallel (rayon's pool: one thread per core). Returns the shares of the
     /// truncated spline value (scale f) and one party's AES calls. Error if the keys serve another length.
     pub fn online(&self, keys: &FusedSplineKeys, x: &Shared) -> Result<(Shared, u64)> {
-        if keys.len != x.len() || x.meta.scale != self.f {
-            return Err(MpcError::InvalidParameter {
-                name: "fused gate input",
-                value: format!("{} elements at scale {} for keys of {} elements at scale {}", x.len(), x.meta.scale, keys.len, self.f),
-                hint: "deal keys for the value they are used with (same length, scale f)",
-            });
-        }
+        self.check_input(keys, x, None)?;
         let [x0, x1] = x.shares.halves();
         let parts: Vec<(Vec<u64>, Vec<u64>, u64)> = keys
             .chunks
@@ -298,6 +311,66 @@ impl FusedSplineGate {
             ec += c;
         }
         Ok((Shared { meta: x.meta.clone(), shares: Pair::from_halves(s0, s1) }, ec))
+    }
+}
+
+impl FusedSplineGate {
+    /// Refuses keys, shares or messages of another length (or scale) than the keys serve.
+    fn check_input(&self, keys: &FusedSplineKeys, x: &Shared, received: Option<usize>) -> Result<()> {
+        if keys.len != x.len() || x.meta.scale != self.f || received.is_some_and(|r| r != keys.len) {
+            return Err(MpcError::InvalidParameter {
+                name: "fused gate input",
+                value: format!(
+                    "{} elements at scale {}{} for keys of {} elements at scale {}",
+                    x.len(),
+                    x.meta.scale,
+                    received.map_or(String::new(), |r| format!(", a received message of {r} words")),
+                    keys.len,
+                    self.f
+                ),
+                hint: "deal keys for the value they are used with (same length, scale f) and pass the other party's message for the same value",
+            });
+        }
+        Ok(())
+    }
+
+    /// One party's message of the gate's opening: its share of x plus its mask share, x_p + r_p (8 B per element).
+    /// Error if the keys serve another length.
+    pub fn masked_share(&self, party: Party, keys: &FusedSplineKeys, x: &Shared) -> Result<Vec<u64>> {
+        self.check_input(keys, x, None)?;
+        let xp = &x.shares.halves()[party.index()];
+        let mut msg = vec![0u64; x.len()];
+        msg.par_chunks_mut(CHUNK).zip(xp.par_chunks(CHUNK)).zip(keys.chunks.par_iter()).for_each(|((m, xs), ch)| {
+            let r = &ch.r.halves()[party.index()];
+            m.iter_mut().zip(xs.iter().zip(r)).for_each(|(o, (a, b))| *o = a.wrapping_add(*b));
+        });
+        Ok(msg)
+    }
+
+    /// **One party's** online phase on pre-dealt keys, as that party runs it on its own machine: it adds its mask
+    /// share to its share of x (the message it sends, [`Self::masked_share`]), adds the message it `received` from
+    /// the other party (y = x + r, opened), then evaluates its m keys at z = y + 2^(n−1) mod N and combines them with
+    /// the public terms. Only `party`'s halves of x and of the keys are read. Chunks run in parallel (rayon's pool).
+    /// Returns this party's share of the truncated spline value (scale f) and its AES calls; the two parties'
+    /// shares are exactly those of [`Self::online`] (same function per chunk). Error if the keys, the share or the
+    /// received message have another length.
+    pub fn online_party(&self, party: Party, keys: &FusedSplineKeys, x: &Shared, received: &[u64]) -> Result<(Vec<u64>, u64)> {
+        self.check_input(keys, x, Some(received.len()))?;
+        let xp = &x.shares.halves()[party.index()];
+        let mut out = vec![0u64; x.len()];
+        let aes = out
+            .par_chunks_mut(CHUNK)
+            .zip(xp.par_chunks(CHUNK).zip(received.par_chunks(CHUNK)))
+            .zip(keys.chunks.par_iter())
+            .map(|((o, (xs, rec)), ch)| {
+                let (r, konst, dk) = (&ch.r.halves()[party.index()], &ch.konst.halves()[party.index()], &ch.keys.halves()[party.index()]);
+                // Own masked share + the other party's: the opened y.
+                let y: Vec<u64> = xs.iter().zip(r).zip(rec).map(|((a, b), c)| a.wrapping_add(*b).wrapping_add(*c)).collect();
+                let terms = self.public_terms(&y);
+                self.eval_party(konst, dk, &terms, o)
+            })
+            .sum();
+        Ok((out, aes))
     }
 }
 
