@@ -230,7 +230,7 @@ pub fn point_times(spec: &Spec, executor: &dyn Executor, measured: &Measured) ->
     for p in spec.points().into_iter().filter(|p| executor.applicable(spec, p)) {
         let key = p.key();
         let t = match by_key.get(key.as_str()) {
-            Some(r) => point_time(*r),
+            Some(r) => point_time(r),
             None => {
                 imputed += 1;
                 let class = searched(p.method.as_deref());
@@ -484,7 +484,7 @@ mod tests {
         assert_eq!(t["method=compact,task=t2,nu=0.01"], 60.0, "same method, other task");
         let plan = plan_array(&target, &All, &m, 1, 1000.0);
         assert_eq!(plan.estimated_from, vec!["raw/tr.jsonl".to_string()]);
-        let table = resources_table(&[plan.clone()]);
+        let table = resources_table(std::slice::from_ref(&plan));
         assert!(table.lines().nth(1).unwrap().ends_with("# estimated from raw/tr.jsonl"), "{table}");
         assert!(markdown("full", &[plan], &[1], 4, 0.0).contains("| ft (estimated from raw/tr.jsonl) |"));
         // A task no experiment of the kind measured: one line naming the experiment, the task and the way out.
