@@ -114,14 +114,17 @@ sweeps-slurm-local: build
 	bash scripts/slurm/cluster.sh run target/slurm-cluster -- env RESULTS=$(RESULTS) WAIT=1 bash scripts/slurm/submit.sh $(PROFILE)
 
 # Job-array sizes, cores, memory and time limits per experiment, and the wall-time estimate on N nodes, from the
-# measured per-point times of the quick records (results/raw) and the shard peak memory in results/slurm/metas.
-slurm-plan: build
+# measured per-point times of the quick records (results/raw) and the shard peak memory in results/slurm/metas; an
+# experiment never run (the full profile's frontier-transformers) is estimated from the quick records of its kind and
+# tasks. The full plan scales accuracy points to whole splits (reads datasets/), and refreshes the README's include
+# blocks (the full profile's wall-time estimate).
+slurm-plan: build datasets
 	@mkdir -p results/slurm
 	$(COMPACT) plan experiments/quick/*.toml --profile quick --cpus 2 --cores-per-node 2 --target-minutes 5 \
 	  --nodes 1,2,4 --metas results/slurm/metas --resources scripts/slurm/quick.resources --out results/slurm/plan-quick.md
 	$(COMPACT) plan experiments/full/*.toml --profile full --cpus 4 --cores-per-node 32 --target-minutes 5 \
 	  --nodes 1,2,4,8,16 --metas results/slurm/metas --training results/models \
-	  --resources scripts/slurm/full.resources --out results/slurm/plan-full.md
+	  --resources scripts/slurm/full.resources --out results/slurm/plan-full.md --readme README.md
 
 # Slurm's overhead against running the same shards directly (root; results/slurm/overhead.md).
 slurm-overhead: build

@@ -34,7 +34,8 @@ common=(--parsable --chdir="$PWD" --export=ALL)
 extra=(${SBATCH_EXTRA:-})
 ids=()
 specs=()
-while read -r name shards cpus mem time_min; do
+# A line may end with a comment (`# estimated from FILE` for an experiment planned from another's records).
+while read -r name shards cpus mem time_min _comment; do
   case "$name" in ''|'#'*) continue ;; esac
   spec="$specs_dir/$name.toml"
   [ -f "$spec" ] || { echo "resource table '$resources' names '$name' but '$spec' does not exist" >&2; exit 2; }

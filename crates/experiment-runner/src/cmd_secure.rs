@@ -245,6 +245,20 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The report's heading: the model and the method, and what else tells two runs of them apart — the backend, the
+/// truncation protocol and, for a transformer, its softmax and LayerNorm recipes.
+fn heading(stem: &str, method: &str, backend: Backend, truncation: Truncation, recipes: Option<(&str, &str)>) -> String {
+    let truncation = match truncation {
+        Truncation::Local => "local",
+        Truncation::DealerPair => "dealer-pair",
+    };
+    let mut h = format!("# Secure inference: {stem}, method {method}, {backend} backend, {truncation} truncation");
+    if let Some((softmax, layer_norm)) = recipes {
+        h.push_str(&format!(", softmax {softmax}, LayerNorm {layer_norm}"));
+    }
+    h
+}
+
 #[allow(clippy::too_many_arguments)]
 fn render(
     stem: &str,
@@ -260,7 +274,7 @@ fn render(
     let mut s = String::new();
     let c = &r.metered;
     let pct = |x: f64| 100.0 * x;
-    let _ = writeln!(s, "# Secure inference: {stem}, method {method}");
+    let _ = writeln!(s, "{}", heading(stem, method, r.backend, r.truncation, recipes));
     let _ = writeln!(s);
     let _ = writeln!(s, "- method: {how} (found in {search_s:.1} s)");
     let _ = writeln!(
@@ -348,4 +362,24 @@ fn render(
         let _ = writeln!(s, "| {} | {:?} | {} | {} | {} |", l.label, l.kind, l.rounds, l.bytes, l.offline_bytes);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headings_tell_runs_of_one_model_and_method_apart() {
+        let runs = [
+            heading("mnist-silu-d8", "compact", Backend::Beaver, Truncation::DealerPair, None),
+            heading("mnist-silu-d8", "compact", Backend::Fss, Truncation::DealerPair, None),
+            heading("mnist-silu-d8", "compact", Backend::Fss, Truncation::Local, None),
+        ];
+        assert_eq!(runs[0], "# Secure inference: mnist-silu-d8, method compact, beaver backend, dealer-pair truncation");
+        assert_eq!(runs[2], "# Secure inference: mnist-silu-d8, method compact, fss backend, local truncation");
+        assert!(runs[0] != runs[1] && runs[1] != runs[2] && runs[0] != runs[2], "{runs:?}");
+        let vit = heading("mnist-vit-gelu-d4", "nfgen", Backend::Beaver, Truncation::DealerPair, Some(("puma", "ladder")));
+        assert!(vit.ends_with("dealer-pair truncation, softmax puma, LayerNorm ladder"), "{vit}");
+        assert_ne!(vit, heading("mnist-vit-gelu-d4", "nfgen", Backend::Beaver, Truncation::DealerPair, Some(("crypten", "ladder"))));
+    }
 }

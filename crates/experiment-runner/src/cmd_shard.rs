@@ -9,6 +9,7 @@ use clap::Args;
 use experiment_runner::experiments::{self, Paths};
 use experiment_runner::merge::{merge_experiment, read_record_file};
 use experiment_runner::plan::{self, Measured};
+use experiment_runner::reproduce::raw_experiments;
 use experiment_runner::shard::sibling_metas;
 use experiment_runner::spec::Spec;
 
@@ -48,7 +49,8 @@ pub(crate) struct PlanArgs {
     /// Results folder with the measured records (<measured>/raw/<experiment>.jsonl) and any shard metas.
     #[arg(long, default_value = "results")]
     pub measured: PathBuf,
-    /// Specs the measured records were made with (for sample scaling of secure points), e.g. experiments/quick.
+    /// Specs the measured records were made with (to scale secure and accuracy points to the planned spec's samples,
+    /// and to know the kind of the records an experiment never run is estimated from), e.g. experiments/quick.
     #[arg(long, default_value = "experiments/quick")]
     pub measured_specs: PathBuf,
     /// Further folders holding shard metas (`*.shard-K-of-N.meta.json`) with measured peak memory.
@@ -79,6 +81,10 @@ pub(crate) struct PlanArgs {
     /// Profile name for the summary's heading.
     #[arg(long, default_value = "quick")]
     pub profile: String,
+    /// After writing --out, refresh the `<!-- include: FILE -->` blocks of this README (as `compact report
+    /// --readme` does), so the README quotes the plan just written.
+    #[arg(long)]
+    pub readme: Option<PathBuf>,
 }
 
 /// Reads the measurements, plans every spec, writes the resource table and the summary.
@@ -91,27 +97,47 @@ pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<()> {
     }
     let paths = Paths { data_root: PathBuf::from("datasets"), models: PathBuf::from("results/models") };
     let specs = args.specs.iter().map(|p| Spec::load(p)).collect::<anyhow::Result<Vec<_>>>()?;
+    let raw = args.measured.join("raw");
     let mut measured = Measured::default();
-    let meta_dirs: Vec<PathBuf> = std::iter::once(args.measured.join("raw")).chain(args.metas.iter().cloned()).collect();
+    let meta_dirs: Vec<PathBuf> = std::iter::once(raw.clone()).chain(args.metas.iter().cloned()).collect();
+    let mut unmeasured = Vec::new();
     for spec in &specs {
-        let records = read_record_file(&args.measured.join("raw").join(format!("{}.jsonl", spec.name)))?;
-        if records.is_empty() {
-            bail!(
-                "no measured records of '{}' in '{}'; run the sweep once (e.g. `make sweeps`) or pass --measured DIR",
-                spec.name,
-                args.measured.join("raw").display()
-            );
-        }
-        measured.records.insert(spec.name.clone(), records);
         let old = args.measured_specs.join(format!("{}.toml", spec.name));
         if old.exists() {
             measured.specs.insert(spec.name.clone(), Spec::load(&old)?);
+        }
+        let records = read_record_file(&raw.join(format!("{}.jsonl", spec.name)))?;
+        if records.is_empty() {
+            unmeasured.push(spec);
+        } else {
+            measured.records.insert(spec.name.clone(), records);
         }
         let mut metas = Vec::new();
         for dir in &meta_dirs {
             metas.extend(sibling_metas(dir, &spec.name)?.into_iter().map(|(_, m)| m));
         }
         measured.metas.insert(spec.name.clone(), metas);
+    }
+    // Every measured experiment with its spec: the sources an experiment never run is estimated from.
+    let mut sources = Vec::new();
+    if !unmeasured.is_empty() {
+        for name in raw_experiments(&raw).0 {
+            let spec_path = args.measured_specs.join(format!("{name}.toml"));
+            if spec_path.exists() {
+                let file = raw.join(format!("{name}.jsonl"));
+                let records = read_record_file(&file)?;
+                sources.push(plan::Source { file: file.display().to_string(), spec: Spec::load(&spec_path)?, records });
+            }
+        }
+    }
+    measured.splits = split_sizes(&specs, &measured, &sources, &paths)?;
+    for spec in unmeasured {
+        // Its records come scaled from their own specs; a spec of its name among the measured ones made none of them.
+        measured.specs.remove(&spec.name);
+        let (records, files) = plan::estimate(spec, &sources, &measured.splits)?;
+        println!("{}: no records of its own; estimated from {}", spec.name, files.join(", "));
+        measured.records.insert(spec.name.clone(), records);
+        measured.estimated_from.insert(spec.name.clone(), files);
     }
     let mut plans = Vec::new();
     for spec in &specs {
@@ -133,7 +159,47 @@ pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<()> {
         }
         None => print!("{md}"),
     }
+    if let Some(readme) = &args.readme {
+        let text = fs::read_to_string(readme).with_context(|| format!("cannot read '{}'; pass --readme README.md", readme.display()))?;
+        let base = readme.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let new = experiment_runner::report::refresh_includes(&text, base).with_context(|| format!("in '{}'", readme.display()))?;
+        if new != text {
+            fs::write(readme, new).with_context(|| format!("cannot write '{}'", readme.display()))?;
+            println!("refreshed the include blocks of {}", readme.display());
+        }
+    }
     Ok(())
+}
+
+/// The validation and test split sizes of every task of the accuracy specs whose evaluated samples (`eval_limit`)
+/// differ from those of the records they are planned from (none when every limit matches: the quick plan needs no
+/// data), read from the fetched datasets.
+fn split_sizes(specs: &[Spec], measured: &Measured, sources: &[plan::Source], paths: &Paths) -> anyhow::Result<plan::SplitSizes> {
+    let limit = |s: &Spec| s.param_usize("eval_limit", 0);
+    let mut tasks = std::collections::BTreeSet::new();
+    for spec in specs.iter().filter(|s| s.kind == "accuracy") {
+        let ours = limit(spec)?;
+        let differs = match measured.specs.get(&spec.name) {
+            Some(old) if measured.records.contains_key(&spec.name) => limit(old)? != ours,
+            _ => sources.iter().filter(|s| s.spec.kind == spec.kind).map(|s| limit(&s.spec)).any(|l| l.map_or(true, |l| l != ours)),
+        };
+        if differs {
+            tasks.extend(spec.grid.task.iter().flatten().cloned());
+        }
+    }
+    let mut out = plan::SplitSizes::new();
+    for name in tasks {
+        let task: model_zoo::Task = name.parse()?;
+        let data = model_zoo::load_task(task, &paths.data_root).with_context(|| {
+            format!(
+                "cannot read the splits of task '{name}' from '{}' (to scale the measured times to this profile's eval_limit); \
+                 run `make datasets`",
+                paths.data_root.display()
+            )
+        })?;
+        out.insert(name, (data.val.len(), data.test.len()));
+    }
+    Ok(out)
 }
 
 /// Σ `training_seconds` over the model sidecars (`*.json`) in `dir`.

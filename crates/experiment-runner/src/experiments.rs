@@ -15,7 +15,11 @@
 //!   default `puma` and `ladder`): secure accuracy, its agreement with the fixed-point plaintext run (the same
 //!   program, recipes included, without secret sharing), the metered cost per inference with its per-kind split and
 //!   the wall-clock time. Transformer tasks only have models for the activations of
-//!   [`model_zoo::zoo::TRANSFORMER_ACTIVATIONS`]; their other grid points are skipped.
+//!   [`model_zoo::zoo::TRANSFORMER_ACTIVATIONS`]; their other grid points are skipped. `compact-per-layer` runs the
+//!   per-layer search of the accuracy experiment ([`crate::per_layer`], through the same
+//!   [`crate::constrained::choose_method`]) and evaluates each activation layer with its own chosen method
+//!   ([`model_zoo::secure::MethodPlan::PerLayer`]), so its cost is metered, not only predicted; the record lists
+//!   every layer's choice.
 
 use secure_methods::{BuildContext, MethodRegistry, SecureMethod, measure};
 use activation_approx::density::DensitySpec;
@@ -227,8 +231,7 @@ impl Executor for Accuracy {
         let PointSetup { task, act_name, method_name, load, loaded, search, chosen } = self.set_up(spec, point)?;
         let (val, test) = (&loaded.val, &loaded.test);
         // The failure bound of local truncation assumes the largest |activation input| seen in calibration.
-        let input_bound =
-            loaded.stats.iter().map(|s| s.histogram.lo.abs().max(s.histogram.hi.abs())).fold(1.0f64, f64::max);
+        let input_bound = input_bound(&loaded);
         let rel = |acc: f64| (loaded.exact_val - acc) / loaded.exact_val;
         let ChosenMethod { method, search: outcome, per_layer } = chosen;
         // The methods of the activation layers: one for every layer, or the per-layer search's (then the point's
@@ -369,13 +372,7 @@ impl Executor for Secure {
     }
 
     fn run(&self, spec: &Spec, point: &Point, seed: u64) -> anyhow::Result<serde_json::Value> {
-        use model_zoo::secure::{LayerKind, SecureOptions, evaluate_secure_with};
-        if point.method.as_deref().is_some_and(|m| crate::names::method(m).ok() == Some(crate::per_layer::PER_LAYER)) {
-            bail!(
-                "method {} is evaluated by the accuracy experiment only (the secure forward pass takes one method for every layer); drop it from the secure spec",
-                crate::per_layer::PER_LAYER
-            );
-        }
+        use model_zoo::secure::SecureOptions;
         let PointSetup { task, act_name, method_name, loaded, chosen, search, .. } = self.accuracy.set_up(spec, point)?;
         let exported = loaded.net.export_folded()?;
         let recipes = spec_recipes(spec)?;
@@ -389,42 +386,91 @@ impl Executor for Secure {
         let batch = spec.param_usize("secure_batch", model_zoo::secure::default_batch(&exported))?;
         let data = self.accuracy.cache.task_data(task)?;
         let opts = SecureOptions { batch, seed, truncation: SECURE_TRUNCATION, backend: search.backend, ..SecureOptions::default() };
-        let r = evaluate_secure_with(&exported, chosen.method.as_ref(), &recipes, &data.test, samples.min(data.test.len()), &opts)?;
-        let c = &r.metered;
-        let result = SecureResult {
-            task: task.name().to_string(),
-            activation: act_name.to_string(),
-            method: method_name.to_string(),
-            depth: loaded.net.config.arch.depth(),
-            model: loaded.sidecar.clone(),
-            tau: chosen.search.as_ref().and_then(|o| o.tau),
-            samples: r.samples,
-            truncation: r.truncation,
-            secure_accuracy: r.secure_accuracy,
-            plain_accuracy: r.plain_accuracy,
-            accuracy_gap_points: 100.0 * (r.secure_accuracy - r.plain_accuracy),
-            agreement: r.agreement,
-            max_logit_diff: r.max_logit_diff,
-            bytes_per_inference: c.total.bytes_per_party.get(),
-            rounds_per_inference: c.total.rounds.get(),
-            offline_bytes_per_inference: c.total.offline_bytes_per_party.get(),
-            activation_bytes_per_inference: c.of_kind(LayerKind::Activation).bytes_per_party.get(),
-            linear_bytes_per_inference: c.of_kind(LayerKind::Linear).bytes_per_party.get(),
-            pooling_bytes_per_inference: c.of_kind(LayerKind::Pooling).bytes_per_party.get(),
-            by_kind: c.by_kind(),
-            recipes: exported.is_transformer().then(|| {
-                let (softmax, layer_norm) = recipes.names();
-                crate::records::RecipeNames { softmax: softmax.to_string(), layer_norm: layer_norm.to_string() }
-            }),
-            lan_s_per_inference: mpc_sim::Network::LAN.latency_s(&c.total),
-            wan_s_per_inference: mpc_sim::Network::WAN.latency_s(&c.total),
-            secure_seconds: r.secure_seconds,
-            plain_seconds: r.plain_seconds,
-            metered: r.metered.clone(),
-            backend: r.backend,
-        };
+        let names = PointNames { task, activation: act_name, method: method_name };
+        let result = secure_result(&loaded, &chosen, names, &recipes, &data.test, samples.min(data.test.len()), &opts)?;
         Ok(serde_json::to_value(result)?)
     }
+}
+
+/// The names a secure record carries.
+#[derive(Debug, Clone, Copy)]
+struct PointNames<'a> {
+    task: Task,
+    activation: &'a str,
+    method: &'a str,
+}
+
+/// The largest |activation input| seen in calibration (at least 1): the input range the failure bound of local
+/// truncation and the per-element prices assume.
+fn input_bound(loaded: &crate::models::Loaded) -> f64 {
+    loaded.stats.iter().map(|s| s.histogram.lo.abs().max(s.histogram.hi.abs())).fold(1.0f64, f64::max)
+}
+
+/// A secure point on a loaded model with its chosen method: the first `samples` of `test` run end to end on secret
+/// shares with one method for every activation layer, or — for `compact-per-layer` — the per-layer search's method
+/// in each layer ([`model_zoo::secure::MethodPlan::PerLayer`]). Either way every batch's metered cost must equal the
+/// prediction (else the point fails); a per-layer point also records every layer's choice
+/// ([`PerLayerPricing::Metered`]).
+fn secure_result(
+    loaded: &crate::models::Loaded,
+    chosen: &ChosenMethod,
+    names: PointNames<'_>,
+    recipes: &model_zoo::secure::TransformerRecipes,
+    test: &model_zoo::Dataset,
+    samples: usize,
+    opts: &model_zoo::secure::SecureOptions,
+) -> anyhow::Result<SecureResult> {
+    use model_zoo::secure::{LayerKind, MethodPlan, evaluate_secure_with};
+    let exported = loaded.net.export_folded()?;
+    let layer_methods = chosen.per_layer.as_ref().map(|c| c.methods());
+    let plan = match &layer_methods {
+        None => MethodPlan::Shared(chosen.method.as_ref()),
+        Some(ms) => MethodPlan::per_layer(ms),
+    };
+    let r = evaluate_secure_with(&exported, plan, recipes, test, samples, opts)?;
+    let per_layer = match &chosen.per_layer {
+        None => None,
+        Some(c) => {
+            let elements = exported.activation_elements_per_layer();
+            let mut record = per_layer_record(c, &loaded.stats, &elements, input_bound(loaded))?;
+            record.pricing = PerLayerPricing::Metered;
+            Some(record)
+        }
+    };
+    let c = &r.metered;
+    Ok(SecureResult {
+        task: names.task.name().to_string(),
+        activation: names.activation.to_string(),
+        method: names.method.to_string(),
+        depth: loaded.net.config.arch.depth(),
+        model: loaded.sidecar.clone(),
+        tau: chosen.search.as_ref().and_then(|o| o.tau),
+        samples: r.samples,
+        truncation: r.truncation,
+        secure_accuracy: r.secure_accuracy,
+        plain_accuracy: r.plain_accuracy,
+        accuracy_gap_points: 100.0 * (r.secure_accuracy - r.plain_accuracy),
+        agreement: r.agreement,
+        max_logit_diff: r.max_logit_diff,
+        bytes_per_inference: c.total.bytes_per_party.get(),
+        rounds_per_inference: c.total.rounds.get(),
+        offline_bytes_per_inference: c.total.offline_bytes_per_party.get(),
+        activation_bytes_per_inference: c.of_kind(LayerKind::Activation).bytes_per_party.get(),
+        linear_bytes_per_inference: c.of_kind(LayerKind::Linear).bytes_per_party.get(),
+        pooling_bytes_per_inference: c.of_kind(LayerKind::Pooling).bytes_per_party.get(),
+        by_kind: c.by_kind(),
+        recipes: exported.is_transformer().then(|| {
+            let (softmax, layer_norm) = recipes.names();
+            crate::records::RecipeNames { softmax: softmax.to_string(), layer_norm: layer_norm.to_string() }
+        }),
+        lan_s_per_inference: mpc_sim::Network::LAN.latency_s(&c.total),
+        wan_s_per_inference: mpc_sim::Network::WAN.latency_s(&c.total),
+        secure_seconds: r.secure_seconds,
+        plain_seconds: r.plain_seconds,
+        metered: r.metered.clone(),
+        backend: r.backend,
+        per_layer,
+    })
 }
 
 /// The cost of one secure inference (batch of one) of the whole model with every activation evaluated by the
@@ -733,6 +779,50 @@ method = ["nfgn"]"#, "", "unknown method 'nfgn'"),
             Tail::Identity,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn secure_points_run_the_per_layer_search_layer_by_layer() {
+        use model_zoo::secure::{LayerKind, SecureOptions, TransformerRecipes, predict_cost_with};
+        let loaded = crate::per_layer::tests::tiny_vit();
+        let params = SearchParams { nu: 0.02, tau_lo: 1e-3, tau_hi: 1e-1, ladder: 3, backend: Backend::Beaver };
+        let methods = crate::per_layer::method_registry();
+        let cache = SearchCache::default();
+        let per_layer = crate::per_layer::PER_LAYER;
+        let chosen = choose_method(&methods, &loaded, "gelu", per_layer, json!({}), &params, 100, 7, &cache, "tiny").unwrap();
+        let choice = chosen.per_layer.clone().unwrap();
+        let recipes = TransformerRecipes::default();
+        let opts = SecureOptions { batch: 2, seed: 3, truncation: SECURE_TRUNCATION, backend: Backend::Beaver, ..SecureOptions::default() };
+        let names = PointNames { task: Task::MnistVit, activation: "gelu", method: per_layer };
+        let r = secure_result(&loaded, &chosen, names, &recipes, &loaded.test, 4, &opts).unwrap();
+        // The record lists the search's choice, layer by layer, metered.
+        let rec = r.per_layer.as_ref().unwrap();
+        assert_eq!(rec.pricing, PerLayerPricing::Metered);
+        assert_eq!(rec.evaluations, choice.evaluations);
+        let structures = |ls: &[crate::records::LayerChoice]| ls.iter().map(|l| l.structure.clone()).collect::<Vec<_>>();
+        assert_eq!(structures(&rec.layers), choice.layers.iter().map(|c| c.structure.clone()).collect::<Vec<_>>());
+        assert!(r.max_logit_diff < 2e-2 && (0.0..=1.0).contains(&r.agreement), "{} {}", r.max_logit_diff, r.agreement);
+        // Each activation layer costs what its own method costs in that layer (metered = predicted is checked by
+        // the secure pass itself); the other layers are the shared ones.
+        let exported = loaded.net.export_folded().unwrap();
+        let acts: Vec<usize> =
+            r.metered.layers.iter().enumerate().filter(|(_, l)| l.kind == LayerKind::Activation).map(|(i, _)| i).collect();
+        assert_eq!(acts.len(), choice.layers.len());
+        for (l, (&pos, m)) in acts.iter().zip(choice.methods()).enumerate() {
+            let alone = predict_cost_with(&exported, m.as_ref(), &recipes, opts.fx, SECURE_TRUNCATION, Backend::Beaver).unwrap();
+            assert_eq!(r.metered.layers[pos], alone.layers[pos], "layer {l}");
+        }
+        // The accuracy experiment's price of the same choice (predicted, combined layer by layer) is what the secure
+        // pass metered.
+        let elements = exported.activation_elements_per_layer();
+        let predicted =
+            per_layer_predicted(&loaded.net, &choice.methods(), &loaded.test, &elements, Backend::Beaver, input_bound(&loaded)).unwrap();
+        assert_eq!(predicted.total, r.metered.total);
+        assert_eq!(predicted.layers, r.metered.layers);
+        // One method for every layer: no per-layer record.
+        let shared = choose_method(&methods, &loaded, "gelu", "puma", json!({}), &params, 100, 7, &cache, "tiny").unwrap();
+        let names = PointNames { method: "puma", ..names };
+        assert!(secure_result(&loaded, &shared, names, &recipes, &loaded.test, 2, &opts).unwrap().per_layer.is_none());
     }
 
     #[test]

@@ -22,9 +22,12 @@
 //!    with its layer and whether it was kept.
 //!
 //! The point is priced as the sum over layers of (elements of the layer × that layer's per-element cost), on both
-//! backends. The secure forward pass evaluates one method for every layer, so the per-inference costs are the cost
-//! evaluators' *predictions*: the inference predicted with each layer's method, each activation layer's entry taken
-//! from its own method's prediction ([`combine_per_layer`]).
+//! backends. In the accuracy experiment the per-inference costs are the cost evaluators' *predictions*: the
+//! inference predicted with each layer's method, each activation layer's entry taken from its own method's
+//! prediction ([`combine_per_layer`]). The secure experiment runs the same search (through
+//! [`crate::constrained::choose_method`]) and then the secure forward pass with each layer's method
+//! (`model_zoo::secure::MethodPlan::PerLayer`), whose metered cost equals that combined prediction (a test in
+//! `experiments.rs` checks it).
 //!
 //! Greedy, not optimal: accepting a large cut in one layer early can leave no slack for another; the record keeps
 //! the order of the trials so this can be seen.
@@ -254,7 +257,7 @@ pub fn combine_per_layer(preds: &[InferenceCost], aes_per_element: &[u64], eleme
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use activation_approx::{Bytes, Count, Rounds};
     use model_zoo::secure::LayerCost;
@@ -293,7 +296,7 @@ mod tests {
 
     /// A small untrained ViT (2 blocks) and 300 random images labelled with its own exact predictions (exact
     /// accuracy 1), loaded as a point would be.
-    fn tiny_vit() -> Loaded {
+    pub(crate) fn tiny_vit() -> Loaded {
         use model_zoo::{Arch, Dataset, ModelActivation, ModelConfig, Network, Task};
         use rand::{Rng, SeedableRng};
         let cfg = ModelConfig {

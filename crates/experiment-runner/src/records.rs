@@ -117,9 +117,11 @@ pub fn density_curve_grid() -> Vec<f64> {
 #[serde(rename_all = "snake_case")]
 pub enum PerLayerPricing {
     /// From the cost evaluators' predictions: the inference predicted with every layer's method, each activation
-    /// layer's entry taken from its own method's prediction (the secure forward pass takes one method for every
-    /// layer, so a per-layer inference is not metered).
+    /// layer's entry taken from its own method's prediction (the accuracy experiment's pricing).
     Predicted,
+    /// Metered on the secure forward pass run with one method per activation layer (a per-layer
+    /// `MethodPlan`), equal to its prediction (checked for every batch): the secure experiment's pricing.
+    Metered,
 }
 
 /// What the per-layer search adds to an accuracy record.
@@ -352,6 +354,9 @@ pub struct SecureResult {
     /// The backend of the secure run (`backend` spec parameter; Beaver in records that predate it).
     #[serde(default)]
     pub backend: model_zoo::secure::Backend,
+    /// `compact-per-layer`: every activation layer's choice (absent for one method in every layer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_layer: Option<PerLayerResult>,
 }
 
 /// The names of a transformer's softmax and LayerNorm recipes (`model_zoo::secure::TransformerRecipes::from_names`).

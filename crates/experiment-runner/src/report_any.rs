@@ -41,7 +41,7 @@ pub fn other_experiments(raw: &Path, known: &[&str]) -> anyhow::Result<Vec<(Stri
         .filter(|n| !known.contains(&n.as_str()))
         // A Slurm shard's own file (`<experiment>.shard-K-of-N.jsonl`) is part of its experiment, merged by
         // `compact merge`; it is not an experiment of its own.
-        .filter(|n| !n.contains(".shard-"))
+        .filter(|n| crate::shard::Shard::split_stem(n).is_none())
         .collect();
     names.sort();
     let mut out = Vec::new();

@@ -8,11 +8,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use crate::records::TIMING_FIELDS;
+use crate::shard::Shard;
 use crate::sweep::{Record, read_records};
 
 /// Largest differences of one field (leaf path with array indices written as `[]`) over the points of an experiment.
@@ -138,19 +139,57 @@ fn num(x: f64) -> String {
     if x.is_nan() { "-".into() } else { format!("{x:.3e}") }
 }
 
-/// Compares every `*.jsonl` of `old_raw` and `new_raw` and returns the Markdown report.
+/// The record files of a raw folder: the experiments with a record file of their own (`<experiment>.jsonl`), and,
+/// for every experiment that only has shard files (`<experiment>.shard-K-of-N.jsonl`, [`crate::shard`]), the first
+/// of them. A shard file is a piece of its experiment, not an experiment; a missing folder holds nothing.
+pub fn raw_experiments(raw: &Path) -> (BTreeSet<String>, BTreeMap<String, PathBuf>) {
+    let stems: BTreeSet<String> = std::fs::read_dir(raw)
+        .map(|it| {
+            it.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".jsonl")).map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut merged = BTreeSet::new();
+    let mut shards: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for stem in &stems {
+        match Shard::split_stem(stem) {
+            Some((experiment, _)) => {
+                shards.entry(experiment.to_string()).or_insert_with(|| raw.join(format!("{stem}.jsonl")));
+            }
+            None => {
+                merged.insert(stem.clone());
+            }
+        }
+    }
+    shards.retain(|e, _| !merged.contains(e));
+    (merged, shards)
+}
+
+/// The one line saying that `shard_file` belongs to `experiment`, which has no merged record file beside it, so it
+/// is not compared; the way out is `compact merge`.
+fn unmerged_line(experiment: &str, shard_file: &Path) -> String {
+    let results = shard_file.parent().and_then(Path::parent).map_or_else(|| ".".to_string(), |p| p.display().to_string());
+    format!(
+        "`{}` is a shard of '{experiment}', which has no merged `{experiment}.jsonl` beside it, so '{experiment}' is not \
+         compared; merge its shards first: `compact merge experiments/<profile>/{experiment}.toml --results {results}`",
+        shard_file.display()
+    )
+}
+
+/// Compares every experiment's records (`<experiment>.jsonl`) of `old_raw` and `new_raw` and returns the Markdown
+/// report. Shard files are not experiments: an experiment found only as shards in either folder is left out of the
+/// comparison, with one line naming its shard file and the merge command.
 pub fn compare_dirs(old_raw: &Path, new_raw: &Path) -> anyhow::Result<String> {
-    let list = |d: &Path| -> BTreeSet<String> {
-        std::fs::read_dir(d)
-            .map(|it| {
-                it.filter_map(|e| e.ok())
-                    .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".jsonl")).map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let names: BTreeSet<String> = list(old_raw).union(&list(new_raw)).cloned().collect();
+    let (old_names, old_unmerged) = raw_experiments(old_raw);
+    let (new_names, new_unmerged) = raw_experiments(new_raw);
+    let unmerged: BTreeMap<String, PathBuf> = old_unmerged.into_iter().chain(new_unmerged).collect();
+    let names: BTreeSet<String> =
+        old_names.union(&new_names).filter(|n| !unmerged.contains_key(n.as_str())).cloned().collect();
     if names.is_empty() {
+        if let Some((experiment, file)) = unmerged.iter().next() {
+            anyhow::bail!("{}", unmerged_line(experiment, file));
+        }
         anyhow::bail!("no records in '{}' or '{}'; run the sweeps first", old_raw.display(), new_raw.display());
     }
     let mut md = String::new();
@@ -200,6 +239,12 @@ pub fn compare_dirs(old_raw: &Path, new_raw: &Path) -> anyhow::Result<String> {
             writeln!(details, "\nOnly in the regenerated records: {}.", listed(&d.only_new))?;
         }
     }
+    if !unmerged.is_empty() {
+        writeln!(md)?;
+        for (experiment, file) in &unmerged {
+            writeln!(md, "- {}.", unmerged_line(experiment, file))?;
+        }
+    }
     md.push_str(&details);
     Ok(md)
 }
@@ -221,6 +266,39 @@ mod tests {
             code_digest: "c".into(),
             result,
         }
+    }
+
+    fn write(dir: &Path, name: &str, records: &[Record]) {
+        let text: String = records.iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect();
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn shard_files_are_not_experiments() {
+        let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let a = rec("p1", json!({"acc": 0.5}), 1.0);
+        let b = rec("p2", json!({"acc": 0.25}), 1.0);
+        // Both folders: the merged file of 'e'; the new one also keeps the shards it was merged from.
+        write(old.path(), "e.jsonl", &[a.clone(), b.clone()]);
+        write(new.path(), "e.jsonl", &[a.clone(), b.clone()]);
+        write(new.path(), "e.shard-0-of-2.jsonl", std::slice::from_ref(&a));
+        write(new.path(), "e.shard-1-of-2.jsonl", std::slice::from_ref(&b));
+        let md = compare_dirs(old.path(), new.path()).unwrap();
+        assert!(md.contains("| e | 2 | 2 | 0 | 0 | 0 |"), "{md}");
+        assert!(!md.contains("shard-"), "a shard file listed as an experiment:\n{md}");
+        // 'f' only as shards in the new folder: not compared (it would show every point as committed only), one
+        // line naming the shard file and the merge command.
+        write(old.path(), "f.jsonl", std::slice::from_ref(&a));
+        write(new.path(), "f.shard-0-of-3.jsonl", std::slice::from_ref(&a));
+        let md = compare_dirs(old.path(), new.path()).unwrap();
+        assert!(!md.contains("| f |"), "{md}");
+        let line = md.lines().find(|l| l.contains("f.shard-0-of-3.jsonl")).unwrap_or_else(|| panic!("{md}"));
+        assert!(line.contains("no merged `f.jsonl`") && line.contains("compact merge experiments/<profile>/f.toml"), "{line}");
+        // Nothing but shards: a one-line error with the way out.
+        let (o, n) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        write(n.path(), "g.shard-1-of-2.jsonl", std::slice::from_ref(&b));
+        let err = compare_dirs(o.path(), n.path()).unwrap_err().to_string();
+        assert!(err.contains("g.shard-1-of-2.jsonl") && err.contains("compact merge") && !err.contains('\n'), "{err}");
     }
 
     #[test]

@@ -128,9 +128,19 @@ impl Shard {
 
     /// Parses a shard file name `<experiment>.shard-K-of-N.jsonl` back into its shard (None for any other name).
     pub fn from_records_file(name: &str, experiment: &str) -> Option<Shard> {
-        let rest = name.strip_prefix(experiment)?.strip_prefix(".shard-")?.strip_suffix(".jsonl")?;
+        match Shard::split_stem(name.strip_suffix(".jsonl")?) {
+            Some((e, s)) if e == experiment => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Splits a record file stem `<experiment>.shard-K-of-N` into the experiment and its shard; `None` for the stem
+    /// of an experiment's own (merged or single-process) record file.
+    pub fn split_stem(stem: &str) -> Option<(&str, Shard)> {
+        let (experiment, rest) = stem.rsplit_once(".shard-")?;
         let (k, n) = rest.split_once("-of-")?;
-        Shard::new(k.parse().ok()?, n.parse().ok()?).ok()
+        let shard = Shard::new(k.parse().ok()?, n.parse().ok()?).ok()?;
+        (!experiment.is_empty()).then_some((experiment, shard))
     }
 }
 
@@ -330,6 +340,11 @@ mod tests {
         assert_eq!(Shard::from_records_file("accuracy.shard-2-of-4.jsonl", "accuracy"), Some(s));
         assert_eq!(Shard::from_records_file("accuracy.jsonl", "accuracy"), None);
         assert_eq!(Shard::from_records_file("accuracy-x.shard-2-of-4.jsonl", "accuracy"), None);
+        assert_eq!(Shard::split_stem("accuracy.shard-2-of-4"), Some(("accuracy", s)));
+        assert_eq!(Shard::split_stem("a.b.shard-0-of-1"), Some(("a.b", Shard { index: 0, count: 1 })));
+        for other in ["accuracy", "accuracy.shard-4-of-4", "accuracy.shard-x-of-4", ".shard-0-of-2"] {
+            assert_eq!(Shard::split_stem(other), None, "{other}");
+        }
         for bad in ["4/4", "1", "a/2", "1/0", "-1/3", ""] {
             let err = bad.parse::<Shard>().unwrap_err().to_string();
             assert!(err.contains(&format!("'{bad}'")) && err.contains("K/N"), "{err}");
