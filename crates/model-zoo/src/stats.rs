@@ -154,9 +154,118 @@ pub fn activation_statistics(net: &Network, train: &Dataset, n_calibration: usiz
     Ok(out)
 }
 
+/// The softmax's input after the row-maximum subtraction in one encoder block's attention, d = s − max_j s_j ≤ 0
+/// over the real key columns of every attention row (every head, every query row, padded query rows included: the
+/// secure pass normalises them too; padded key columns excluded: they never reach the exponential), recorded on
+/// calibration samples of the training split ([`softmax_input_statistics`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SoftmaxInputStats {
+    /// 0-based encoder block (attention layer) index.
+    pub block: usize,
+    /// Number of recorded values d (rows × real key columns).
+    pub n_values: usize,
+    /// Number of attention rows they come from.
+    pub n_rows: usize,
+    /// Mean of d.
+    pub mean: f64,
+    /// Standard deviation of d.
+    pub std: f64,
+    /// The smallest d (the largest is 0: every row's maximum).
+    pub min: f64,
+    /// Histogram of d over [min, 0].
+    pub histogram: Histogram,
+}
+
+/// d = x − max over the `real` columns of each row of a row-major `[rows, cols]` score matrix, the real columns only
+/// (`real` = None: every column real). Returns the values row by row, each ≤ 0 and one 0 per row (the maximum).
+pub fn shifted_rows(scores: &[f32], cols: usize, real: Option<&[bool]>) -> Result<Vec<f32>> {
+    if cols == 0 || scores.len() % cols != 0 {
+        return Err(ZooError::Config(format!("{} scores do not form rows of {cols} columns; pass whole rows", scores.len())));
+    }
+    if let Some(r) = real {
+        if r.len() != cols {
+            return Err(ZooError::Config(format!("{} mask flags for {cols} columns; pass one flag per key column", r.len())));
+        }
+    }
+    let is_real = |j: usize| real.is_none_or(|r| r[j]);
+    let mut out = Vec::with_capacity(scores.len());
+    for row in scores.chunks(cols) {
+        let m = row.iter().enumerate().filter(|(j, _)| is_real(*j)).map(|(_, &v)| v).fold(f32::NEG_INFINITY, f32::max);
+        if m == f32::NEG_INFINITY {
+            continue;
+        }
+        out.extend(row.iter().enumerate().filter(|(j, _)| is_real(*j)).map(|(_, &v)| v - m));
+    }
+    Ok(out)
+}
+
+/// Records the softmax input density of every attention layer ([`SoftmaxInputStats`]) on `n_calibration` training
+/// samples drawn with `seed` (all if fewer; the same draw as [`activation_statistics`] with the same seed), with
+/// `bins` histogram bins. A model without encoder blocks is an error.
+pub fn softmax_input_statistics(net: &Network, train: &Dataset, n_calibration: usize, bins: usize, seed: u64) -> Result<Vec<SoftmaxInputStats>> {
+    if !net.config.arch.is_transformer() {
+        return Err(ZooError::Config("softmax statistics need a transformer (a model with attention); pick a ViT or text-transformer task".into()));
+    }
+    if train.is_empty() || n_calibration == 0 {
+        return Err(ZooError::Config(format!("calibration needs samples; have {}, asked for {n_calibration}", train.len())));
+    }
+    let n = n_calibration.min(train.len());
+    let mut idx = sample(&mut ChaCha8Rng::seed_from_u64(seed), train.len(), n).into_vec();
+    idx.sort_unstable();
+    let calib = train.select(&idx);
+    let blocks = net.layers.iter().filter(|(_, l)| matches!(l, Layer::Block(_))).count();
+    let mut values: Vec<Vec<f32>> = vec![Vec::new(); blocks];
+    let mut rows = vec![0usize; blocks];
+    let d = calib.sample_len();
+    for start in (0..calib.len()).step_by(100) {
+        let end = (start + 100).min(calib.len());
+        let x = net.input_tensor(&calib.features[start * d..end * d], &calib.sample_shape)?;
+        net.forward_observed_attention(&x, &mut |i, s, mask| {
+            let (b, h, t, t2) = s.dims4()?;
+            let flat: Vec<f32> = s.flatten_all()?.to_vec1()?;
+            let real: Option<Vec<f32>> = match mask {
+                Some(m) => Some(m.flatten_all()?.to_vec1()?),
+                None => None,
+            };
+            let slot = values.get_mut(i).ok_or_else(|| ZooError::Config(format!("block index {i} beyond {blocks} blocks")))?;
+            for bi in 0..b {
+                let keep: Option<Vec<bool>> = real.as_ref().map(|r| r[bi * t2..(bi + 1) * t2].iter().map(|&v| v > 0.5).collect());
+                let per = h * t * t2;
+                slot.extend(shifted_rows(&flat[bi * per..(bi + 1) * per], t2, keep.as_deref())?);
+                rows[i] += h * t;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(values
+        .into_iter()
+        .zip(rows)
+        .enumerate()
+        .map(|(block, (v, n_rows))| {
+            let len = v.len().max(1) as f64;
+            let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / len;
+            let var = v.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / len;
+            let min = v.iter().copied().fold(0f32, f32::min);
+            SoftmaxInputStats { block, n_values: v.len(), n_rows, mean, std: var.sqrt(), min: f64::from(min), histogram: Histogram::of(&v, bins) }
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shifted_rows_by_hand() {
+        // Two rows of three keys, the middle key padded: row maxima over keys 0 and 2 only.
+        let s = [1.0, 9.0, 3.0, -2.0, 5.0, -4.0];
+        let d = shifted_rows(&s, 3, Some(&[true, false, true])).unwrap();
+        assert_eq!(d, vec![-2.0, 0.0, 0.0, -2.0]);
+        // No mask: every column.
+        assert_eq!(shifted_rows(&s, 3, None).unwrap(), vec![-8.0, 0.0, -6.0, -7.0, 0.0, -9.0]);
+        assert!(shifted_rows(&s, 4, None).is_err());
+        assert!(shifted_rows(&s, 3, Some(&[true])).is_err());
+    }
 
     #[test]
     fn histogram_bins() {
