@@ -173,7 +173,7 @@ fn softmax_input_statistics_count_real_keys_and_stay_nonpositive() {
         assert_eq!(s.n_rows, 7 * 2 * 5);
         assert_eq!(s.n_values, 7 * 2 * 5 * 5);
         assert_eq!(s.histogram.counts.iter().sum::<u64>() as usize, s.n_values);
-        assert!(s.histogram.hi == 0.0 && s.min <= 0.0 && s.mean < 0.0 && s.min == s.histogram.lo);
+        assert!(s.histogram.hi == 0.0 && s.min <= 0.0 && s.mean < 0.0 && s.histogram.lo <= s.min && s.histogram.lo > s.min - 1.0);
         // Every row's maximum gives one d = 0, so the top bin holds at least one value per row.
         assert!(*s.histogram.counts.last().unwrap() as usize >= s.n_rows);
     }
