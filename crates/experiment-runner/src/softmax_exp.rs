@@ -289,6 +289,16 @@ impl SoftmaxExp {
     }
 }
 
+/// A softmax recipe of [`RECIPES`] by any spelling (case-insensitive, `_` and `-` alike).
+pub fn recipe_name(name: &str) -> anyhow::Result<&'static str> {
+    let n = name.trim().to_ascii_lowercase().replace('_', "-");
+    RECIPES
+        .iter()
+        .find(|r| **r == n)
+        .copied()
+        .with_context(|| format!("softmax recipe '{}': choose one of {}", activation_approx::limits::clip(name), RECIPES.join(", ")))
+}
+
 fn recipe_of(name: &str) -> anyhow::Result<SoftmaxRecipe> {
     Ok(match name {
         "puma" => SoftmaxRecipe::puma(),
