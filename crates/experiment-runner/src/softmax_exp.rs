@@ -242,6 +242,9 @@ pub struct Price {
     pub tau: f64,
 }
 
+/// What [`cheapest_admissible`] returns: the kept index, the stop reason and the evaluated (index, loss) pairs.
+pub type Choice = (usize, StopReason, Vec<(usize, f64)>);
+
 /// The accuracy-constrained choice: the indices of `prices` in cost order (bytes, rounds, τ), evaluated cheapest
 /// first by `rel_loss` (the relative validation loss of candidate i) until one is ≤ ν. Returns the kept index, the
 /// stop reason and the evaluated (index, loss) pairs in order; an error if none meets ν.
@@ -249,7 +252,7 @@ pub fn cheapest_admissible(
     prices: &[Price],
     nu: f64,
     mut rel_loss: impl FnMut(usize) -> anyhow::Result<f64>,
-) -> anyhow::Result<(usize, StopReason, Vec<(usize, f64)>)> {
+) -> anyhow::Result<Choice> {
     let mut order: Vec<usize> = (0..prices.len()).collect();
     order.sort_by(|&a, &b| {
         let (p, q) = (&prices[a], &prices[b]);
