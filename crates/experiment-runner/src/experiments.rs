@@ -41,7 +41,7 @@ use crate::spec::{Point, Spec};
 use crate::sweep::Executor;
 
 /// The experiment kinds this runner knows.
-pub const KINDS: &[&str] = &["approximation", "accuracy", "secure"];
+pub const KINDS: &[&str] = &["approximation", "accuracy", "secure", crate::softmax_exp::KIND];
 
 /// The executor for `spec.kind`.
 pub fn executor(kind: &str, paths: &Paths) -> anyhow::Result<Box<dyn Executor>> {
@@ -49,6 +49,7 @@ pub fn executor(kind: &str, paths: &Paths) -> anyhow::Result<Box<dyn Executor>> 
         "approximation" => Ok(Box::new(Approximation::new())),
         "accuracy" => Ok(Box::new(Accuracy::new(paths.clone()))),
         "secure" => Ok(Box::new(Secure { accuracy: Accuracy::new(paths.clone()) })),
+        crate::softmax_exp::KIND => Ok(Box::new(crate::softmax_exp::SoftmaxExp::new(paths.clone()))),
         other => bail!("unknown experiment kind '{other}'; known: {}", KINDS.join(", ")),
     }
 }

@@ -20,6 +20,8 @@ pub mod plot;
 pub mod records;
 pub mod report;
 pub mod shard;
+pub mod softmax_exp;
+pub mod report_softmax;
 pub mod reproduce;
 pub mod report_any;
 pub mod report_transformers;

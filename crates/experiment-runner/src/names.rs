@@ -60,7 +60,12 @@ pub fn canonical_spec(spec: &Spec) -> anyhow::Result<Spec> {
         dedup(v);
     }
     if let Some(v) = g.method.as_mut() {
-        *v = v.iter().map(|m| method(m).map(str::to_string)).collect::<anyhow::Result<_>>()?;
+        // The softmax experiment's method axis names softmax recipes, not activation methods.
+        let softmax = s.kind == crate::softmax_exp::KIND;
+        *v = v
+            .iter()
+            .map(|m| if softmax { crate::softmax_exp::recipe_name(m).map(str::to_string) } else { method(m).map(str::to_string) })
+            .collect::<anyhow::Result<_>>()?;
         dedup(v);
     }
     if let Some(v) = g.task.as_mut() {

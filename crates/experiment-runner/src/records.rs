@@ -6,6 +6,8 @@ use activation_approx::{PiecewisePoly, Truncation};
 use secure_methods::MethodReport;
 use serde::{Deserialize, Serialize};
 
+pub use crate::softmax_exp::{ExpSummary, ExpTrial, SoftmaxExpResult};
+
 /// The x grid and fixed-point values of a method's curve (figures).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Curve {

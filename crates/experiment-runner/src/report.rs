@@ -65,7 +65,7 @@ pub struct Report {
 
 /// Experiments with a dedicated section; records of any other name get a generic table.
 const KNOWN: &[&str] =
-    &["approximations", "accuracy", "ablations", "depth", "frontier", "secure", crate::report_transformers::NAME, FRONTIER_TRANSFORMERS];
+    &["approximations", "accuracy", "ablations", "depth", "frontier", "secure", crate::report_transformers::NAME, FRONTIER_TRANSFORMERS, crate::softmax_exp::NAME];
 
 /// The transformers' frontier sweep (GELU only, a spec of its own): drawn with `frontier`, its baselines from the
 /// `transformers` sweep.
@@ -111,6 +111,10 @@ pub fn build(results: &Path) -> anyhow::Result<Report> {
     let transformers = crate::report_any::read_unique(&raw.join(format!("{}.jsonl", crate::report_transformers::NAME)))?;
     if !transformers.is_empty() {
         report.sections.push(crate::report_transformers::outputs(&transformers, results)?);
+    }
+    let softmax = crate::report_any::read_unique(&raw.join(format!("{}.jsonl", crate::softmax_exp::NAME)))?;
+    if !softmax.is_empty() {
+        report.sections.push(crate::report_softmax::outputs(&softmax, results)?);
     }
     let depth = crate::report_any::read_unique(&raw.join("depth.jsonl"))?;
     if !depth.is_empty() {

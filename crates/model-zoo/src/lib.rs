@@ -37,6 +37,6 @@ pub use data::{Dataset, Task, TaskData, load_task};
 pub use error::{Result, ZooError};
 pub use export::{ExportedLayer, ExportedModel};
 pub use model::{Arch, ModelConfig, Network};
-pub use stats::{ActivationStats, Histogram, activation_statistics};
+pub use stats::{ActivationStats, Histogram, SoftmaxInputStats, activation_statistics, softmax_input_statistics};
 pub use train::{Sidecar, TrainConfig, evaluate, load_model, save_model, train};
 pub use zoo::{ModelSpec, default_spec, default_specs, train_and_save};

@@ -24,6 +24,10 @@ use crate::data::Task;
 use crate::error::{Result, ZooError};
 use crate::transformer::{Block, LayerNorm, Linear, PatchEmbed, Pooling, TokenEmbed};
 
+/// Observer of the attention scores ([`Network::forward_observed_attention`]): (block index, scores
+/// `[B, heads, T, T]`, padding mask `[B, T]` (1 = real token) if any).
+pub type ScoresObserver<'a> = dyn FnMut(usize, &Tensor, Option<&Tensor>) -> Result<()> + 'a;
+
 /// BatchNorm ε.
 pub const BN_EPS: f64 = 1e-5;
 /// BatchNorm running-statistics momentum.
@@ -474,23 +478,37 @@ impl Network {
     /// Training-mode forward pass (batch statistics, running statistics updated), differentiable.
     pub fn forward_train(&self, x: &Tensor) -> Result<Tensor> {
         self.activation.trainable()?;
-        self.forward_impl(x, true, &ActivationPlan::Exact, &mut |_, _| Ok(()))
+        self.forward_impl(x, true, &ActivationPlan::Exact, &mut |_, _| Ok(()), None)
     }
 
     /// Evaluation-mode forward pass with the activations chosen by `plan`; returns the logits.
     pub fn forward(&self, x: &Tensor, plan: &ActivationPlan) -> Result<Tensor> {
         plan.check(self.n_activation_layers())?;
-        self.forward_impl(x, false, plan, &mut |_, _| Ok(()))
+        self.forward_impl(x, false, plan, &mut |_, _| Ok(()), None)
     }
 
     /// Evaluation-mode forward pass that hands each activation layer's input (index, pre-activation tensor) to
     /// `observe` before applying the activation.
     pub fn forward_observed(&self, x: &Tensor, plan: &ActivationPlan, observe: &mut dyn FnMut(usize, &Tensor) -> Result<()>) -> Result<Tensor> {
         plan.check(self.n_activation_layers())?;
-        self.forward_impl(x, false, plan, observe)
+        self.forward_impl(x, false, plan, observe, None)
     }
 
-    fn forward_impl(&self, x: &Tensor, train: bool, plan: &ActivationPlan, observe: &mut dyn FnMut(usize, &Tensor) -> Result<()>) -> Result<Tensor> {
+    /// Evaluation-mode forward pass (exact activations) that hands each encoder block's attention scores to
+    /// `observe`: (block index, scores `[B, heads, T, T]` before the padding mask, the padding mask `[B, T]` with 1 on
+    /// real tokens if the input has padding). Models without encoder blocks never call it.
+    pub fn forward_observed_attention(&self, x: &Tensor, observe: &mut ScoresObserver<'_>) -> Result<Tensor> {
+        self.forward_impl(x, false, &ActivationPlan::Exact, &mut |_, _| Ok(()), Some(observe))
+    }
+
+    fn forward_impl(
+        &self,
+        x: &Tensor,
+        train: bool,
+        plan: &ActivationPlan,
+        observe: &mut dyn FnMut(usize, &Tensor) -> Result<()>,
+        mut scores: Option<&mut ScoresObserver<'_>>,
+    ) -> Result<Tensor> {
         let mut x = x.clone();
         let mut mask: Option<Tensor> = None;
         for (_, layer) in &self.layers {
@@ -502,7 +520,24 @@ impl Network {
                     y
                 }
                 Layer::Block(blk) => {
-                    let x = (&x + blk.attention(&x, mask.as_ref())?)?;
+                    let att = match scores.as_deref_mut() {
+                        None => blk.attention(&x, mask.as_ref())?,
+                        Some(obs) => {
+                            let mut err: Option<ZooError> = None;
+                            let m = mask.as_ref();
+                            let y = blk.attention_observed(&x, m, &mut |s| {
+                                if let Err(e) = obs(blk.index, s, m) {
+                                    err = Some(e);
+                                }
+                                Ok(())
+                            })?;
+                            if let Some(e) = err {
+                                return Err(e);
+                            }
+                            y
+                        }
+                    };
+                    let x = (&x + att)?;
                     let u = blk.fc1.forward(&blk.ln2.forward(&x)?)?;
                     observe(blk.index, &u)?;
                     let a = match plan.replacement(blk.index) {

@@ -1197,6 +1197,45 @@ where
         .collect()
 }
 
+/// The fixed-point plaintext twin alone ([`PlainEvaluator`], the very program [`evaluate_secure_with`] runs on
+/// secret shares, recipes included) on the first `samples` samples of `data` in batches of `batch` (in parallel):
+/// per sample, whether its predicted label is right. For accuracy-constrained searches over the non-activation
+/// recipes, which need the twin's accuracy on many samples and no secure run.
+pub fn plain_correctness<'m>(
+    model: &ExportedModel,
+    method: impl Into<MethodPlan<'m>>,
+    recipes: &TransformerRecipes,
+    data: &Dataset,
+    samples: usize,
+    fx: FixedPoint,
+    batch: usize,
+) -> Result<Vec<bool>> {
+    let method = &method.into();
+    if data.sample_shape != model.input_shape {
+        return Err(ZooError::InputShape { got: data.sample_shape.clone(), expected: model.input_shape.clone() });
+    }
+    if samples == 0 || samples > data.len() {
+        return Err(ZooError::Config(format!("samples = {samples}: the split has {} samples; pick 1..={}", data.len(), data.len())));
+    }
+    if batch == 0 {
+        return Err(ZooError::Config("batch = 0: use a batch of at least one sample".into()));
+    }
+    let d: usize = model.input_shape.iter().product();
+    let batches: Vec<(usize, usize)> = (0..samples).step_by(batch).map(|s| (s, (s + batch).min(samples))).collect();
+    let mut plain_ev = PlainEvaluator::new(fx);
+    let sm = SecureModel::share(&mut plain_ev, model)?.with_recipes(recipes.clone());
+    let classes = sm.classes();
+    let per_batch: Vec<Vec<bool>> = batches
+        .par_iter()
+        .map(|&(s, e)| {
+            let mut ev = plain_ev;
+            let logits = sm.infer(&mut ev, method, &data.features[s * d..e * d], e - s)?;
+            Ok(logits.chunks(classes).zip(&data.labels[s..e]).map(|(row, &y)| argmax(row) == y as usize).collect())
+        })
+        .collect::<Result<_>>()?;
+    Ok(per_batch.into_iter().flatten().collect())
+}
+
 /// What a secure evaluation measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct SecureReport {

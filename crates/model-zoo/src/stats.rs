@@ -154,9 +154,183 @@ pub fn activation_statistics(net: &Network, train: &Dataset, n_calibration: usiz
     Ok(out)
 }
 
+/// The softmax's input after the row-maximum subtraction in one encoder block's attention, d = s − max_j s_j ≤ 0
+/// over the real key columns of every attention row (every head, every query row, padded query rows included: the
+/// secure pass normalises them too; padded key columns excluded: they never reach the exponential), recorded on
+/// calibration samples of the training split ([`softmax_input_statistics`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SoftmaxInputStats {
+    /// 0-based encoder block (attention layer) index.
+    pub block: usize,
+    /// Number of recorded values d (rows × real key columns).
+    pub n_values: usize,
+    /// Number of attention rows they come from.
+    pub n_rows: usize,
+    /// Mean of d.
+    pub mean: f64,
+    /// Standard deviation of d.
+    pub std: f64,
+    /// The smallest d (the largest is 0: every row's maximum).
+    pub min: f64,
+    /// Histogram of d over [min, 0].
+    pub histogram: Histogram,
+}
+
+/// d = x − max over the `real` columns of each row of a row-major `[rows, cols]` score matrix, the real columns only
+/// (`real` = None: every column real). Returns the values row by row, each ≤ 0 and one 0 per row (the maximum).
+pub fn shifted_rows(scores: &[f32], cols: usize, real: Option<&[bool]>) -> Result<Vec<f32>> {
+    if cols == 0 || scores.len() % cols != 0 {
+        return Err(ZooError::Config(format!("{} scores do not form rows of {cols} columns; pass whole rows", scores.len())));
+    }
+    if let Some(r) = real {
+        if r.len() != cols {
+            return Err(ZooError::Config(format!("{} mask flags for {cols} columns; pass one flag per key column", r.len())));
+        }
+    }
+    let is_real = |j: usize| real.is_none_or(|r| r[j]);
+    let mut out = Vec::with_capacity(scores.len());
+    for row in scores.chunks(cols) {
+        let m = row.iter().enumerate().filter(|(j, _)| is_real(*j)).map(|(_, &v)| v).fold(f32::NEG_INFINITY, f32::max);
+        if m == f32::NEG_INFINITY {
+            continue;
+        }
+        out.extend(row.iter().enumerate().filter(|(j, _)| is_real(*j)).map(|(_, &v)| v - m));
+    }
+    Ok(out)
+}
+
+/// Fine bins per unit of d while recording ([`softmax_input_statistics`]): the histogram is accumulated on the
+/// grid k/64 over [[`SOFTMAX_FLOOR`], 0] (memory independent of the number of samples) and merged into at most
+/// `bins` bins of whole fine bins at the end, so the result is an exact histogram of the recorded values.
+const FINE_PER_UNIT: f64 = 64.0;
+/// Lower end of the recorded range of d; smaller values (e^d < 2⁻⁹²) count in the first bin.
+pub const SOFTMAX_FLOOR: f64 = -64.0;
+
+/// Records the softmax input density of every attention layer ([`SoftmaxInputStats`]) on `n_calibration` training
+/// samples drawn with `seed` (all if fewer; the same draw as [`activation_statistics`] with the same seed). The
+/// histogram covers [lo, 0] in at most `bins` equal bins, lo ≤ the smallest d (aligned to the recording grid of
+/// 1/64), values below [`SOFTMAX_FLOOR`] in the first bin; the moments and the minimum are exact. A model without
+/// encoder blocks is an error.
+pub fn softmax_input_statistics(net: &Network, train: &Dataset, n_calibration: usize, bins: usize, seed: u64) -> Result<Vec<SoftmaxInputStats>> {
+    if !net.config.arch.is_transformer() {
+        return Err(ZooError::Config("softmax statistics need a transformer (a model with attention); pick a ViT or text-transformer task".into()));
+    }
+    if train.is_empty() || n_calibration == 0 || bins == 0 {
+        return Err(ZooError::Config(format!(
+            "calibration needs samples and bins; have {} samples, asked for {n_calibration} with {bins} bins",
+            train.len()
+        )));
+    }
+    let n = n_calibration.min(train.len());
+    let mut idx = sample(&mut ChaCha8Rng::seed_from_u64(seed), train.len(), n).into_vec();
+    idx.sort_unstable();
+    let calib = train.select(&idx);
+    let blocks = net.layers.iter().filter(|(_, l)| matches!(l, Layer::Block(_))).count();
+    let n_fine = (-SOFTMAX_FLOOR * FINE_PER_UNIT) as usize;
+    // Per block: fine counts, rows, values, Σd, Σd², min.
+    struct Acc {
+        fine: Vec<u64>,
+        rows: usize,
+        n: usize,
+        sum: f64,
+        sq: f64,
+        min: f64,
+    }
+    let mut acc: Vec<Acc> = (0..blocks).map(|_| Acc { fine: vec![0; n_fine], rows: 0, n: 0, sum: 0.0, sq: 0.0, min: 0.0 }).collect();
+    let d = calib.sample_len();
+    for start in (0..calib.len()).step_by(100) {
+        let end = (start + 100).min(calib.len());
+        let x = net.input_tensor(&calib.features[start * d..end * d], &calib.sample_shape)?;
+        net.forward_observed_attention(&x, &mut |i, s, mask| {
+            let (b, h, t, t2) = s.dims4()?;
+            let flat: Vec<f32> = s.flatten_all()?.to_vec1()?;
+            let real: Option<Vec<f32>> = match mask {
+                Some(m) => Some(m.flatten_all()?.to_vec1()?),
+                None => None,
+            };
+            let a = acc.get_mut(i).ok_or_else(|| ZooError::Config(format!("block index {i} beyond {blocks} blocks")))?;
+            let per = h * t * t2;
+            for bi in 0..b {
+                let keep: Option<Vec<bool>> = real.as_ref().map(|r| r[bi * t2..(bi + 1) * t2].iter().map(|&v| v > 0.5).collect());
+                for v in shifted_rows(&flat[bi * per..(bi + 1) * per], t2, keep.as_deref())? {
+                    let v = f64::from(v);
+                    let k = (((v - SOFTMAX_FLOOR) * FINE_PER_UNIT).floor().max(0.0) as usize).min(n_fine - 1);
+                    a.fine[k] += 1;
+                    a.n += 1;
+                    a.sum += v;
+                    a.sq += v * v;
+                    a.min = a.min.min(v);
+                }
+                a.rows += h * t;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(acc
+        .into_iter()
+        .enumerate()
+        .map(|(block, a)| {
+            let len = a.n.max(1) as f64;
+            let mean = a.sum / len;
+            let var = (a.sq / len - mean * mean).max(0.0);
+            SoftmaxInputStats { block, n_values: a.n, n_rows: a.rows, mean, std: var.sqrt(), min: a.min, histogram: merge_fine(&a.fine, bins) }
+        })
+        .collect())
+}
+
+/// Merges the fine counts over [[`SOFTMAX_FLOOR`], 0] into at most `bins` groups of g whole fine bins ending at 0,
+/// starting at the group holding the first non-empty fine bin.
+fn merge_fine(fine: &[u64], bins: usize) -> Histogram {
+    let n_fine = fine.len();
+    let k0 = fine.iter().position(|&c| c > 0).unwrap_or(n_fine - 1);
+    let span = n_fine - k0;
+    let g = span.div_ceil(bins.max(1));
+    let nb = span.div_ceil(g);
+    let start = n_fine as i64 - (nb * g) as i64;
+    let counts: Vec<u64> = (0..nb)
+        .map(|j| {
+            (0..g)
+                .map(|q| start + (j * g + q) as i64)
+                .filter(|&k| k >= 0)
+                .map(|k| fine[k as usize])
+                .sum()
+        })
+        .collect();
+    Histogram { lo: SOFTMAX_FLOOR + start as f64 / FINE_PER_UNIT, hi: 0.0, counts }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shifted_rows_by_hand() {
+        // Two rows of three keys, the middle key padded: row maxima over keys 0 and 2 only.
+        let s = [1.0, 9.0, 3.0, -2.0, 5.0, -4.0];
+        let d = shifted_rows(&s, 3, Some(&[true, false, true])).unwrap();
+        assert_eq!(d, vec![-2.0, 0.0, 0.0, -2.0]);
+        // No mask: every column.
+        assert_eq!(shifted_rows(&s, 3, None).unwrap(), vec![-8.0, 0.0, -6.0, -7.0, 0.0, -9.0]);
+        assert!(shifted_rows(&s, 4, None).is_err());
+        assert!(shifted_rows(&s, 3, Some(&[true])).is_err());
+    }
+
+    #[test]
+    fn fine_counts_merge_into_aligned_bins_ending_at_zero() {
+        // 4096 fine bins of 1/64 over [−64, 0]; values in the bins of −1.5 (k = 4000) and of 0 (k = 4095).
+        let mut fine = vec![0u64; 4096];
+        fine[4000] = 3;
+        fine[4095] = 5;
+        // span 96 fine bins → 4 bins of 24 (0.375 wide) from −1.5 to 0.
+        let h = merge_fine(&fine, 4);
+        assert_eq!((h.lo, h.hi), (-1.5, 0.0));
+        assert_eq!(h.counts, vec![3, 0, 0, 5]);
+        // 5 bins: groups of 20, 5 of them, starting at −100/64 (below the first value).
+        let h = merge_fine(&fine, 5);
+        assert_eq!(h.counts.iter().sum::<u64>(), 8);
+        assert_eq!(h.counts.len(), 5);
+        assert!(h.lo <= -1.5 && h.lo > -1.6 && *h.counts.last().unwrap() == 5);
+    }
 
     #[test]
     fn histogram_bins() {

@@ -202,6 +202,17 @@ pub struct Block {
 impl Block {
     /// The attention sub-layer's output (before the residual add) of `x` `[B, T, D]`; `mask` `[B, T]` marks real keys.
     pub fn attention(&self, x: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+        self.attention_observed(x, mask, &mut |_| Ok(()))
+    }
+
+    /// [`Block::attention`] that hands the attention scores Q_j·K_jᵀ/√d_h `[B, heads, T, T]` — before the padding
+    /// mask is added, i.e. the softmax's input on the real key columns — to `observe`.
+    pub fn attention_observed(
+        &self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        observe: &mut dyn FnMut(&Tensor) -> candle_core::Result<()>,
+    ) -> candle_core::Result<Tensor> {
         let (b, t, d) = x.dims3()?;
         let dh = d / self.heads;
         let h = self.ln1.forward(x)?;
@@ -210,6 +221,7 @@ impl Block {
         let k = split(self.k.forward(&h)?)?;
         let v = split(self.v.forward(&h)?)?;
         let mut scores = (q.matmul(&k.t()?.contiguous()?)? * (1.0 / (dh as f64).sqrt()))?;
+        observe(&scores)?;
         if let Some(m) = mask {
             let add = ((m - 1.0)? * -MASK_NEG)?.reshape((b, 1, 1, t))?;
             scores = scores.broadcast_add(&add)?;

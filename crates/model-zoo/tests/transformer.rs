@@ -160,3 +160,36 @@ fn transformer_configs_are_checked() {
     let err = Network::new(cfg, act, 0).unwrap_err().to_string();
     assert!(err.contains("width 9") && err.contains("heads 2"), "{err}");
 }
+
+#[test]
+fn softmax_input_statistics_count_real_keys_and_stay_nonpositive() {
+    // ViT: 8×8 input, patch 4 → 4 patches + class token = 5 tokens, 2 heads, 2 blocks, no padding.
+    let net = network(vit(), 3);
+    let ds = data(&net, 7, 3);
+    let st = model_zoo::softmax_input_statistics(&net, &ds, 7, 16, 0).unwrap();
+    assert_eq!(st.len(), 2);
+    for (i, s) in st.iter().enumerate() {
+        assert_eq!(s.block, i);
+        assert_eq!(s.n_rows, 7 * 2 * 5);
+        assert_eq!(s.n_values, 7 * 2 * 5 * 5);
+        assert_eq!(s.histogram.counts.iter().sum::<u64>() as usize, s.n_values);
+        assert!(s.histogram.hi == 0.0 && s.min <= 0.0 && s.mean < 0.0 && s.histogram.lo <= s.min && s.histogram.lo > s.min - 1.0);
+        // Every row's maximum gives one d = 0, so the top bin holds at least one value per row.
+        assert!(*s.histogram.counts.last().unwrap() as usize >= s.n_rows);
+    }
+    // Text: sample i has max_len − (i % 3) real tokens; padded keys are left out, padded query rows kept.
+    let net = network(text(), 4);
+    let ds = data(&net, 6, 4);
+    let st = model_zoo::softmax_input_statistics(&net, &ds, 6, 16, 0).unwrap();
+    let real_keys: usize = (0..6).map(|i| 6 - i % 3).sum();
+    for s in &st {
+        assert_eq!(s.n_rows, 6 * 2 * 6);
+        assert_eq!(s.n_values, 2 * 6 * real_keys);
+        assert_eq!(s.histogram.hi, 0.0);
+    }
+    // An MLP has no attention: a one-line error.
+    let cfg = ModelConfig { task: Task::Mnist, arch: Arch::Mlp { input: 4, width: 3, depth: 1, classes: 2 }, activation: "gelu".into() };
+    let mlp = network(cfg, 5);
+    let e = model_zoo::softmax_input_statistics(&mlp, &data(&mlp, 2, 5), 2, 4, 0).unwrap_err();
+    assert!(e.to_string().contains("transformer"), "{e}");
+}

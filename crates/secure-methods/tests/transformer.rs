@@ -343,3 +343,34 @@ fn compact_exp_fitted_to_the_softmax_input_density() {
         assert!(d <= 64, "softmax/compact {t:?}: {d} LSB");
     }
 }
+
+#[test]
+fn exp_spline_drops_the_thresholds_above_zero_and_keeps_every_output_on_d_le_0() {
+    use activation_approx::{PiecewisePoly, Polynomial, Tail};
+    // 0 below −6, two pieces on [−6, −2) and [−2, 0.75), the constant 1 from 0.75 (never reached by d ≤ 0).
+    let pp = PiecewisePoly::new(
+        Tail::Zero,
+        vec![-6.0, -2.0, 0.75],
+        vec![Polynomial::new(vec![0.05, 0.01]), Polynomial::new(vec![1.0, 0.9, 0.3])],
+        Tail::Constant { value: 1.0 },
+    )
+    .unwrap();
+    let full = pp.encode(&fx()).unwrap();
+    let cut = transformer::nonpositive_domain(full.clone());
+    assert_eq!((full.thresholds.len(), cut.thresholds.len()), (3, 2));
+    assert_eq!(cut.segments.len(), 3);
+    let f = fx();
+    for k in -(10 * (1i64 << 16))..=0 {
+        if k % 97 == 0 || k > -300 {
+            assert_eq!(cut.eval(k), full.eval(k), "d = {}", f.decode(k));
+        }
+    }
+    // The compact recipe carries the cut spline: one comparison fewer per element in the softmax.
+    match SoftmaxRecipe::compact(&pp, f).unwrap().exp {
+        transformer::ExpRecipe::Piecewise(pw) => assert_eq!(pw, cut),
+        other => panic!("expected a piecewise exp, got {other:?}"),
+    }
+    // A threshold at or below 0 stays.
+    let at_zero = PiecewisePoly::new(Tail::Zero, vec![-6.0, 0.0], vec![Polynomial::new(vec![1.0, 0.5])], Tail::Constant { value: 1.0 }).unwrap();
+    assert_eq!(transformer::nonpositive_domain(at_zero.encode(&f).unwrap()).thresholds.len(), 2);
+}
