@@ -83,16 +83,7 @@ impl SearchParams {
 
     /// Checks the ranges: 0 < ν < 1, 0 < tau_lo < tau_hi, ladder ≥ 2.
     pub fn check(&self) -> anyhow::Result<()> {
-        if !(self.nu > 0.0 && self.nu < 1.0) {
-            bail!("parameter nu = {} must be in (0, 1), e.g. 0.01 for a 1 % relative accuracy loss", self.nu);
-        }
-        if !(self.tau_lo > 0.0 && self.tau_lo < self.tau_hi && self.tau_hi.is_finite()) {
-            bail!("tau_lo = {} and tau_hi = {} must satisfy 0 < tau_lo < tau_hi", self.tau_lo, self.tau_hi);
-        }
-        if self.ladder < 2 {
-            bail!("parameter ladder = {} must be at least 2 (the ladder's ends are tau_lo and tau_hi)", self.ladder);
-        }
-        Ok(())
+        check_search_range(self.nu, self.tau_lo, self.tau_hi, self.ladder)
     }
 
     /// The τ ladder, tightest first: tau_lo · (tau_hi/tau_lo)^(k/(ladder−1)).
@@ -100,6 +91,20 @@ impl SearchParams {
         let (lo, hi) = (self.tau_lo.ln(), self.tau_hi.ln());
         (0..self.ladder).map(|k| (lo + (hi - lo) * k as f64 / (self.ladder - 1) as f64).exp()).collect()
     }
+}
+
+/// The ranges every accuracy-constrained search takes: 0 < ν < 1, 0 < tau_lo < tau_hi (finite), ladder ≥ 2.
+pub fn check_search_range(nu: f64, tau_lo: f64, tau_hi: f64, ladder: usize) -> anyhow::Result<()> {
+    if !(nu > 0.0 && nu < 1.0) {
+        bail!("parameter nu = {nu} must be in (0, 1), e.g. 0.01 for a 1 % relative accuracy loss");
+    }
+    if !(tau_lo > 0.0 && tau_lo < tau_hi && tau_hi.is_finite()) {
+        bail!("tau_lo = {tau_lo} and tau_hi = {tau_hi} must satisfy 0 < tau_lo < tau_hi");
+    }
+    if ladder < 2 {
+        bail!("parameter ladder = {ladder} must be at least 2 (the ladder's ends are tau_lo and tau_hi)");
+    }
+    Ok(())
 }
 
 /// The outcome of [`constrained_search`].

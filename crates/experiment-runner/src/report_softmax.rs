@@ -129,16 +129,7 @@ fn density_figure(c: &SoftmaxExpResult, results: &Path) -> anyhow::Result<bool> 
     for l in &c.densities {
         let h = &l.histogram;
         let lo = h.lo.max(-16.0);
-        let n = h.counts.len().max(1);
-        let w = (h.hi - h.lo) / n as f64;
-        let total: u64 = h.counts.iter().sum();
-        let shade: Vec<(f64, f64)> = h
-            .counts
-            .iter()
-            .enumerate()
-            .map(|(k, &cnt)| (h.lo + (k as f64 + 0.5) * w, cnt as f64 / (total.max(1) as f64 * w.max(1e-12))))
-            .filter(|p| p.0 >= lo)
-            .collect();
+        let shade: Vec<(f64, f64)> = h.density_points().into_iter().filter(|p| p.0 >= lo).collect();
         let xs: Vec<f64> = (0..=400).map(|i| lo + (0.0 - lo) * i as f64 / 400.0).collect();
         let fitted: Vec<(f64, f64)> = xs
             .iter()

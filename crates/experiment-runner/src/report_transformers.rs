@@ -191,16 +191,7 @@ fn density_figure(task: &str, mine: &[&(AccuracyResult, f64)], results: &Path) -
         let h = &l.density.histogram;
         let (lo, hi) = (h.lo.max(-12.0), h.hi.min(12.0));
         let within = |x: f64| x >= lo && x <= hi;
-        let n = h.counts.len().max(1);
-        let w = (h.hi - h.lo) / n as f64;
-        let total: u64 = h.counts.iter().sum();
-        let shade: Vec<(f64, f64)> = h
-            .counts
-            .iter()
-            .enumerate()
-            .map(|(k, &c)| (h.lo + (k as f64 + 0.5) * w, c as f64 / (total.max(1) as f64 * w.max(1e-12))))
-            .filter(|p| within(p.0))
-            .collect();
+        let shade: Vec<(f64, f64)> = h.density_points().into_iter().filter(|p| within(p.0)).collect();
         let curve = |c: &crate::records::Curve| -> Vec<(f64, f64)> {
             c.x.iter().zip(&c.y).filter(|(x, _)| within(**x)).map(|(x, y)| (*x, *y)).collect()
         };

@@ -97,15 +97,7 @@ impl ExpSearchParams {
             gelu,
             twin_batch: spec.param_usize("twin_batch", 50)?,
         };
-        if !(p.nu > 0.0 && p.nu < 1.0) {
-            bail!("parameter nu = {} must be in (0, 1), e.g. 0.01 for a 1 % relative accuracy loss", p.nu);
-        }
-        if !(p.tau_lo > 0.0 && p.tau_lo < p.tau_hi && p.tau_hi.is_finite()) {
-            bail!("tau_lo = {} and tau_hi = {} must satisfy 0 < tau_lo < tau_hi", p.tau_lo, p.tau_hi);
-        }
-        if p.ladder < 2 {
-            bail!("parameter ladder = {} must be at least 2 (the ladder's ends are tau_lo and tau_hi)", p.ladder);
-        }
+        crate::constrained::check_search_range(p.nu, p.tau_lo, p.tau_hi, p.ladder)?;
         if !(p.cap_factor.is_finite() && p.cap_factor >= 1.0) {
             bail!("parameter cap_factor = {} must be a finite number ≥ 1 (the central max-error cap is cap_factor·τ)", p.cap_factor);
         }

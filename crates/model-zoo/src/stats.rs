@@ -44,6 +44,14 @@ impl Histogram {
         let w = (self.hi - self.lo) / self.counts.len() as f64;
         (0..self.counts.len()).map(|k| self.lo + (k as f64 + 0.5) * w).collect()
     }
+
+    /// (bin centre, probability density) per bin: count / (total · bin width), so the points integrate to 1 (all
+    /// zeros for an empty histogram).
+    pub fn density_points(&self) -> Vec<(f64, f64)> {
+        let w = ((self.hi - self.lo) / self.counts.len().max(1) as f64).max(1e-12);
+        let total = self.counts.iter().sum::<u64>().max(1) as f64;
+        self.centres().into_iter().zip(&self.counts).map(|(x, &c)| (x, c as f64 / (total * w))).collect()
+    }
 }
 
 /// Statistics of one activation layer (for a transformer, `batch_norm` names the MLP's first linear layer and
@@ -338,5 +346,7 @@ mod tests {
         assert_eq!(h.counts, vec![2, 3]);
         assert_eq!((h.lo, h.hi), (0.0, 1.0));
         assert_eq!(h.centres(), vec![0.25, 0.75]);
+        // 2 and 3 of 5 samples in bins of width 0.5: densities 0.8 and 1.2, integrating to 1.
+        assert_eq!(h.density_points(), vec![(0.25, 0.8), (0.75, 1.2)]);
     }
 }
