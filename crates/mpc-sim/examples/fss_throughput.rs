@@ -75,38 +75,22 @@ fn main() -> mpc_sim::Result<()> {
         let keys = gate.deal(fused::seed_from(u64::from(bits)), N);
         let mut s = FssSession::new(FssConfig { session: SessionConfig::default(), bits })?;
         let x = s.input(Party::P0, &xs, &[N])?;
-        gate.online(&keys, &x)?; // warm-up
-        let (w0, c0) = (Instant::now(), cpu_seconds());
-        for _ in 0..REPS {
-            gate.online(&keys, &x)?;
-        }
-        let (wall, cpu) = (w0.elapsed().as_secs_f64() / REPS as f64, (cpu_seconds() - c0) / REPS as f64);
-        println!(
-            "{:<28} {:>10.4} {:>10.4} {:>14.3} {:>18.3} {:>12}",
-            format!("compact_gelu online n{bits}"),
-            wall,
-            cpu,
-            N as f64 / wall / 1e6,
-            N as f64 / (cpu / cores) / 1e6,
-            gate.eval_aes_calls_per_element()
-        );
+        // Warm-up, then REPS timed runs: the row's wall and CPU seconds per run and the element rates.
+        let row = |label: String, run: &mut dyn FnMut() -> mpc_sim::Result<()>| -> mpc_sim::Result<()> {
+            run()?;
+            let (w0, c0) = (Instant::now(), cpu_seconds());
+            for _ in 0..REPS {
+                run()?;
+            }
+            let (wall, cpu) = (w0.elapsed().as_secs_f64() / REPS as f64, (cpu_seconds() - c0) / REPS as f64);
+            let aes = gate.eval_aes_calls_per_element();
+            println!("{label:<28} {wall:>10.4} {cpu:>10.4} {:>14.3} {:>18.3} {aes:>12}", N as f64 / wall / 1e6, N as f64 / (cpu / cores) / 1e6);
+            Ok(())
+        };
+        row(format!("compact_gelu online n{bits}"), &mut || gate.online(&keys, &x).map(drop))?;
         // One party's online phase alone (party 0; party 1's message computed beforehand, not timed).
         let from_p1 = gate.masked_share(Party::P1, &keys, &x)?;
-        gate.online_party(Party::P0, &keys, &x, &from_p1)?; // warm-up
-        let (w0, c0) = (Instant::now(), cpu_seconds());
-        for _ in 0..REPS {
-            gate.online_party(Party::P0, &keys, &x, &from_p1)?;
-        }
-        let (wall, cpu) = (w0.elapsed().as_secs_f64() / REPS as f64, (cpu_seconds() - c0) / REPS as f64);
-        println!(
-            "{:<28} {:>10.4} {:>10.4} {:>14.3} {:>18.3} {:>12}",
-            format!("  one party n{bits}"),
-            wall,
-            cpu,
-            N as f64 / wall / 1e6,
-            N as f64 / (cpu / cores) / 1e6,
-            gate.eval_aes_calls_per_element()
-        );
+        row(format!("  one party n{bits}"), &mut || gate.online_party(Party::P0, &keys, &x, &from_p1).map(drop))?;
     }
     Ok(())
 }
