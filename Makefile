@@ -19,6 +19,13 @@ ifndef RUN_ID
 RUN_ID := $(shell date -u +%Y%m%dT%H%M%SZ)
 endif
 RUN_DIR := $(RESULTS)/runs/$(RUN_ID)
+# glibc hands blocks above its adaptive mmap threshold back to the kernel on free and takes page faults to get them
+# again; candle allocates and frees the same multi-megabyte tensors at every training step. A fixed 32 MiB threshold
+# (glibc's largest) and a 4 GiB trim threshold keep them in the heap: a text-transformer epoch took 120 s with glibc's
+# defaults and 85 s with these, weights bit-identical (crates/model-zoo/README.md). Set them yourself when running
+# the binaries directly.
+export MALLOC_MMAP_THRESHOLD_ ?= 33554432
+export MALLOC_TRIM_THRESHOLD_ ?= 4294967296
 
 .PHONY: all test reproduce build datasets train sweeps report sweeps-slurm sweeps-slurm-local slurm-plan slurm-overhead export-venv-mpyc check-export recompute fuzz
 

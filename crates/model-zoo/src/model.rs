@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::act::{ActivationPlan, ModelActivation, map_elementwise};
 use crate::data::Task;
 use crate::error::{Result, ZooError};
-use crate::transformer::{Block, LayerNorm, Linear, PatchEmbed, Pooling, TokenEmbed};
+use crate::transformer::{Block, LayerNorm, Linear, PatchEmbed, Pooling, SoftmaxKernel, TokenEmbed};
 
 /// Observer of the attention scores ([`Network::forward_observed_attention`]): (block index, scores
 /// `[B, heads, T, T]`, padding mask `[B, T]` (1 = real token) if any).
@@ -521,11 +521,11 @@ impl Network {
                 }
                 Layer::Block(blk) => {
                     let att = match scores.as_deref_mut() {
-                        None => blk.attention(&x, mask.as_ref())?,
+                        None => blk.attention(&x, mask.as_ref(), if train { SoftmaxKernel::Fused } else { SoftmaxKernel::Composed })?,
                         Some(obs) => {
                             let mut err: Option<ZooError> = None;
                             let m = mask.as_ref();
-                            let y = blk.attention_observed(&x, m, &mut |s| {
+                            let y = blk.attention_observed(&x, m, SoftmaxKernel::Composed, &mut |s| {
                                 if let Err(e) = obs(blk.index, s, m) {
                                     err = Some(e);
                                 }

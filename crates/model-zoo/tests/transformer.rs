@@ -193,3 +193,42 @@ fn softmax_input_statistics_count_real_keys_and_stay_nonpositive() {
     let e = model_zoo::softmax_input_statistics(&mlp, &data(&mlp, 2, 5), 2, 4, 0).unwrap_err();
     assert!(e.to_string().contains("transformer"), "{e}");
 }
+
+/// The training softmax (one fused pass each way) against candle's composed ops, on scores with a padding-like column
+/// of −10⁹: the same probabilities and the same gradient of a weighted sum of them, to f32 rounding.
+#[test]
+fn fused_training_softmax_matches_the_composed_one_and_its_gradient() {
+    use candle_core::{D, Device, Var};
+    use model_zoo::transformer::SoftmaxKernel;
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let (b, h, t) = (3, 2, 9);
+    let mut s: Vec<f32> = (0..b * h * t * t).map(|_| rng.random_range(-6.0f32..6.0)).collect();
+    for row in s.chunks_mut(t) {
+        row[t - 1] = -1e9;
+    }
+    let w: Vec<f32> = (0..s.len()).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    let w = Tensor::from_vec(w, (b, h, t, t), &Device::Cpu).unwrap();
+    let run = |kernel: SoftmaxKernel| {
+        let v = Var::from_vec(s.clone(), (b, h, t, t), &Device::Cpu).unwrap();
+        let y = match kernel {
+            SoftmaxKernel::Composed => candle_nn::ops::softmax(v.as_tensor(), D::Minus1).unwrap(),
+            SoftmaxKernel::Fused => model_zoo::transformer::fused_softmax(v.as_tensor()).unwrap(),
+        };
+        let loss = (&y * &w).unwrap().sum_all().unwrap();
+        let grad = loss.backward().unwrap().get(v.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        (y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), grad)
+    };
+    let (y0, g0) = run(SoftmaxKernel::Composed);
+    let (y1, g1) = run(SoftmaxKernel::Fused);
+    for (i, (a, c)) in y0.iter().zip(&y1).enumerate() {
+        assert!((a - c).abs() <= 1e-6, "probability {i}: composed {a} vs fused {c}");
+    }
+    for row in y1.chunks(t) {
+        assert_eq!(row[t - 1], 0.0, "the masked column gets no probability");
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+    for (i, (a, c)) in g0.iter().zip(&g1).enumerate() {
+        assert!((a - c).abs() <= 1e-5 * (1.0 + a.abs()), "gradient {i}: composed {a} vs fused {c}");
+    }
+    assert!(g1.iter().any(|g| g.abs() > 1e-3), "the gradient is not trivially zero");
+}
