@@ -85,7 +85,8 @@ pub fn compare_records(old: &Record, new: &Record) -> BTreeMap<String, FieldDiff
             for (p, q) in x.iter().zip(y) {
                 if let (Some(p), Some(q)) = (p.as_f64(), q.as_f64()) {
                     let abs = (q - p).abs();
-                    let rel = abs / p.abs().max(1e-300);
+                    // Relative to the committed value; a committed 0 that changed has no finite relative change.
+                    let rel = if abs == 0.0 { 0.0 } else if p == 0.0 { f64::INFINITY } else { abs / p.abs() };
                     d.max_abs = if d.max_abs.is_nan() { abs } else { d.max_abs.max(abs) };
                     d.max_rel = if d.max_rel.is_nan() { rel } else { d.max_rel.max(rel) };
                 }
@@ -136,7 +137,13 @@ fn listed(keys: &[String]) -> String {
 }
 
 fn num(x: f64) -> String {
-    if x.is_nan() { "-".into() } else { format!("{x:.3e}") }
+    if x.is_nan() {
+        "-".into()
+    } else if x.is_infinite() {
+        "∞ (committed value 0)".into()
+    } else {
+        format!("{x:.3e}")
+    }
 }
 
 /// The record files of a raw folder: the experiments with a record file of their own (`<experiment>.jsonl`), and,
@@ -196,7 +203,7 @@ pub fn compare_dirs(old_raw: &Path, new_raw: &Path) -> anyhow::Result<String> {
     writeln!(md, "# Reproducibility of the recorded sweeps\n")?;
     writeln!(
         md,
-        "Written by `compact compare --old {} --new {}` (run by `make reproduce`). Records are matched by experiment \
+        "Written by `compact compare --old {} --new {}` (`make reproduce` runs it against the committed records). Records are matched by experiment \
          and point; a point is *identical* when every recorded number and string is equal bit for bit, wall-clock \
          timings ({}) excluded. Differing fields list the number of points and the largest absolute and relative \
          difference (`[]` stands for every element of a list).\n",
@@ -330,5 +337,17 @@ mod tests {
         assert_eq!(d.fields["acc"].max_rel, 0.5);
         assert!(d.fields["name"].max_abs.is_nan());
         assert!(!d.fields.contains_key("secure_seconds"));
+    }
+
+    #[test]
+    fn a_committed_zero_that_changed_has_an_infinite_relative_difference() {
+        let a = vec![rec("p", json!({"n": [0.0, 4.0], "m": 0.0}), 1.0)];
+        let b = vec![rec("p", json!({"n": [3.0, 5.0], "m": 0.0}), 1.0)];
+        let d = compare_experiment(&a, &b);
+        assert_eq!(d.fields["n[]"].max_abs, 3.0);
+        assert!(d.fields["n[]"].max_rel.is_infinite(), "{:?}", d.fields["n[]"]);
+        assert!(!d.fields.contains_key("m"));
+        assert_eq!(num(d.fields["n[]"].max_rel), "∞ (committed value 0)");
+        assert_eq!(num(0.25), "2.500e-1");
     }
 }

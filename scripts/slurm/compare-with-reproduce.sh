@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Checks a profile computed through Slurm against the results `make reproduce` wrote for the same code: the merged
+# records point by point (`compact compare`: every number and string bit for bit, wall-clock timings excluded), then
+# every CSV table of the two `compact report` runs byte for byte. Writes one Markdown report; exits 1 when anything
+# differs or is missing, 2 on bad arguments.
+#
+#   scripts/slurm/compare-with-reproduce.sh SLURM_RESULTS REFERENCE_RESULTS OUT.md
+#
+# e.g. after `make sweeps-slurm-local PROFILE=quick` in a clone whose results/raw was emptied first:
+#   scripts/slurm/compare-with-reproduce.sh /tmp/clone/results results results/slurm/through-slurm-vs-reproduce.md
+set -euo pipefail
+usage="usage: compare-with-reproduce.sh SLURM_RESULTS REFERENCE_RESULTS OUT.md"
+slurm=${1:?$usage}
+ref=${2:?$usage}
+out=${3:?$usage}
+compact=${COMPACT:-target/release/compact}
+for d in "$slurm/raw" "$slurm/tables" "$ref/raw" "$ref/tables"; do
+  [ -d "$d" ] || { echo "no folder '$d': pass results folders holding raw/ and tables/ ($usage)" >&2; exit 2; }
+done
+[ -x "$compact" ] || { echo "no compact binary at '$compact'; run \`make build\` or set COMPACT" >&2; exit 2; }
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+"$compact" compare --old "$ref/raw" --new "$slurm/raw" --out "$tmp" >/dev/null
+# The README includes this report under its own heading: drop the compare report's title, demote its sections.
+sed -e '1{/^# /d}' -e 's/^## /#### /' "$tmp" | sed -e '1{/^$/d}' > "$out"
+# The record comparison passes when no experiment has a differing, missing or extra point.
+records_ok=$(awk -F'|' '/^\| [a-z-]+ \| [0-9]+ \|/ { if ($5 + 0 || $6 + 0 || $7 + 0) bad = 1 } END { print bad ? 0 : 1 }' "$out")
+total=0
+same=0
+rows=""
+seen=""
+for f in "$ref"/tables/*.csv "$slurm"/tables/*.csv; do
+  name=$(basename "$f")
+  case " $seen " in *" $name "*) continue ;; esac
+  seen="$seen $name"
+  total=$((total + 1))
+  if [ ! -f "$ref/tables/$name" ]; then
+    verdict="only in the Slurm run"
+  elif [ ! -f "$slurm/tables/$name" ]; then
+    verdict="missing from the Slurm run"
+  elif cmp -s "$ref/tables/$name" "$slurm/tables/$name"; then
+    verdict="identical"
+    same=$((same + 1))
+  else
+    verdict="differs ($(cmp "$ref/tables/$name" "$slurm/tables/$name" 2>&1 | head -1 | sed -e "s|.*differ: ||" -e "s|^cmp: ||" || true))"
+  fi
+  rows+="| \`$name\` | $verdict |"$'\n'
+done
+{
+  echo
+  echo "#### CSV tables"
+  echo
+  echo "Every CSV table \`compact report\` wrote from each set of records, compared byte for byte (\`cmp\`):"
+  echo "\`$ref/tables\` against \`$slurm/tables\`. **$same of $total identical.**"
+  echo
+  echo "| table | bytes |"
+  echo "|---|---|"
+  printf '%s' "$rows"
+} >> "$out"
+echo "wrote $out: records $([ "$records_ok" = 1 ] && echo identical || echo DIFFER), $same of $total CSV tables byte-identical"
+[ "$records_ok" = 1 ] && [ "$same" = "$total" ]
