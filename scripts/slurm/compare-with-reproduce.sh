@@ -46,7 +46,16 @@ for f in "$ref"/tables/*.csv "$slurm"/tables/*.csv; do
   fi
   rows+="| \`$name\` | $verdict |"$'\n'
 done
+# The last commit of the checkout holding folder $1 (that touched $1/$2 when $2 is given).
+commit_of() {
+  local path=()
+  [ -n "${2:-}" ] && path=(-- "$2")
+  git -C "$1" log -1 --format='%h (%cs)' "${path[@]}" 2>/dev/null || echo "not in a git checkout"
+}
 {
+  echo
+  echo "Slurm run: \`$slurm\`, code at commit $(commit_of "$slurm"). Reference: \`$ref\`, records last committed in"
+  echo "$(commit_of "$ref" raw)."
   echo
   echo "#### CSV tables"
   echo
