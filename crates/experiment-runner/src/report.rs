@@ -511,7 +511,7 @@ fn secure_outputs(records: &[Record], tables: &Path, results: &Path) -> anyhow::
         .with("linear share %", share("linear_bytes_per_inference"))
         .with("pooling share %", share("pooling_bytes_per_inference"))
         .with("WAN s/inference", col_f(&rows, "wan_s_per_inference"))
-        .with(
+        .with_wall_clock(
             "samples/s",
             Values::F64(rows.iter().map(|r| f(r, "samples") / f(r, "secure_seconds").max(1e-9)).collect()),
         );

@@ -79,7 +79,7 @@ pub fn generic_table(records: &[Record]) -> Table {
                     .collect(),
             )
         };
-        t = t.with(&k, col);
+        t = if crate::records::TIMING_FIELDS.contains(&k.as_str()) { t.with_wall_clock(&k, col) } else { t.with(&k, col) };
     }
     t
 }

@@ -83,7 +83,7 @@ pub fn outputs(records: &[Record], results: &Path) -> anyhow::Result<(String, St
             .with("FSS rounds/inf", bu("fss", |b| b.rounds_per_inference))
             .with("GELU elements/inf", col_u(&|a| a.activation_elements_per_inference as u64))
             .with("search stop", col_s(&|a| a.stop.and_then(|s| serde_json::to_value(s).ok()).and_then(|v| v.as_str().map(String::from)).unwrap_or_else(|| "-".into())))
-            .with("s/point", Values::F64(mine.iter().map(|(_, e)| *e).collect()));
+            .with_wall_clock("s/point", Values::F64(mine.iter().map(|(_, e)| *e).collect()));
         let stem = format!("transformer-gelu-{task}");
         t.write(&results.join("tables"), &stem)?;
         body.push_str(&format!(

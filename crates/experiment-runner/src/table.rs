@@ -6,6 +6,9 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use polars::prelude::{CsvWriter, DataFrame, NamedFrom, SerWriter, Series};
 
+/// File suffix of a table's CSV with its wall-clock columns ([`Table::write`]).
+pub const WITH_TIMINGS: &str = "with-timings.csv";
+
 /// One column's values.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Values {
@@ -54,6 +57,8 @@ pub fn fmt_f64(x: f64) -> String {
 pub struct Table {
     /// Columns in display order.
     pub columns: Vec<(String, Values)>,
+    /// Names of the columns measured by a clock ([`Table::with_wall_clock`]).
+    pub wall_clock: Vec<String>,
 }
 
 impl Table {
@@ -66,6 +71,13 @@ impl Table {
     pub fn with(mut self, name: &str, values: Values) -> Self {
         self.columns.push((name.to_string(), values));
         self
+    }
+
+    /// Adds a column of wall-clock measurements (seconds, rates): it differs from run to run and machine to machine,
+    /// so [`Table::write`] keeps it out of the table's CSV, which then depends on the records' results alone.
+    pub fn with_wall_clock(mut self, name: &str, values: Values) -> Self {
+        self.wall_clock.push(name.to_string());
+        self.with(name, values)
     }
 
     /// Number of rows (0 for no columns).
@@ -83,10 +95,16 @@ impl Table {
 
     /// The table as a polars DataFrame.
     pub fn to_frame(&self) -> anyhow::Result<DataFrame> {
+        self.frame(true)
+    }
+
+    /// The table as a polars DataFrame, with or without its wall-clock columns.
+    fn frame(&self, wall_clock: bool) -> anyhow::Result<DataFrame> {
         self.check()?;
         let cols: Vec<polars::prelude::Column> = self
             .columns
             .iter()
+            .filter(|(name, _)| wall_clock || !self.wall_clock.contains(name))
             .map(|(name, v)| {
                 let s = match v {
                     Values::Str(x) => Series::new(name.as_str().into(), x),
@@ -113,15 +131,27 @@ impl Table {
         Ok(out)
     }
 
-    /// Writes `<dir>/<stem>.csv` (polars) and `<dir>/<stem>.md`.
+    /// Writes `<dir>/<stem>.csv` (polars; every column but the wall-clock ones, so the same records give the same
+    /// bytes on any machine), `<dir>/<stem>.md` (every column) and, when the table has wall-clock columns,
+    /// `<dir>/<stem>.with-timings.csv` (every column).
     pub fn write(&self, dir: &Path, stem: &str) -> anyhow::Result<()> {
         fs::create_dir_all(dir).with_context(|| format!("cannot create tables folder '{}'", dir.display()))?;
-        let mut df = self.to_frame()?;
-        let csv = dir.join(format!("{stem}.csv"));
-        // Both files are written atomically (temporary file + rename): a reader never sees half a table.
-        let mut bytes: Vec<u8> = Vec::new();
-        CsvWriter::new(&mut bytes).include_header(true).finish(&mut df)?;
-        crate::output::write_atomic(&csv, &bytes)?;
+        // Every file is written atomically (temporary file + rename): a reader never sees half a table.
+        let write_csv = |mut df: DataFrame, name: String| -> anyhow::Result<()> {
+            let mut bytes: Vec<u8> = Vec::new();
+            CsvWriter::new(&mut bytes).include_header(true).finish(&mut df)?;
+            crate::output::write_atomic(&dir.join(name), &bytes)
+        };
+        write_csv(self.frame(false)?, format!("{stem}.csv"))?;
+        let timed = dir.join(format!("{stem}.{WITH_TIMINGS}"));
+        if self.wall_clock.is_empty() {
+            // A table that lost its wall-clock columns leaves no stale copy behind.
+            if timed.exists() {
+                fs::remove_file(&timed).with_context(|| format!("cannot remove the stale '{}'", timed.display()))?;
+            }
+        } else {
+            write_csv(self.frame(true)?, format!("{stem}.{WITH_TIMINGS}"))?;
+        }
         let md = dir.join(format!("{stem}.md"));
         crate::output::write_atomic(&md, self.to_markdown()?.as_bytes())?;
         Ok(())
@@ -145,6 +175,31 @@ mod tests {
         assert!(csv.contains("compact,240,0.00095"));
         let md = fs::read_to_string(dir.path().join("x.md")).unwrap();
         assert!(md.contains("| compact | 240 | 9.500e-4 |") && md.contains("| nfgen | 1040 | – |"), "{md}");
+        assert!(!dir.path().join("x.with-timings.csv").exists());
+    }
+
+    #[test]
+    fn wall_clock_columns_stay_out_of_the_csv() {
+        let t = |secs: f64| {
+            Table::new()
+                .with("method", Values::Str(vec!["compact".into()]))
+                .with_wall_clock("s/point", Values::F64(vec![secs]))
+                .with("bytes", Values::U64(vec![240]))
+        };
+        let dir = tempfile::tempdir().unwrap();
+        t(1.5).write(dir.path(), "x").unwrap();
+        let csv = fs::read(dir.path().join("x.csv")).unwrap();
+        assert_eq!(String::from_utf8_lossy(&csv), "method,bytes\ncompact,240\n");
+        let timed = fs::read_to_string(dir.path().join("x.with-timings.csv")).unwrap();
+        assert_eq!(timed, "method,s/point,bytes\ncompact,1.5,240\n");
+        assert!(fs::read_to_string(dir.path().join("x.md")).unwrap().contains("| compact | 1.500 | 240 |"));
+        // Another run's clock changes only the timed copy.
+        t(7.25).write(dir.path(), "x").unwrap();
+        assert_eq!(fs::read(dir.path().join("x.csv")).unwrap(), csv);
+        assert!(fs::read_to_string(dir.path().join("x.with-timings.csv")).unwrap().contains("7.25"));
+        // The same stem without wall-clock columns removes the stale timed copy.
+        Table::new().with("method", Values::Str(vec!["compact".into()])).write(dir.path(), "x").unwrap();
+        assert!(!dir.path().join("x.with-timings.csv").exists());
     }
 
     #[test]

@@ -28,7 +28,9 @@ fn csv_tables(results: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<(String, Vec<u8>)> = fs::read_dir(results.join("tables"))
         .expect("tables written")
         .flatten()
+        // The record-determined tables; `*.with-timings.csv` copies add wall-clock columns, which differ by run.
         .filter(|e| e.path().extension().is_some_and(|x| x == "csv"))
+        .filter(|e| !e.file_name().to_string_lossy().ends_with(experiment_runner::table::WITH_TIMINGS))
         .map(|e| (e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).expect("read table")))
         .collect();
     out.sort();
