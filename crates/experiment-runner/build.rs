@@ -14,6 +14,9 @@ const READ_ONLY: &[&str] = &[
     "crates/experiment-runner/src/report.rs",
     "crates/experiment-runner/src/table.rs",
     "crates/experiment-runner/src/reproduce.rs",
+    "crates/experiment-runner/src/report_any.rs",
+    "crates/experiment-runner/src/report_softmax.rs",
+    "crates/experiment-runner/src/report_transformers.rs",
 ];
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {

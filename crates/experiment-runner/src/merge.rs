@@ -23,11 +23,9 @@ use anyhow::{Context, bail};
 
 use crate::shard::{Shard, ShardMeta};
 use crate::spec::Spec;
+use crate::records::TIMING_FIELDS;
 use crate::sweep::{Executor, Record, read_records};
 
-/// Fields of a record's `result` that are wall-clock measurements (they differ between any two runs); the top-level
-/// `elapsed_s` is one too.
-pub const TIMING_FIELDS: &[&str] = &["elapsed_s", "plain_seconds", "secure_seconds"];
 
 /// What identifies a record and what produced it.
 #[derive(Debug, Clone, PartialEq, Eq)]

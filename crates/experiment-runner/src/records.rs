@@ -370,8 +370,10 @@ pub struct RecipeNames {
     pub layer_norm: String,
 }
 
-/// Record fields that are wall-clock timings: left out when records are compared for reproducibility.
-pub const TIMING_FIELDS: &[&str] = &["elapsed_s", "secure_seconds", "plain_seconds"];
+/// Record fields that are wall-clock timings, at any depth (the top-level `elapsed_s`, a secure point's seconds, the
+/// training time in an embedded model sidecar): they differ between any two runs, so they are left out when records
+/// are compared for reproducibility and zeroed when shards are checked against a single run.
+pub const TIMING_FIELDS: &[&str] = &["elapsed_s", "secure_seconds", "plain_seconds", "training_seconds"];
 
 /// A method's per-element cost under local truncation, beside the headline protocol's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
