@@ -21,9 +21,9 @@ endif
 RUN_DIR := $(RESULTS)/runs/$(RUN_ID)
 # glibc hands blocks above its adaptive mmap threshold back to the kernel on free and takes page faults to get them
 # again; candle allocates and frees the same multi-megabyte tensors at every training step. A fixed 32 MiB threshold
-# (glibc's largest) and a 4 GiB trim threshold keep them in the heap: a text-transformer epoch took 120 s with glibc's
-# defaults and 85 s with these, weights bit-identical (crates/model-zoo/README.md). Set them yourself when running
-# the binaries directly.
+# (glibc's largest) and a 4 GiB trim threshold keep them in the heap: one text-transformer epoch took 120 s with
+# glibc's defaults and 72 s with these on the quiet machine, weights bit-identical (crates/model-zoo/README.md). Set
+# them yourself when running the binaries directly.
 export MALLOC_MMAP_THRESHOLD_ ?= 33554432
 export MALLOC_TRIM_THRESHOLD_ ?= 4294967296
 
