@@ -4,7 +4,12 @@
 # every CSV table byte for byte, after `compact report` has rewritten both folders' tables from their records.
 # Writes one Markdown report; exits 1 when anything differs or is missing, 2 on bad arguments.
 #
-#   scripts/slurm/compare-with-reproduce.sh SLURM_RESULTS REFERENCE_RESULTS OUT.md
+#   scripts/slurm/compare-with-reproduce.sh SLURM_RESULTS REFERENCE_RESULTS OUT.md [JOBCOMP]
+#
+# JOBCOMP: Slurm's job-completion log of the run (`JobCompType=jobcomp/filetxt`; the single-node cluster of
+# cluster.sh writes DIR/log/jobcomp.txt). When given, the report adds the run's time line: each job's run time, their
+# sum, and the wall time from the first submission to the last job's end; the difference is what going through Slurm
+# cost (scheduling, job start-up, the dependency), as the jobs ran one after another on the one node.
 #
 # e.g. after `make sweeps-slurm-local PROFILE=quick` in a clone whose results/raw was emptied first:
 #   scripts/slurm/compare-with-reproduce.sh /tmp/clone/results results results/slurm/through-slurm-vs-reproduce.md
@@ -76,5 +81,40 @@ commit_of() {
   echo "|---|---|"
   printf '%s' "$rows"
 } >> "$out"
+jobcomp=${4:-}
+if [ -n "$jobcomp" ]; then
+  [ -f "$jobcomp" ] || { echo "no job-completion log '$jobcomp' (4th argument)" >&2; exit 2; }
+  {
+    echo
+    echo "#### Time through Slurm"
+    echo
+    echo "From Slurm's job-completion log (\`$(basename "$jobcomp")\`): each job's run time (start to end, whole seconds)."
+    echo
+    echo "| job | state | run time (s) |"
+    echo "|---|---|---:|"
+    first_submit=""
+    last_end=0
+    sum=0
+    while read -r line; do
+      name=$(sed -n 's/.* Name=\([^ ]*\).*/\1/p' <<<"$line")
+      state=$(sed -n 's/.* JobState=\([^ ]*\).*/\1/p' <<<"$line")
+      task=$(sed -n 's/.* ArrayTaskId=\([0-9]*\).*/\1/p' <<<"$line")
+      start=$(date -d "$(sed -n 's/.* StartTime=\([^ ]*\).*/\1/p' <<<"$line")" +%s)
+      end=$(date -d "$(sed -n 's/.* EndTime=\([^ ]*\).*/\1/p' <<<"$line")" +%s)
+      submit=$(date -d "$(sed -n 's/.* SubmitTime=\([^ ]*\).*/\1/p' <<<"$line")" +%s)
+      [ -z "$first_submit" ] || [ "$submit" -lt "$first_submit" ] && first_submit=$submit
+      [ "$end" -gt "$last_end" ] && last_end=$end
+      sum=$((sum + end - start))
+      echo "| \`$name\`${task:+ task $task} | $state | $((end - start)) |"
+    done < <(grep 'JobId=' "$jobcomp")
+    wall=$((last_end - first_submit))
+    echo
+    echo "| measure | seconds |"
+    echo "|---|---:|"
+    echo "| Σ job run times | $sum |"
+    echo "| first submission to the last job's end | $wall |"
+    echo "| difference: scheduling, start-up, dependency | $((wall - sum)) |"
+  } >> "$out"
+fi
 echo "wrote $out: records $([ "$records_ok" = 1 ] && echo identical || echo DIFFER), $same of $total CSV tables byte-identical"
 [ "$records_ok" = 1 ] && [ "$same" = "$total" ]
