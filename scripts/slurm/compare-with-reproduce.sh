@@ -31,7 +31,8 @@ tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 "$compact" compare --old "$ref/raw" --new "$slurm/raw" --out "$tmp" >/dev/null
 # The README includes this report under its own heading: drop the compare report's title, demote its sections.
-sed -e '1{/^# /d}' -e 's/^## /#### /' "$tmp" | sed -e '1{/^$/d}' > "$out"
+# (and the remark on which command usually runs the comparison, which is this script here).
+sed -e '1{/^# /d}' -e 's/^## /#### /' -e 's/ (`make reproduce` runs it against the committed records)//' "$tmp" | sed -e '1{/^$/d}' > "$out"
 # The record comparison passes when no experiment has a differing, missing or extra point.
 records_ok=$(awk -F'|' '/^\| [a-z-]+ \| [0-9]+ \|/ { if ($5 + 0 || $6 + 0 || $7 + 0) bad = 1 } END { print bad ? 0 : 1 }' "$out")
 total=0
