@@ -93,13 +93,8 @@ impl Table {
         Ok(())
     }
 
-    /// The table as a polars DataFrame.
-    pub fn to_frame(&self) -> anyhow::Result<DataFrame> {
-        self.frame(true)
-    }
-
     /// The table as a polars DataFrame, with or without its wall-clock columns.
-    fn frame(&self, wall_clock: bool) -> anyhow::Result<DataFrame> {
+    pub fn to_frame(&self, wall_clock: bool) -> anyhow::Result<DataFrame> {
         self.check()?;
         let cols: Vec<polars::prelude::Column> = self
             .columns
@@ -137,12 +132,12 @@ impl Table {
     pub fn write(&self, dir: &Path, stem: &str) -> anyhow::Result<()> {
         fs::create_dir_all(dir).with_context(|| format!("cannot create tables folder '{}'", dir.display()))?;
         // Every file is written atomically (temporary file + rename): a reader never sees half a table.
-        let write_csv = |mut df: DataFrame, name: String| -> anyhow::Result<()> {
+        let write_csv = |wall_clock: bool, path: &Path| -> anyhow::Result<()> {
             let mut bytes: Vec<u8> = Vec::new();
-            CsvWriter::new(&mut bytes).include_header(true).finish(&mut df)?;
-            crate::output::write_atomic(&dir.join(name), &bytes)
+            CsvWriter::new(&mut bytes).include_header(true).finish(&mut self.to_frame(wall_clock)?)?;
+            crate::output::write_atomic(path, &bytes)
         };
-        write_csv(self.frame(false)?, format!("{stem}.csv"))?;
+        write_csv(false, &dir.join(format!("{stem}.csv")))?;
         let timed = dir.join(format!("{stem}.{WITH_TIMINGS}"));
         if self.wall_clock.is_empty() {
             // A table that lost its wall-clock columns leaves no stale copy behind.
@@ -150,7 +145,7 @@ impl Table {
                 fs::remove_file(&timed).with_context(|| format!("cannot remove the stale '{}'", timed.display()))?;
             }
         } else {
-            write_csv(self.frame(true)?, format!("{stem}.{WITH_TIMINGS}"))?;
+            write_csv(true, &timed)?;
         }
         let md = dir.join(format!("{stem}.md"));
         crate::output::write_atomic(&md, self.to_markdown()?.as_bytes())?;
